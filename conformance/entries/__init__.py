@@ -1,0 +1,1 @@
+"""Conformance entries, one module per loss family; each registers its specs on import."""

@@ -1,0 +1,89 @@
+"""nox sessions: one per backend, all CPU backends together, conformance, lint.
+
+Every session installs with ``constraints/ci.txt`` (the CPU build of torch and
+the versions CI uses).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+CONSTRAINTS = ("-c", "constraints/ci.txt")
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    spec = f".[{','.join(('test', *extras))}]"
+    session.install("-e", spec, *CONSTRAINTS)
+
+
+def _backend_session(session: nox.Session, backends: str, *extras: str) -> None:
+    _install(session, *extras)
+    session.run("pytest", *session.posargs, env={"XLOSSES_BACKENDS": backends})
+
+
+@nox.session
+def numpy(session: nox.Session) -> None:
+    """Tests on NumPy alone."""
+    _backend_session(session, "numpy")
+
+
+@nox.session
+def strict(session: nox.Session) -> None:
+    """Tests on array-api-strict: proof that the generic code uses only the standard."""
+    _backend_session(session, "numpy,array_api_strict", "strict")
+
+
+@nox.session
+def torch(session: nox.Session) -> None:
+    """Tests on PyTorch (CPU build; CUDA where present)."""
+    _backend_session(session, "numpy,torch,torch_cuda", "torch")
+
+
+@nox.session
+def jax(session: nox.Session) -> None:
+    """Tests on JAX."""
+    _backend_session(session, "numpy,jax,jax_cuda", "jax")
+
+
+@nox.session
+def cupy(session: nox.Session) -> None:
+    """Tests on CuPy: skips cleanly where there is no GPU."""
+    try:
+        _install(session, "cupy")
+    except Exception:  # no CUDA wheel for this machine
+        session.skip("CuPy could not be installed (no GPU toolchain)")
+    has_gpu = session.run(
+        "python",
+        "-c",
+        "import cupy; print(cupy.cuda.runtime.getDeviceCount())",
+        silent=True,
+        success_codes=[0, 1],
+    )
+    if not has_gpu or not has_gpu.strip().isdigit() or int(has_gpu.strip()) == 0:
+        session.skip("no GPU present")
+    session.run("pytest", *session.posargs, env={"XLOSSES_BACKENDS": "numpy,cupy"})
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Every CPU backend in one environment (what CI runs)."""
+    _install(session, "all")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """The conformance report on every CPU backend."""
+    _install(session, "all")
+    session.run("python", "-m", "conformance", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,47 @@
+"""One fixture, ``backend``, parametrized over every installed array backend.
+
+Backends come from ``conformance.backends`` (shared with the conformance
+suite): numpy, array_api_strict, torch, jax, and cupy / torch_cuda / jax_cuda
+where a GPU is present.  ``XLOSSES_BACKENDS=numpy,torch`` restricts the list.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from conformance.backends import Backend, available_backends
+
+BACKENDS = available_backends()
+
+
+@pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def backend_named(name: str) -> Backend | None:
+    return next((b for b in BACKENDS if b.name == name), None)
+
+
+def assert_close(got, want, rtol: float, floor: float = 1.0) -> None:
+    """``|got - want| <= rtol·(|want| + floor)`` elementwise, NaN equal to NaN."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * floor, equal_nan=True)

@@ -1,0 +1,135 @@
+"""Validation of shapes, dtypes, options and (eager only) values.
+
+Static checks read only shapes, dtypes and Python options: they always run and
+cost nothing on the device.  Value checks (:func:`check_label_range`) run only
+where :func:`xlosses._namespace.value_checks_possible` says they cost no device
+synchronisation and no tracing problem; elsewhere the losses turn invalid
+entries into NaN in their own output rows (DESIGN.md §6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import array_api_compat as _compat
+
+from ._namespace import value_checks_possible
+
+__all__ = [
+    "broadcast_shapes",
+    "check_floating",
+    "check_integer",
+    "check_label_range",
+    "check_option",
+    "check_same_shape",
+    "normalize_axes",
+]
+
+Shape = tuple[int | None, ...]
+
+
+def _fmt(shape: Sequence[int | None]) -> str:
+    return (
+        "("
+        + ", ".join("?" if d is None else str(d) for d in shape)
+        + (",)" if len(shape) == 1 else ")")
+    )
+
+
+def check_floating(x: Any, name: str, *, xp: Any) -> None:
+    """``TypeError`` unless ``x`` has a real floating dtype."""
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must have a real floating dtype, got {x.dtype}")
+
+
+def check_integer(x: Any, name: str, *, xp: Any) -> None:
+    """``TypeError`` unless ``x`` has an integer dtype."""
+    if not xp.isdtype(x.dtype, "integral"):
+        raise TypeError(f"{name} must have an integer dtype (class indices), got {x.dtype}")
+
+
+def check_option(name: str, value: Any, allowed: Iterable[Any]) -> None:
+    """``ValueError`` unless ``value`` is one of ``allowed``, listing them."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def broadcast_shapes(**shapes: Sequence[int | None]) -> Shape:
+    """Broadcast named shapes; ``ValueError`` naming every shape when they clash.
+
+    ``None`` (an unknown size, as in Dask) broadcasts with anything.
+    """
+    items = list(shapes.items())
+    ndim = max(len(s) for _, s in items)
+    out: list[int | None] = []
+    for i in range(-ndim, 0):
+        size: int | None = 1
+        for _, s in items:
+            if -i > len(s):
+                continue
+            d = s[i]
+            if d == 1:
+                continue
+            if d is None or size is None:
+                size = None if size in (1, None) else size
+                continue
+            if size not in (1, d):
+                desc = " and ".join(f"{n} shape {_fmt(s)}" for n, s in items)
+                raise ValueError(f"{desc} do not broadcast together")
+            size = d
+        out.append(size)
+    return tuple(out)
+
+
+def check_same_shape(**shapes: Sequence[int | None]) -> None:
+    """``ValueError`` naming every shape unless all are equal."""
+    items = list(shapes.items())
+    first = tuple(items[0][1])
+    if any(tuple(s) != first for _, s in items[1:]):
+        desc = ", ".join(f"{n} shape {_fmt(s)}" for n, s in items)
+        raise ValueError(f"shapes must be equal: {desc}")
+
+
+def normalize_axes(axis: Any, ndim: int, name: str = "axis") -> tuple[int, ...]:
+    """An int or tuple of ints as a tuple of distinct non-negative axes."""
+    axes = (axis,) if isinstance(axis, int) else axis
+    if not isinstance(axes, tuple) or not all(isinstance(a, int) for a in axes):
+        raise TypeError(f"{name} must be an int or a tuple of ints, got {axis!r}")
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{name}={axis!r} is out of range for an array of {ndim} dimensions")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}={axis!r} repeats an axis")
+    return tuple(out)
+
+
+def check_label_range(
+    labels: Any,
+    num_classes: int,
+    *,
+    xp: Any,
+    name: str = "labels",
+    ignore_index: int | None = None,
+) -> None:
+    """``ValueError`` if an integer label lies outside ``[0, num_classes)``.
+
+    Runs only on eager CPU backends (no device sync, no tracing); entries equal
+    to ``ignore_index`` are allowed.
+    """
+    if not value_checks_possible(xp, labels) or _compat.size(labels) == 0:
+        return
+    bad = (labels < 0) | (labels >= num_classes)
+    if ignore_index is not None:
+        bad = bad & (labels != ignore_index)
+    if bool(xp.any(bad)):
+        lo = int(xp.min(labels))
+        hi = int(xp.max(labels))
+        extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+        raise ValueError(
+            f"{name} must lie in [0, {num_classes}){extra} for {num_classes} classes; "
+            f"found values in [{lo}, {hi}]"
+        )

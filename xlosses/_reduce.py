@@ -1,0 +1,54 @@
+"""Reductions over the batch (``'none' | 'mean' | 'sum' | 'batchmean'``), masks and weights.
+
+Core losses return per-example values and never reduce over the batch; the
+``torch.nn.functional``-style adapters reduce with :func:`reduce`.  Masked
+reductions keep NaN of one example out of the others: entries that are masked
+out are *replaced* (not multiplied by 0) before summing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import check_option
+
+__all__ = ["REDUCTIONS", "expand_mask", "masked_sum", "reduce", "weighted_mean"]
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def expand_mask(where: Any, ndim: int, axes: tuple[int, ...], *, xp: Any) -> Any:
+    """optax's ``where`` convention: a mask of the batch shape gains the reduced axes.
+
+    A mask with ``ndim`` dimensions is used as it is; one with fewer dimensions
+    is the batch mask and gets a length-1 axis at each reduced axis.
+    """
+    if where is None or where.ndim == ndim:
+        return where
+    for a in sorted(axes):
+        where = xp.expand_dims(where, axis=a)
+    return where
+
+
+def masked_sum(x: Any, *, axis: Any, where: Any = None, keepdims: bool = False, xp: Any) -> Any:
+    """``sum(x, axis)`` over the entries where ``where`` is True (all when None)."""
+    if where is not None:
+        x = xp.where(where, x, 0.0)
+    return xp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def weighted_mean(loss: Any, weight: Any, *, xp: Any) -> Any:
+    """``sum(weight·loss) / sum(weight)``: torch's weighted-mean rule."""
+    return xp.sum(weight * loss) / xp.sum(weight)
+
+
+def reduce(loss: Any, reduction: str, *, xp: Any, allowed: tuple[str, ...] = REDUCTIONS) -> Any:
+    """Apply ``reduction`` to a per-element loss; ``ValueError`` lists the valid names."""
+    check_option("reduction", reduction, allowed)
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return xp.sum(loss)
+    if reduction == "batchmean":
+        return xp.sum(loss) / (loss.shape[0] if loss.ndim else 1)
+    return xp.mean(loss)

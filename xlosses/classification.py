@@ -1,0 +1,482 @@
+r"""Classification losses: softmax and sigmoid cross-entropies, focal and Poly-1 losses.
+
+Every function returns the per-example loss (no reduction over the batch), in
+the floating dtype of ``logits``, as an array of the input's library on the
+input's device.  16-bit inputs are computed in float32 and cast back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import (
+    broadcast_shapes,
+    check_floating,
+    check_integer,
+    check_label_range,
+    normalize_axes,
+)
+from ._namespace import cast, compute_dtype, namespace
+from ._ops import (
+    log_sigmoid_pair,
+    log_softmax,
+    logsumexp,
+    safe_log,
+    safe_log1m,
+    sigmoid_cross_entropy,
+    take_labels,
+)
+from ._reduce import expand_mask
+
+__all__ = [
+    "poly_loss_cross_entropy",
+    "poly_loss_sigmoid_focal",
+    "safe_softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy",
+    "sigmoid_focal_loss",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+]
+
+Array = Any
+
+
+def _floating(xp: Any, logits: Array, name: str = "logits") -> tuple[Array, Any]:
+    """Check ``logits`` and return it in its compute dtype, with the output dtype."""
+    check_floating(logits, name, xp=xp)
+    dtype = logits.dtype
+    return cast(logits, compute_dtype(xp, dtype), xp=xp), dtype
+
+
+def _axis_arg(axes: tuple[int, ...]) -> int | tuple[int, ...]:
+    return axes[0] if len(axes) == 1 else axes
+
+
+def _check_mask(xp: Any, where: Array, logits: Array) -> None:
+    if where is not None:
+        if where.dtype != xp.bool:
+            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+        if where.ndim > logits.ndim:
+            raise ValueError(
+                f"where shape {tuple(where.shape)} has more dimensions than "
+                f"logits shape {tuple(logits.shape)}"
+            )
+
+
+def _soft_log_probs(
+    logits: Array, labels: Array, axis: Any, where: Array, xp: Any
+) -> tuple[Array, Array, Any, Any, Array]:
+    """Shared set-up of the probability-label softmax losses.
+
+    Returns ``(log_probs, labels, axis, out_dtype, mask)`` where masked-out log
+    probabilities are 0 (so that ``labels * log_probs`` is safe to sum).
+    """
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    _check_mask(xp, where, logits)
+    axes = normalize_axes(tuple(range(x.ndim)) if axis is None else axis, x.ndim)
+    mask = expand_mask(where, x.ndim, axes, xp=xp)
+    ax = _axis_arg(axes)
+    y = cast(labels, x.dtype, xp=xp)
+    logp = log_softmax(x, axis=ax, where=mask, xp=xp)
+    if mask is not None:
+        logp = xp.where(mask, logp, 0.0)
+    return logp, y, ax, dtype, mask
+
+
+def softmax_cross_entropy(
+    logits: Array,
+    labels: Array,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Array | None = None,
+) -> Array:
+    r"""Softmax cross-entropy between logits and probability labels.
+
+    .. math::
+        \ell = -\sum_j y_j \log \operatorname{softmax}(x)_j
+             = \operatorname{logsumexp}(x) \textstyle\sum_j y_j - \sum_j y_j x_j
+
+    Drop-in for ``optax.losses.softmax_cross_entropy``.
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities (real floating dtype).
+    labels : array, broadcastable to ``logits``
+        Target probabilities (e.g. one-hot rows).
+    axis : int or tuple of ints or None, default -1
+        Class axis (or axes; ``None`` means all axes).
+    where : bool array, optional
+        Entries to include: of ``logits``' shape, or of the batch shape (then
+        applied to whole rows).  A row with no entry has loss 0.
+
+    Returns
+    -------
+    array, shape ``logits.shape`` without ``axis``
+        Per-example cross-entropy, in ``logits``' dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+    >>> labels = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> print(np.round(xlosses.softmax_cross_entropy(logits, labels), 4))
+    [0.2761 2.9518]
+
+    References
+    ----------
+    Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
+    """
+    xp = namespace(logits=logits, labels=labels, where=where)
+    logp, y, ax, dtype, _ = _soft_log_probs(logits, labels, axis, where, xp)
+    return cast(-xp.sum(y * logp, axis=ax), dtype, xp=xp)
+
+
+def _integer_label_setup(
+    logits: Array, labels: Array, axis: Any, where: Array, xp: Any
+) -> tuple[Array, Array, int, Any, Array]:
+    """Move the class axes of ``logits`` (and ``where``) into one axis.
+
+    Returns ``(x, mask, class_axis, out_dtype, labels)`` in the compute dtype.
+    """
+    x, dtype = _floating(xp, logits)
+    check_integer(labels, "labels", xp=xp)
+    _check_mask(xp, where, logits)
+    axes = normalize_axes(axis, x.ndim)
+    mask = expand_mask(where, x.ndim, axes, xp=xp)
+    if len(axes) == 1:
+        ax = axes[0]
+        batch_shape = tuple(d for i, d in enumerate(x.shape) if i != ax)
+    else:
+        batch = tuple(i for i in range(x.ndim) if i not in axes)
+        batch_shape = tuple(x.shape[i] for i in batch)
+        x = xp.reshape(xp.permute_dims(x, batch + axes), (*batch_shape, -1))
+        if mask is not None:
+            mask = xp.broadcast_to(mask, logits.shape)
+            mask = xp.reshape(xp.permute_dims(mask, batch + axes), (*batch_shape, -1))
+        ax = len(batch)
+    if tuple(labels.shape) != batch_shape:
+        raise ValueError(
+            f"labels shape {tuple(labels.shape)} must equal the batch shape {batch_shape} "
+            f"of logits shape {tuple(logits.shape)} without axis={axis!r}"
+        )
+    return x, mask, ax, dtype, labels
+
+
+def _integer_label_ce(x: Array, labels: Array, ax: int, mask: Array, xp: Any) -> Array:
+    """``logsumexp(x) - x[label]`` per row; NaN in rows whose label is out of range."""
+    num_classes = x.shape[ax]
+    check_label_range(labels, num_classes, xp=xp)
+    valid = (labels >= 0) & (labels < num_classes)
+    picked = take_labels(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
+    out = xp.where(valid, logsumexp(x, axis=ax, where=mask, xp=xp) - picked, xp.nan)
+    return out if mask is None else xp.where(xp.any(mask, axis=ax), out, 0.0)
+
+
+def softmax_cross_entropy_with_integer_labels(
+    logits: Array, labels: Array, axis: int | tuple[int, ...] = -1, where: Array | None = None
+) -> Array:
+    r"""Softmax cross-entropy with integer class labels.
+
+    .. math::
+        \ell = \operatorname{logsumexp}(x) - x_{y}
+
+    Drop-in for ``optax.losses.softmax_cross_entropy_with_integer_labels``.
+    The label's logit is gathered (``take_along_axis``): no one-hot array of
+    the logits' size is ever built.
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities.
+    labels : integer array, shape ``logits.shape`` without ``axis``
+        Class indices in ``[0, num_classes)``.
+    axis : int or tuple of ints, default -1
+        Class axis.  With a tuple, a label is a flat (C-order) index into the
+        slice ``logits[axis]``.
+    where : bool array, optional
+        Entries to include, as in :func:`softmax_cross_entropy`.
+
+    Returns
+    -------
+    array, shape ``labels.shape``
+        Per-example cross-entropy in ``logits``' dtype.
+
+    Notes
+    -----
+    Out-of-range labels raise ``ValueError`` on eager CPU backends (NumPy,
+    array-api-strict, torch and JAX on CPU).  Where no check can run (under
+    ``jax.jit``, ``torch.compile``, on GPUs, on Dask) their rows are NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+    >>> print(np.round(xlosses.softmax_cross_entropy_with_integer_labels(logits, np.array([0, 1])), 4))
+    [0.2761 2.9518]
+
+    References
+    ----------
+    Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
+    """
+    xp = namespace(logits=logits, labels=labels, where=where)
+    x, mask, ax, dtype, labels = _integer_label_setup(logits, labels, axis, where, xp)
+    return cast(_integer_label_ce(x, labels, ax, mask, xp), dtype, xp=xp)
+
+
+def safe_softmax_cross_entropy(logits: Array, labels: Array) -> Array:
+    r"""Softmax cross-entropy with the convention ``0·log 0 = 0``.
+
+    .. math::
+        \ell = -\sum_{j:\,y_j \neq 0} y_j \log \operatorname{softmax}(x)_j
+
+    Unlike :func:`softmax_cross_entropy`, a ``-inf`` logit whose label is 0
+    contributes 0 (not NaN), in value and in gradient.  Drop-in for
+    ``optax.losses.safe_softmax_cross_entropy``.
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities; may hold ``-inf``.
+    labels : array, broadcastable to ``logits``
+        Target probabilities.
+
+    Returns
+    -------
+    array, shape ``logits.shape[:-1]``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.array([[0.0, -np.inf, 1.0]])
+    >>> labels = np.array([[0.5, 0.0, 0.5]])
+    >>> print(np.round(xlosses.safe_softmax_cross_entropy(logits, labels), 4))
+    [0.8133]
+    """
+    xp = namespace(logits=logits, labels=labels)
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    y = cast(labels, x.dtype, xp=xp)
+    logp = log_softmax(x, axis=-1, xp=xp)
+    logp = xp.where(y != 0, logp, 0.0)
+    return cast(-xp.sum(y * logp, axis=-1), dtype, xp=xp)
+
+
+def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
+    r"""Element-wise sigmoid (binary) cross-entropy.
+
+    .. math::
+        \ell = -y \log \sigma(x) - (1 - y) \log \sigma(-x)
+             = y\,\operatorname{softplus}(-x) + (1 - y)\,\operatorname{softplus}(x)
+
+    computed as ``[x ≥ 0 ? (1-y)x : -yx] + log1p(exp(-|x|))``, exact for hard
+    labels at any logit and smooth for soft labels.  Drop-in for
+    ``optax.losses.sigmoid_binary_cross_entropy``.
+
+    Parameters
+    ----------
+    logits : array
+        Logits of the positive class.
+    labels : array, broadcastable to ``logits``
+        Targets in ``[0, 1]`` (hard or soft; bool and integer labels are cast).
+
+    Returns
+    -------
+    array, the broadcast shape of ``logits`` and ``labels``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.sigmoid_binary_cross_entropy(np.array([2.0, -1.0]), np.array([1.0, 1.0])), 4))
+    [0.1269 1.3133]
+    """
+    xp = namespace(logits=logits, labels=labels)
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    y = cast(labels, x.dtype, xp=xp)
+    return cast(sigmoid_cross_entropy(x, y, xp=xp), dtype, xp=xp)
+
+
+def _focal_terms(logits: Array, labels: Array, xp: Any) -> tuple[Array, Array, Array, Any]:
+    r"""``(bce, log(1 - p_t), labels, out_dtype)`` for the sigmoid focal losses.
+
+    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` is the ``logaddexp`` of two
+    label-weighted log-sigmoids: exact for soft labels, finite (with finite
+    gradients) for any finite logit.
+    """
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    y = cast(labels, x.dtype, xp=xp)
+    log_p, log_q = log_sigmoid_pair(x, xp=xp)
+    bce = -(y * log_p + (1.0 - y) * log_q)
+    log_1m_pt = xp.logaddexp(log_p + safe_log1m(y, xp=xp), log_q + safe_log(y, xp=xp))
+    return bce, log_1m_pt, y, dtype
+
+
+def _alpha_t(alpha: Any, y: Array, xp: Any) -> Any:
+    """``α·y + (1-α)·(1-y)``, or 1 when α is None or negative (weighting off)."""
+    if alpha is None or (isinstance(alpha, (int, float)) and alpha < 0):
+        return 1.0
+    a_t = alpha * y + (1.0 - alpha) * (1.0 - y)
+    return a_t if isinstance(alpha, (int, float)) else xp.where(alpha < 0, 1.0, a_t)
+
+
+def sigmoid_focal_loss(
+    logits: Array, labels: Array, *, alpha: float | None = None, gamma: float = 2.0
+) -> Array:
+    r"""Sigmoid focal loss (Lin et al., 2017), in log space.
+
+    .. math::
+        \ell = \alpha_t\,(1 - p_t)^\gamma\,\mathrm{BCE}(x, y),\qquad
+        1 - p_t = (1 - y)\,\sigma(x) + y\,\sigma(-x),\qquad
+        \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    The focal weight is ``exp(γ·log(1 - p_t))`` with ``log(1 - p_t)`` the
+    ``logaddexp`` of two label-weighted log-sigmoids: values and gradients are
+    finite for every ``γ ≥ 0`` and every finite logit, and soft labels in
+    ``[0, 1]`` are exact.  Drop-in for ``optax.losses.sigmoid_focal_loss``.
+
+    Parameters
+    ----------
+    logits : array
+        Logits of the positive class.
+    labels : array, broadcastable to ``logits``
+        Targets in ``[0, 1]``.
+    alpha : float, optional
+        Weight of the positive class; ``None`` (default) disables weighting.
+    gamma : float, default 2.0
+        Focusing exponent ``γ ≥ 0``; ``γ = 0`` gives the (α-weighted) BCE.
+
+    Returns
+    -------
+    array, the broadcast shape of ``logits`` and ``labels``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> loss = xlosses.sigmoid_focal_loss(np.array([2.0, -1.0]), np.array([1.0, 1.0]), gamma=2.0)
+    >>> print(np.round(loss, 4))
+    [0.0018 0.7019]
+
+    References
+    ----------
+    Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object
+    Detection*, ICCV 2017.
+    """
+    xp = namespace(logits=logits, labels=labels)
+    bce, log_1m_pt, y, dtype = _focal_terms(logits, labels, xp)
+    loss = _alpha_t(alpha, y, xp) * xp.exp(gamma * log_1m_pt) * bce
+    return cast(loss, dtype, xp=xp)
+
+
+def poly_loss_sigmoid_focal(
+    logits: Array,
+    labels: Array,
+    *,
+    epsilon: float = 1.0,
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+) -> Array:
+    r"""Poly-1 focal loss (Leng et al., 2022), element-wise for sigmoid logits.
+
+    .. math::
+        \ell = \alpha_t\,(1 - p_t)^\gamma\,\mathrm{BCE}(x, y)
+               + \epsilon\,(1 - p_t)^{\gamma + 1}
+
+    as in the PolyLoss paper's reference code: ``α`` weights the focal term
+    only; ``alpha=None`` or a negative ``α`` disables the weighting.  Both
+    powers of ``1 - p_t`` are taken in log space (see
+    :func:`sigmoid_focal_loss`).  optax has no such function.
+
+    Parameters
+    ----------
+    logits, labels : arrays
+        As in :func:`sigmoid_focal_loss`.
+    epsilon : float, default 1.0
+        Coefficient of the first polynomial term.
+    alpha : float or None, default 0.25
+    gamma : float, default 2.0
+
+    Returns
+    -------
+    array, the broadcast shape of ``logits`` and ``labels``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> loss = xlosses.poly_loss_sigmoid_focal(np.array([0.0]), np.array([1.0]), epsilon=1.0, alpha=None, gamma=2.0)
+    >>> print(np.round(loss, 4))  # 0.25·log 2 + 0.125
+    [0.2983]
+
+    References
+    ----------
+    Leng et al., *PolyLoss: A Polynomial Expansion Perspective of
+    Classification Loss Functions*, ICLR 2022.
+    """
+    xp = namespace(logits=logits, labels=labels)
+    bce, log_1m_pt, y, dtype = _focal_terms(logits, labels, xp)
+    focal = _alpha_t(alpha, y, xp) * xp.exp(gamma * log_1m_pt) * bce
+    return cast(focal + epsilon * xp.exp((gamma + 1.0) * log_1m_pt), dtype, xp=xp)
+
+
+def poly_loss_cross_entropy(
+    logits: Array,
+    labels: Array,
+    *,
+    epsilon: float = 2.0,
+    axis: int | tuple[int, ...] | None = -1,
+    where: Array | None = None,
+) -> Array:
+    r"""Poly-1 cross-entropy (Leng et al., 2022).
+
+    .. math::
+        \ell = -\sum_j y_j \log p_j + \epsilon \sum_j y_j (1 - p_j),
+        \qquad p = \operatorname{softmax}(x)
+
+    which for one-hot labels is :math:`-\log p_t + \epsilon (1 - p_t)`.
+    Drop-in for ``optax.losses.poly_loss_cross_entropy``; in addition,
+    integer ``labels`` of the batch shape are accepted as class indices (no
+    one-hot is built).
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+    labels : array
+        Probabilities broadcastable to ``logits``, or integer class indices
+        of shape ``logits.shape`` without ``axis``.
+    epsilon : float, default 2.0
+        Coefficient of the first polynomial term (2.0 for ImageNet
+        classification, -1.0 for detection in the paper).
+    axis : int or tuple of ints or None, default -1
+    where : bool array, optional
+        As in :func:`softmax_cross_entropy`.
+
+    Returns
+    -------
+    array, shape ``logits.shape`` without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.array([[0.0, 0.0]])
+    >>> print(np.round(xlosses.poly_loss_cross_entropy(logits, np.array([[1.0, 0.0]]), epsilon=2.0), 4))
+    [1.6931]
+
+    References
+    ----------
+    Leng et al., *PolyLoss: A Polynomial Expansion Perspective of
+    Classification Loss Functions*, ICLR 2022.
+    """
+    xp = namespace(logits=logits, labels=labels, where=where)
+    if xp.isdtype(labels.dtype, "integral") and labels.ndim < logits.ndim:
+        x, mask, ax, dtype, labels = _integer_label_setup(
+            logits, labels, -1 if axis is None else axis, where, xp
+        )
+        ce = _integer_label_ce(x, labels, ax, mask, xp)  # = -log p_t (0 in empty rows)
+        return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
+    logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
+    ce = -xp.sum(y * logp, axis=ax)
+    one_minus_p = -xp.expm1(logp)
+    if mask is not None:
+        one_minus_p = xp.where(mask, one_minus_p, 0.0)
+    return cast(ce + epsilon * xp.sum(y * one_minus_p, axis=ax), dtype, xp=xp)
