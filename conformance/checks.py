@@ -34,10 +34,13 @@ NumPy result, the peer's result, the finite-difference gradients and the first
 backend's autodiff gradients.  float32 and float64 runs share inputs rounded to
 float32, so their references are computed once.  Finite differences perturb at
 most ``FD_MAX_ENTRIES`` entries per argument (a fixed random subset beyond
-that).  Compilation is the dominant cost (``torch.compile`` ≈ 1 s per graph on
-a small machine), so :func:`compile_plan` compiles each variant once at the
-first batch shape, spreading variants over the dtypes of the run; ``quick``
-runs one variant at one shape and compiles it in the first dtype only.
+that).  JAX takes its compiled value and its gradients from one ``jax.jit``
+program.  ``torch.compile`` (≈ 0.5-1 s of CPU per graph) follows
+:func:`compile_plan`.  A full run checks every variant, batch shape and dtype;
+gradients (float32/float64) at the first shape; the peer in float32/float64.  ``quick``
+checks the first variant at the first shape, and JAX only through its jit
+program (no eager JAX, no JAX fast-path check: its value check still compares
+the fast path with the generic float64 result).
 """
 
 from __future__ import annotations
@@ -256,16 +259,19 @@ def _exact_inputs_equal(b: Backend, args: list[Any], kwargs: dict[str, Any], inp
 def compile_plan(n_variants: int, dtypes: Sequence[str], *, quick: bool) -> set[tuple[int, str]]:
     """The (variant index, dtype) pairs compiled (at the first batch shape).
 
-    ``quick``: the first variant in the first dtype.  Otherwise every variant
-    and every dtype at least once, paired along a diagonal:
-    ``max(n_variants, len(dtypes))`` graphs instead of their product.
+    ``quick``: the first variant in the first dtype.  Otherwise every variant,
+    the first dtype and the first 16-bit dtype of the run at least once, paired
+    along a diagonal: ``max(n_variants, 2)`` graphs instead of their product.
     """
     if not dtypes or not n_variants:
         return set()
     if quick:
         return {(0, dtypes[0])}
-    n = max(n_variants, len(dtypes))
-    return {(i % n_variants, dtypes[i % len(dtypes)]) for i in range(n)}
+    # graph breaks depend on the options, hardly on the dtype: the first dtype of the
+    # run and the first 16-bit one (casts inside the graph) share the variants
+    dts = [dtypes[0], *[d for d in dtypes[1:] if d in LOW_PRECISION][:1]]
+    n = max(n_variants, len(dts))
+    return {(i % n_variants, dts[i % len(dts)]) for i in range(n)}
 
 
 def quick_compile_subset(specs: Iterable[Spec]) -> set[str]:
@@ -303,7 +309,12 @@ class _Run:
         self.tol = spec.rtol.get(dtype, TOLERANCE[dtype])
         self.gtol = GRAD_TOLERANCE[dtype]
         self.worst: dict[str, Result] = {}
-        self.traced = False
+        # JAX takes the compiled value and the gradients from one jax.jit program (one
+        # XLA compilation for both; eager jax.grad compiles every primitive separately
+        # on first use and costs more); quick runs (``jit_only``) also take the value
+        # from it instead of eager JAX
+        self.jax = b.module == "jax" and spec.compilable
+        self.jit_only = False
 
     def record(self, check: str, fn: Callable[[], tuple[bool, float, str]]) -> None:
         try:
@@ -352,9 +363,8 @@ class _Run:
         argnums = self.spec.differentiable if self.b.differentiable else ()
         makers = {
             "compiled": lambda: self.b.compile(f),
-            "grad": lambda: self.b.grad_fn(f, argnums, jit=True),
+            "grad": lambda: self.b.grad_fn(f, argnums),
             "traced": lambda: self.b.jit_value_and_grad(f, argnums),
-            "traced_generic": lambda: self.b.compile(f),
         }
         return self.cache.get(key, makers[what])
 
@@ -392,9 +402,7 @@ def run_checks(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = _Run(spec, backend, dtype, _CACHE if cache is None else cache, seed)
-        # quick JAX runs one jax.jit program for value and gradients: eager JAX compiles
-        # every primitive separately on first use, the largest cost of a quick run
-        run.traced = quick and backend.module == "jax"
+        run.jit_only = quick and run.jax
         cases = _cases(spec, quick, variants, batch_shapes)
         n_variants = max((vi for (vi, _), _ in cases), default=-1) + 1
         plan = compile_plan(n_variants, tuple(dtypes or (dtype,)), quick=quick)
@@ -438,7 +446,7 @@ def _check_case(
         return _once(memo, "traced", lambda: run.call("traced", vi, args, kwargs))
 
     def eager() -> Any:
-        if run.traced:
+        if run.jit_only:
             return traced()[0]
         return _once(memo, "eager", lambda: spec.fn(*args, **kwargs))
 
@@ -452,7 +460,8 @@ def _check_case(
     if "value" in checks:
         run.record("value", lambda: compare(out(), ref, run.tol, ""))
 
-    if "peer" in checks and spec.oracle is not None:
+    # low precision: the value check (against float64) suffices; the peer is float64
+    if "peer" in checks and spec.oracle is not None and dtype not in LOW_PRECISION:
 
         def peer() -> tuple[bool, float, str]:
             want = run.cached(
@@ -492,41 +501,38 @@ def _check_case(
 
     # quick JAX leaves the fast-path check to the full run (a second XLA program per
     # spec); its value check still compares the fast path with the generic float64 result
-    if "fastpath" in checks and not run.traced:
+    if "fastpath" in checks and not run.jit_only:
 
         def fastpath() -> tuple[bool, float, str]:
             a2, k2 = _to_backend(b, inputs, dtype)
             with xlosses.generic_only():
-                if run.traced:  # the switch is read while tracing: a program of its own
-                    generic = b.to_numpy(run.call("traced_generic", vi, a2, k2))
-                else:
-                    generic = b.to_numpy(spec.fn(*a2, **k2))
+                generic = b.to_numpy(spec.fn(*a2, **k2))
             return compare(out(), generic, run.tol, "fast path vs generic")
 
         run.record("fastpath", fastpath)
 
-    if (
-        "compiled" in checks
-        and compiled
-        and si == 0
-        and b.differentiable
-        and spec.compilable
-        and not run.traced
-    ):
+    low = dtype in LOW_PRECISION
+    grad_case = b.differentiable and bool(spec.differentiable) and si == 0 and not low
+    # JAX compares its jit program wherever it runs anyway (gradient cases) or is planned
+    wanted = (compiled or (run.jax and grad_case)) and si == 0 and not run.jit_only
+    if "compiled" in checks and wanted and b.differentiable and spec.compilable:
 
         def compiled_check() -> tuple[bool, float, str]:
-            a2, k2 = _to_backend(b, inputs, dtype)
-            got = b.to_numpy(run.call("compiled", vi, a2, k2))
+            if run.jax:
+                got = b.to_numpy(traced()[0])
+            else:
+                a2, k2 = _to_backend(b, inputs, dtype)
+                got = b.to_numpy(run.call("compiled", vi, a2, k2))
             what = "jax.jit" if b.module == "jax" else "torch.compile(fullgraph=True)"
             return compare(got, out(), run.tol, f"{what} vs eager")
 
         run.record("compiled", compiled_check)
 
-    if b.differentiable and spec.differentiable and si == 0:
+    if grad_case:
 
         def autodiff() -> list[np.ndarray]:
             def compute() -> list[np.ndarray]:
-                if run.traced:
+                if run.jax:
                     return [b.to_numpy(g) for g in traced()[1]]
                 a2, k2 = _to_backend(b, inputs, dtype)
                 return [b.to_numpy(g) for g in run.call("grad", vi, a2, k2)]
@@ -577,8 +583,20 @@ def _extremes(run: _Run, vi: int, variant: dict, batch: tuple, s: float, label: 
     spec, b, dtype = run.spec, run.b, run.dtype
     ext = run.inputs(vi, variant, 0, batch, scale=s)
     ref = run.cached("ref_ext", (vi, s), lambda: _numpy_ref(spec, ext))
+    if spec.oracle is not None:
+        # where the math is finite: where the float64 result of this code *or* of the
+        # independent peer is (a naive float64 formula overflows as well)
+        try:
+            peer = run.cached(
+                "peer_ext",
+                (vi, s),
+                lambda: spec.oracle([*map(_copy, ext.args)], _copy_kw(ext.kwargs)),
+            )
+            ref = np.where(np.isfinite(ref), ref, peer)
+        except PeerUnavailable:
+            pass
     args, kwargs = _to_backend(b, ext, dtype)
-    if run.traced:
+    if run.jax:
         value, grads = run.call("traced", vi, args, kwargs)
     else:
         value = spec.fn(*args, **kwargs)
@@ -589,7 +607,7 @@ def _extremes(run: _Run, vi: int, variant: dict, batch: tuple, s: float, label: 
         # only the logit-like (first differentiable) argument: gradients in the
         # others (e.g. -log p for labels) may truly exceed the range
         i = spec.differentiable[0]
-        if not run.traced:
+        if not run.jax:
             grads = run.call("grad", vi, *_to_backend(b, ext, dtype))
         g = b.to_numpy(grads[0])
         if not np.all(np.isfinite(g) | ~np.isfinite(ext.args[i])):
