@@ -171,6 +171,7 @@ def _convert(values: Sequence[Any], kw: dict[str, Any], conv: Callable[[np.ndarr
 
 def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]], np.ndarray]:
     """Oracle calling ``optax.losses.<name>`` in float64 on the CPU."""
+    programs: dict[str, Callable[..., Any]] = {}  # one jax.jit per set of static keywords
 
     def oracle(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
         try:
@@ -187,8 +188,10 @@ def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]],
         # primitive on first use): non-array keywords are static
         arrays = {key: v for key, v in k.items() if hasattr(v, "shape")}
         static = {key: v for key, v in k.items() if key not in arrays}
-        jitted = jax.jit(lambda a, kw: fn(*a, **kw, **static, **fixed))
-        return np.asarray(jitted(a, arrays), dtype=np.float64)
+        key = repr(sorted(static.items()))
+        if key not in programs:
+            programs[key] = jax.jit(lambda a, kw: fn(*a, **kw, **static, **fixed))
+        return np.asarray(programs[key](a, arrays), dtype=np.float64)
 
     oracle.__qualname__ = f"optax.losses.{name}"
     return oracle
