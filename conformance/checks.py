@@ -315,6 +315,7 @@ class _Run:
         # from it instead of eager JAX
         self.jax = b.module == "jax" and spec.compilable
         self.jit_only = False
+        self.ident: tuple[Any, ...] = (spec.name, seed)
 
     def record(self, check: str, fn: Callable[[], tuple[bool, float, str]]) -> None:
         try:
@@ -338,7 +339,7 @@ class _Run:
     # cached, backend-independent pieces
     def inputs(self, vi: int, variant: dict, si: int, batch: tuple, scale: float | None = None):
         rounding = _rounding(self.dtype)
-        key = ("inputs", self.spec.name, vi, si, rounding, scale, self.seed)
+        key = ("inputs", *self.ident, vi, si, rounding, scale)
 
         def build() -> Inputs:
             v = dict(variant)
@@ -350,7 +351,7 @@ class _Run:
         return self.cache.get(key, build)
 
     def cached(self, what: str, key: tuple, fn: Callable[[], Any]) -> Any:
-        return self.cache.get((what, self.spec.name, *key, _rounding(self.dtype), self.seed), fn)
+        return self.cache.get((what, *self.ident, *key, _rounding(self.dtype)), fn)
 
     def program(self, what: str, vi: int, kwargs: dict[str, Any]) -> Callable[..., Any]:
         """A compiled (``'compiled'``) or gradient (``'grad'``) function of flat arrays.
@@ -358,7 +359,7 @@ class _Run:
         Kept per backend, variant and static keywords, so that ``jax.jit``
         retraces only for new shapes and dtypes, not for every call.
         """
-        key = (what, self.b.name, self.spec.name, vi, _static_key(kwargs))
+        key = (what, self.b.name, *self.ident, vi, _static_key(kwargs))
         f, _ = _flat(self.spec, kwargs)
         argnums = self.spec.differentiable if self.b.differentiable else ()
         makers = {
@@ -402,8 +403,11 @@ def run_checks(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = _Run(spec, backend, dtype, _CACHE if cache is None else cache, seed)
-        run.jit_only = quick and run.jax
         cases = _cases(spec, quick, variants, batch_shapes)
+        # what identifies the cached pieces: the spec (name and functions, alive while
+        # registered), the variants and shapes the case indices refer to, and the seed
+        run.ident = (spec.name, id(spec.fn), id(spec.make), repr(cases), seed)
+        run.jit_only = quick and run.jax
         n_variants = max((vi for (vi, _), _ in cases), default=-1) + 1
         plan = compile_plan(n_variants, tuple(dtypes or (dtype,)), quick=quick)
         for (vi, variant), (si, batch) in cases:
@@ -564,7 +568,7 @@ def _check_case(
             def grad_cross() -> tuple[bool, float, str]:
                 mine = autodiff()
                 holder = run.cache.data.setdefault(
-                    ("autodiff", spec.name, *key, dtype, run.seed), (b.name, mine)
+                    ("autodiff", *run.ident, *key, dtype), (b.name, mine)
                 )
                 if holder[0] == b.name:
                     raise _NotComparable(f"first autodiff backend in {dtype}: later ones compare")
