@@ -76,9 +76,24 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """The conformance report on every CPU backend."""
+    """The conformance report on every CPU backend (``-- --quick`` for the CI budget)."""
     _install(session, "all")
     session.run("python", "-m", "conformance", *session.posargs)
+
+
+@nox.session
+def conformance_gpu(session: nox.Session) -> None:
+    """The conformance report on the GPU backends (cupy, torch_cuda, jax_cuda).
+
+    Skips cleanly where no GPU is present.  Installs the CUDA builds through the
+    ``gpu`` requirements of the machine (no CPU pin of torch from ``ci.txt``).
+    """
+    import shutil
+
+    if shutil.which("nvidia-smi") is None:
+        session.skip("no GPU present (nvidia-smi not found)")
+    session.install("-e", ".[test,conformance,strict]", "cupy-cuda12x", "torch", "jax[cuda12]")
+    session.run("python", "-m", "conformance", "--gpu", *session.posargs)
 
 
 @nox.session

@@ -116,11 +116,11 @@ class Backend:
             import jax
             import jax.numpy as jnp
 
-            out = jnp.asarray(a)
+            # the CPU backend stays on the CPU even where JAX's default device is a GPU
+            device = self._gpu_device() if self.name == "jax_cuda" else jax.devices("cpu")[0]
+            out = jax.device_put(a, device)
             if dtype == "bfloat16" and np.issubdtype(a.dtype, np.floating):
                 out = out.astype(jnp.bfloat16)
-            if self.name == "jax_cuda":
-                out = jax.device_put(out, self._gpu_device())
             return out
         if self.name == "cupy":
             import cupy
@@ -196,6 +196,40 @@ class Backend:
                 for i, g in zip(argnums, grads, strict=True)
             ]
         raise NotImplementedError(f"{self.name} has no automatic differentiation")
+
+    def grad_fn(
+        self, fn: Callable[..., Any], argnums: Sequence[int], *, jit: bool = False
+    ) -> Callable[..., list[Any]]:
+        """A reusable ``args -> grad(args)`` of ``sum(fn(*args))`` (see :meth:`grad`).
+
+        With ``jit`` on JAX it is ``jax.jit(jax.grad(...))``: one XLA program
+        instead of eager op-by-op dispatch, which compiles every primitive
+        separately on first use and dominates the suite's run time.
+        """
+        if self.module == "jax" and jit:
+            import jax
+            import jax.numpy as jnp
+
+            g = jax.jit(jax.grad(lambda *a: jnp.sum(fn(*a)), argnums=tuple(argnums)))
+            return lambda *args: list(g(*args))
+        return lambda *args: self.grad(fn, args, argnums)
+
+    def jit_value_and_grad(
+        self, fn: Callable[..., Any], argnums: Sequence[int]
+    ) -> Callable[..., tuple[Any, list[Any]]]:
+        """JAX only: one ``jax.jit`` program returning ``fn(*args)`` and the gradients
+        of its sum in ``argnums`` (none if empty): one XLA compilation for both."""
+        import jax
+        import jax.numpy as jnp
+
+        def both(*args: Any) -> tuple[Any, list[Any]]:
+            if not argnums:
+                return fn(*args), []
+            value, vjp = jax.vjp(lambda *a: fn(*a), *args)
+            grads = vjp(jnp.ones_like(value))
+            return value, [grads[i] for i in argnums]
+
+        return jax.jit(both)
 
     def compile(
         self, fn: Callable[..., Any], *, torch_backend: str | None = None

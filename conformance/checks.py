@@ -2,21 +2,55 @@
 
 Each check returns :class:`Result` records; none raises for a mismatch (an
 unexpected exception becomes a failed record carrying its message).  The
-pytest suite (``tests/test_conformance_table.py``) and the CLI
+pytest suite (``tests/test_conformance.py``) and the CLI
 (``python -m conformance``) both call :func:`run_checks`.
 
 Errors are measured as ``max |got - want| / (|want| + 1)``: relative for
 losses above 1, absolute below, so a loss near 0 is not judged by the
 rounding of its inputs.
+
+Checks (``CHECKS``)
+-------------------
+``value``      the backend's eager result against the float64 NumPy result of
+               the generic (standard-only) code on the same rounded inputs
+``peer``       the result against the spec's oracle (optax, torch, a formula)
+``dtype``      output dtype, device and array library equal the input's
+``mutation``   no input array changed
+``fastpath``   the result with fast paths on equals ``xlosses.generic_only()``
+``compiled``   ``jax.jit`` / ``torch.compile(fullgraph=True)`` equal eager
+``grad``       autodiff gradient of every differentiable argument against
+               float64 central finite differences
+``grad_cross`` jax.grad against torch autograd (the later backend compares
+               with the gradient the earlier one left in the cache)
+``extremes``   values, and gradients in the first differentiable argument,
+               finite for inputs scaled to ±1e4 (float32) or the float16 range,
+               wherever the float64 result is finite and representable
+
+Speed
+-----
+What does not depend on the backend is computed once per (spec, variant,
+shape, rounding) and kept in a :class:`Cache`: the rounded inputs, the float64
+NumPy result, the peer's result, the finite-difference gradients and the first
+backend's autodiff gradients.  float32 and float64 runs share inputs rounded to
+float32, so their references are computed once.  Finite differences perturb at
+most ``FD_MAX_ENTRIES`` entries per argument (a fixed random subset beyond
+that).  JAX takes its compiled value and its gradients from one ``jax.jit``
+program.  ``torch.compile`` (≈ 0.5-1 s of CPU per graph) follows
+:func:`compile_plan`.  A full run checks every variant, batch shape and dtype;
+gradients (float32/float64) at the first shape; the peer in float32/float64.  ``quick``
+checks the first variant at the first shape, and JAX only through its jit
+program (no eager JAX, no JAX fast-path check: its value check still compares
+the fast path with the generic float64 result).
 """
 
 from __future__ import annotations
 
-import copy
+import itertools
 import math
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,14 +60,39 @@ import xlosses
 from .backends import Backend, get_backend
 from .spec import Inputs, PeerUnavailable, Spec
 
-__all__ = ["CHECKS", "TOLERANCE", "Result", "run_checks"]
+__all__ = [
+    "CHECKS",
+    "GRAD_TOLERANCE",
+    "TOLERANCE",
+    "Cache",
+    "Result",
+    "applies",
+    "compile_plan",
+    "dtypes_for",
+    "quick_compile_subset",
+    "run_checks",
+    "run_spec",
+]
 
 TOLERANCE = {"float64": 1e-6, "float32": 2e-4, "float16": 2e-2, "bfloat16": 1e-1}
 # Gradients against central finite differences of the float64 NumPy result.
 GRAD_TOLERANCE = {"float64": 1e-5, "float32": 2e-3, "float16": 5e-2, "bfloat16": 2e-1}
 FD_STEP = 1e-6
+FD_MAX_ENTRIES = 48
 
-CHECKS = ("value", "peer", "grad", "compiled", "dtype", "mutation", "fastpath", "extremes")
+CHECKS = (
+    "value",
+    "peer",
+    "dtype",
+    "mutation",
+    "fastpath",
+    "compiled",
+    "grad",
+    "grad_cross",
+    "extremes",
+)
+LOW_PRECISION = ("float16", "bfloat16")
+_MAX = {"float16": 65504.0, "bfloat16": 3.38e38, "float32": 3.4e38, "float64": 1.79e308}
 
 
 @dataclass
@@ -51,6 +110,34 @@ class Result:
         return dict(self.__dict__)
 
 
+@dataclass
+class Cache:
+    """Backend-independent results, shared by every backend and dtype of a run."""
+
+    data: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """The cached value of ``key``; an exception is cached and raised again."""
+        if key not in self.data:
+            try:
+                self.data[key] = (True, compute())
+            except Exception as exc:
+                self.data[key] = (False, exc)
+        ok, value = self.data[key]
+        if not ok:
+            raise value
+        return value
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+_CACHE = Cache()
+
+
+# -- numerics helpers ----------------------------------------------------------------------
+
+
 def _err(got: np.ndarray, want: np.ndarray) -> float:
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
@@ -59,9 +146,15 @@ def _err(got: np.ndarray, want: np.ndarray) -> float:
     if got.size == 0:
         return 0.0
     same_nonfinite = (got == want) | (np.isnan(got) & np.isnan(want))
-    diff = np.where(same_nonfinite, 0.0, np.abs(got - want) / (np.abs(want) + 1.0))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.where(same_nonfinite, 0.0, np.abs(got - want) / (np.abs(want) + 1.0))
     diff = np.where(np.isnan(diff), np.inf, diff)
     return float(np.max(diff))
+
+
+def _rounding(dtype: str) -> str:
+    """float32 and float64 runs share float32-representable inputs."""
+    return dtype if dtype in LOW_PRECISION else "float32"
 
 
 def _round_to(inputs: Inputs, dtype: str) -> Inputs:
@@ -89,61 +182,57 @@ def _to_backend(b: Backend, inputs: Inputs, dtype: str) -> tuple[list[Any], dict
 
 
 def _numpy_ref(spec: Spec, inputs: Inputs) -> np.ndarray:
+    """The float64 NumPy result of the generic code (inputs are copied, never mutated)."""
     np_b = get_backend("numpy")
     args, kwargs = _to_backend(np_b, inputs, "float64")
     with xlosses.generic_only():
         return np.asarray(spec.fn(*args, **kwargs), dtype=np.float64)
 
 
-def _fd_grad(spec: Spec, inputs: Inputs, i: int) -> np.ndarray:
-    """Central finite differences of ``sum(loss)`` (float64 NumPy) in argument ``i``."""
+def _fd_grad(spec: Spec, inputs: Inputs, i: int, rng: np.random.Generator) -> np.ndarray:
+    """Central finite differences of ``sum(loss)`` (float64 NumPy) in argument ``i``.
+
+    Entries that are not finite, and entries beyond ``FD_MAX_ENTRIES`` (a fixed
+    random subset is kept), are NaN: the comparison skips them.
+    """
     x = np.array(inputs.args[i], dtype=np.float64)
-    g = np.zeros_like(x)
+    g = np.full(x.shape, np.nan)
     flat = x.reshape(-1)
-    gflat = g.reshape(-1)
-    for j in range(flat.size):
+    entries = np.flatnonzero(np.isfinite(flat))
+    if entries.size > FD_MAX_ENTRIES:
+        entries = np.sort(rng.choice(entries, FD_MAX_ENTRIES, replace=False))
+    args = list(inputs.args)
+    for j in entries:
         old = flat[j]
         h = FD_STEP * max(1.0, abs(old))
         vals = []
         for step in (h, -h):
             flat[j] = old + step
-            args = list(inputs.args)
-            args[i] = x.copy()
+            args[i] = x
             vals.append(np.sum(_numpy_ref(spec, Inputs(args, inputs.kwargs))))
         flat[j] = old
-        gflat[j] = (vals[0] - vals[1]) / (2 * h)
+        g.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * h)
     return g
 
 
-def _call(spec: Spec, b: Backend, inputs: Inputs, dtype: str) -> Any:
-    args, kwargs = _to_backend(b, inputs, dtype)
-    return spec.fn(*args, **kwargs)
+def _flat(spec: Spec, kwargs: dict[str, Any]) -> tuple[Callable[..., Any], list[str]]:
+    """``spec.fn`` as a function of positional arrays only (array keywords appended).
 
-
-def _compiled_call(spec: Spec, b: Backend, inputs: Inputs, dtype: str) -> Any:
-    args, kwargs = _to_backend(b, inputs, dtype)
-    arr_keys = [
-        k
-        for k, v in kwargs.items()
-        if not isinstance(v, (int, float, str, tuple, type(None), bool))
-    ]
+    Non-array keywords are closed over: they are static under ``jax.jit`` and
+    ``torch.compile``.
+    """
+    arr_keys = [k for k, v in kwargs.items() if hasattr(v, "shape")]
     static = {k: v for k, v in kwargs.items() if k not in arr_keys}
-    n = len(args)
 
     def f(*flat: Any) -> Any:
+        n = len(flat) - len(arr_keys)
         return spec.fn(*flat[:n], **dict(zip(arr_keys, flat[n:], strict=True)), **static)
 
-    return b.compile(f)(*args, *[kwargs[k] for k in arr_keys])
+    return f, arr_keys
 
 
-def _grads(spec: Spec, b: Backend, inputs: Inputs, dtype: str) -> list[np.ndarray]:
-    args, kwargs = _to_backend(b, inputs, dtype)
-    return [
-        b.to_numpy(g) for g in b.grad(lambda *a: spec.fn(*a, **kwargs), args, spec.differentiable)
-    ]
-
-
-_MAX = {"float16": 65504.0, "bfloat16": 3.38e38, "float32": 3.4e38, "float64": 1.79e308}
+def _static_key(kwargs: dict[str, Any]) -> str:
+    return repr(sorted((k, v) for k, v in kwargs.items() if not hasattr(v, "shape")))
 
 
 def _finite_where_ref(got: np.ndarray, ref: np.ndarray, dtype: str) -> bool:
@@ -152,37 +241,137 @@ def _finite_where_ref(got: np.ndarray, ref: np.ndarray, dtype: str) -> bool:
     return bool(np.all(np.isfinite(got) | ~representable))
 
 
-def _record(
-    out: list[Result],
-    spec: Spec,
-    b: Backend,
-    dtype: str,
-    check: str,
-    fn: Callable[[], tuple[bool, float, str]],
-) -> None:
-    try:
-        ok, err, detail = fn()
-        out.append(Result(spec.name, b.name, dtype, check, ok, err, detail))
-    except PeerUnavailable as exc:
-        out.append(
-            Result(
-                spec.name,
-                b.name,
-                dtype,
-                check,
-                True,
-                0.0,
-                f"peer {exc} not installed",
-                skipped=True,
-            )
-        )
-    except Exception as exc:  # a crash is a failure of that check
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        out.append(Result(spec.name, b.name, dtype, check, False, math.inf, tb))
+def _exact_inputs_equal(b: Backend, args: list[Any], kwargs: dict[str, Any], inputs: Inputs):
+    """Whether every array input still holds the (rounded) data it was built from."""
+    given = [*inputs.args, *inputs.kwargs.values()]
+    passed = [*args, *kwargs.values()]
+    for want, got in zip(given, passed, strict=True):
+        if isinstance(want, np.ndarray) and not np.array_equal(
+            b.to_numpy(got), want, equal_nan=True
+        ):
+            return False
+    return True
 
 
-def _snapshot(args: list[Any], kwargs: dict[str, Any], b: Backend) -> list[np.ndarray]:
-    return [b.to_numpy(a).copy() for a in [*args, *kwargs.values()] if hasattr(a, "shape")]
+# -- planning --------------------------------------------------------------------------------
+
+
+def compile_plan(n_variants: int, dtypes: Sequence[str], *, quick: bool) -> set[tuple[int, str]]:
+    """The (variant index, dtype) pairs compiled (at the first batch shape).
+
+    ``quick``: the first variant in the first dtype.  Otherwise every variant,
+    the first dtype and the first 16-bit dtype of the run at least once, paired
+    along a diagonal: ``max(n_variants, 2)`` graphs instead of their product.
+    """
+    if not dtypes or not n_variants:
+        return set()
+    if quick:
+        return {(0, dtypes[0])}
+    # graph breaks depend on the options, hardly on the dtype: the first dtype of the
+    # run and the first 16-bit one (casts inside the graph) share the variants
+    dts = [dtypes[0], *[d for d in dtypes[1:] if d in LOW_PRECISION][:1]]
+    n = max(n_variants, len(dts))
+    return {(i % n_variants, dts[i % len(dts)]) for i in range(n)}
+
+
+def quick_compile_subset(specs: Iterable[Spec]) -> set[str]:
+    """Specs whose ``torch.compile`` check runs in a quick run: one per family.
+
+    A family is the module of the spec's function (``xlosses.classification``,
+    ``xlosses.functional``, ...); its first spec by name is compiled.  At
+    about 0.5-1 s of CPU per graph, compiling every spec would dominate a
+    quick run; the full run compiles every spec and variant.
+    """
+    first: dict[str, str] = {}
+    for spec in sorted(specs, key=lambda s: s.name):
+        family = getattr(spec.fn, "__module__", None) or spec.name.split(".")[0]
+        first.setdefault(family, spec.name)
+    return set(first.values())
+
+
+def _cases(spec, quick, variants, batch_shapes):
+    vs = tuple(variants) if variants is not None else spec.variants
+    shapes = tuple(batch_shapes) if batch_shapes is not None else spec.batch_shapes
+    if quick:
+        vs = vs[:1] if variants is None else vs
+        shapes = shapes[:1] if batch_shapes is None else shapes
+    return list(itertools.product(enumerate(vs), enumerate(shapes)))
+
+
+# -- the checks ------------------------------------------------------------------------------
+
+
+class _Run:
+    """The checks of one spec on one backend and dtype; records the worst case per check."""
+
+    def __init__(self, spec: Spec, b: Backend, dtype: str, cache: Cache, seed: int) -> None:
+        self.spec, self.b, self.dtype, self.cache, self.seed = spec, b, dtype, cache, seed
+        self.tol = spec.rtol.get(dtype, TOLERANCE[dtype])
+        self.gtol = GRAD_TOLERANCE[dtype]
+        self.worst: dict[str, Result] = {}
+        # JAX takes the compiled value and the gradients from one jax.jit program (one
+        # XLA compilation for both; eager jax.grad compiles every primitive separately
+        # on first use and costs more); quick runs (``jit_only``) also take the value
+        # from it instead of eager JAX
+        self.jax = b.module == "jax" and spec.compilable
+        self.jit_only = False
+        self.ident: tuple[Any, ...] = (spec.name, seed)
+
+    def record(self, check: str, fn: Callable[[], tuple[bool, float, str]]) -> None:
+        try:
+            ok, err, detail = fn()
+            r = Result(self.spec.name, self.b.name, self.dtype, check, ok, err, detail)
+        except PeerUnavailable as exc:
+            why = str(exc) if isinstance(exc, _NotComparable) else f"peer {exc} not installed"
+            r = Result(self.spec.name, self.b.name, self.dtype, check, True, 0.0, why, True)
+        except Exception as exc:  # a crash is a failure of that check
+            msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            r = Result(self.spec.name, self.b.name, self.dtype, check, False, math.inf, msg)
+        prev = self.worst.get(check)
+        if (
+            prev is None
+            or (prev.skipped and not r.skipped)
+            or (prev.ok and not r.ok)
+            or (prev.ok == r.ok and r.err > prev.err)
+        ):
+            self.worst[check] = r
+
+    # cached, backend-independent pieces
+    def inputs(self, vi: int, variant: dict, si: int, batch: tuple, scale: float | None = None):
+        rounding = _rounding(self.dtype)
+        key = ("inputs", *self.ident, vi, si, rounding, scale)
+
+        def build() -> Inputs:
+            v = dict(variant)
+            if scale is not None:
+                v["scale"] = scale
+            rng = np.random.default_rng([self.seed, vi, si if scale is None else 99])
+            return _round_to(self.spec.make(rng, batch, v), rounding)
+
+        return self.cache.get(key, build)
+
+    def cached(self, what: str, key: tuple, fn: Callable[[], Any]) -> Any:
+        return self.cache.get((what, *self.ident, *key, _rounding(self.dtype)), fn)
+
+    def program(self, what: str, vi: int, kwargs: dict[str, Any]) -> Callable[..., Any]:
+        """A compiled (``'compiled'``) or gradient (``'grad'``) function of flat arrays.
+
+        Kept per backend, variant and static keywords, so that ``jax.jit``
+        retraces only for new shapes and dtypes, not for every call.
+        """
+        key = (what, self.b.name, *self.ident, vi, _static_key(kwargs))
+        f, _ = _flat(self.spec, kwargs)
+        argnums = self.spec.differentiable if self.b.differentiable else ()
+        makers = {
+            "compiled": lambda: self.b.compile(f),
+            "grad": lambda: self.b.grad_fn(f, argnums),
+            "traced": lambda: self.b.jit_value_and_grad(f, argnums),
+        }
+        return self.cache.get(key, makers[what])
+
+    def call(self, what: str, vi: int, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        arr_keys = [k for k, v in kwargs.items() if hasattr(v, "shape")]
+        return self.program(what, vi, kwargs)(*args, *[kwargs[k] for k in arr_keys])
 
 
 def run_checks(
@@ -194,158 +383,309 @@ def run_checks(
     batch_shapes: Iterable[tuple[int, ...]] | None = None,
     variants: Iterable[dict[str, Any]] | None = None,
     seed: int = 0,
+    quick: bool = False,
+    dtypes: Sequence[str] | None = None,
+    compile: bool = True,
+    cache: Cache | None = None,
 ) -> list[Result]:
     """Run ``checks`` for one spec on one backend and dtype, over variants and shapes.
 
-    Returns one :class:`Result` per check (the worst over variants and shapes).
+    Returns one :class:`Result` per check that applies (the worst over the
+    cases run).  ``quick`` runs the first variant at the first batch shape.
+    ``dtypes`` are all the dtypes of this backend in the run (default: just
+    ``dtype``); :func:`compile_plan` spreads the compiled cases over them.
+    ``compile=False`` leaves out the ``compiled`` check.  ``cache`` (default:
+    a process-wide one) holds what the backends share.
     """
     checks = tuple(checks)
-    b = backend
-    worst: dict[str, Result] = {}
-    tol = spec.rtol.get(dtype, TOLERANCE[dtype])
-    gtol = GRAD_TOLERANCE[dtype]
-    low = dtype in ("float16", "bfloat16")
-    shapes = tuple(batch_shapes or spec.batch_shapes)
-    for vi, variant in enumerate(variants or spec.variants):
-        for si, batch in enumerate(shapes):
-            rng = np.random.default_rng([seed, vi, si])
-            raw = spec.make(rng, batch, dict(variant))
-            inputs = _round_to(raw, dtype)
-            recs: list[Result] = []
-            ref = _numpy_ref(spec, inputs)
-            label = f"variant={variant} batch={batch}"
+    if not compile:
+        checks = tuple(c for c in checks if c != "compiled")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = _Run(spec, backend, dtype, _CACHE if cache is None else cache, seed)
+        cases = _cases(spec, quick, variants, batch_shapes)
+        # what identifies the cached pieces: the spec (name and functions, alive while
+        # registered), the variants and shapes the case indices refer to, and the seed
+        run.ident = (spec.name, id(spec.fn), id(spec.make), repr(cases), seed)
+        run.jit_only = quick and run.jax
+        n_variants = max((vi for (vi, _), _ in cases), default=-1) + 1
+        plan = compile_plan(n_variants, tuple(dtypes or (dtype,)), quick=quick)
+        for (vi, variant), (si, batch) in cases:
+            _check_case(run, checks, vi, variant, si, batch, compiled=(vi, dtype) in plan)
+        return list(run.worst.values())
 
-            if "value" in checks:
 
-                def value() -> tuple[bool, float, str]:
-                    got = b.to_numpy(_call(spec, b, inputs, dtype))
-                    e = _err(got, ref)
-                    return e <= tol, e, label
+def _once(store: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    """``fn()`` computed once per ``store``; an exception is raised again on every use."""
+    if name not in store:
+        try:
+            store[name] = (True, fn())
+        except Exception as exc:
+            store[name] = (False, exc)
+    ok, value = store[name]
+    if not ok:
+        raise value
+    return value
 
-                _record(recs, spec, b, dtype, "value", value)
 
-            if "peer" in checks and spec.oracle is not None and not low:
+def _check_case(
+    run: _Run,
+    checks: tuple[str, ...],
+    vi: int,
+    variant: dict[str, Any],
+    si: int,
+    batch: tuple[int, ...],
+    *,
+    compiled: bool,
+) -> None:
+    spec, b, dtype = run.spec, run.b, run.dtype
+    inputs = run.inputs(vi, variant, si, batch)
+    label = f"variant={variant} batch={batch}"
+    key = (vi, si)
+    ref = run.cached("ref", key, lambda: _numpy_ref(spec, inputs))
+    args, kwargs = _to_backend(b, inputs, dtype)
+    memo: dict[str, Any] = {}
 
-                def peer() -> tuple[bool, float, str]:
-                    want = spec.oracle(copy.deepcopy(inputs.args), copy.deepcopy(inputs.kwargs))
-                    got = b.to_numpy(_call(spec, b, inputs, dtype))
-                    e = _err(got, want)
-                    return e <= tol, e, f"vs {spec.oracle_name}; {label}"
+    def traced() -> tuple[Any, list[Any]]:
+        return _once(memo, "traced", lambda: run.call("traced", vi, args, kwargs))
 
-                _record(recs, spec, b, dtype, "peer", peer)
+    def eager() -> Any:
+        if run.jit_only:
+            return traced()[0]
+        return _once(memo, "eager", lambda: spec.fn(*args, **kwargs))
 
-            if "dtype" in checks:
+    def out() -> np.ndarray:
+        return _once(memo, "out", lambda: b.to_numpy(eager()))
 
-                def dtype_check() -> tuple[bool, float, str]:
-                    args, kwargs = _to_backend(b, inputs, dtype)
-                    out = spec.fn(*args, **kwargs)
-                    got = b.dtype_name(out)
-                    dev_in, dev_out = b.device_of(args[0]), b.device_of(out)
-                    same_lib = (
-                        type(out).__module__.split(".")[0] == type(args[0]).__module__.split(".")[0]
-                    )
-                    ok = got == dtype and dev_in == dev_out and same_lib
-                    return (
-                        ok,
-                        0.0,
-                        f"out dtype {got}, device {dev_out} (input {dev_in}), type {type(out).__name__}",
-                    )
+    def compare(got: np.ndarray, want: np.ndarray, tol: float, what: str):
+        e = _err(got, want)
+        return e <= tol, e, f"{what}; {label}" if what else label
 
-                _record(recs, spec, b, dtype, "dtype", dtype_check)
+    if "value" in checks:
+        run.record("value", lambda: compare(out(), ref, run.tol, ""))
 
-            if "mutation" in checks:
+    # low precision: the value check (against float64) suffices; the peer is float64
+    if "peer" in checks and spec.oracle is not None and dtype not in LOW_PRECISION:
 
-                def mutation() -> tuple[bool, float, str]:
-                    args, kwargs = _to_backend(b, inputs, dtype)
-                    before = _snapshot(args, kwargs, b)
-                    spec.fn(*args, **kwargs)
-                    after = _snapshot(args, kwargs, b)
-                    ok = all(
-                        np.array_equal(x, y, equal_nan=True)
-                        for x, y in zip(before, after, strict=True)
-                    )
-                    return ok, 0.0, "inputs unchanged" if ok else "an input was modified"
+        def peer() -> tuple[bool, float, str]:
+            want = run.cached(
+                "peer",
+                key,
+                lambda: spec.oracle([*map(_copy, inputs.args)], _copy_kw(inputs.kwargs)),
+            )
+            return compare(out(), want, run.tol, f"vs {spec.oracle_name}")
 
-                _record(recs, spec, b, dtype, "mutation", mutation)
+        run.record("peer", peer)
 
-            if "fastpath" in checks:
+    if "dtype" in checks:
 
-                def fastpath() -> tuple[bool, float, str]:
-                    fast = b.to_numpy(_call(spec, b, inputs, dtype))
-                    with xlosses.generic_only():
-                        generic = b.to_numpy(_call(spec, b, inputs, dtype))
-                    e = _err(fast, generic)
-                    return e <= tol, e, f"fast path vs generic; {label}"
+        def dtype_check() -> tuple[bool, float, str]:
+            res = eager()
+            first = next(a for a in [*args, *kwargs.values()] if hasattr(a, "shape"))
+            got = b.dtype_name(res)
+            dev_in, dev_out = b.device_of(first), b.device_of(res)
+            lib_in, lib_out = _library(first), _library(res)
+            ok = got == dtype and dev_in == dev_out and lib_in == lib_out
+            detail = (
+                f"out dtype {got}, device {dev_out}, library {lib_out} "
+                f"(input {dtype}, {dev_in}, {lib_in})"
+            )
+            return ok, 0.0, detail
 
-                _record(recs, spec, b, dtype, "fastpath", fastpath)
+        run.record("dtype", dtype_check)
 
-            if "compiled" in checks and b.differentiable and spec.compilable:
+    if "mutation" in checks:
 
-                def compiled() -> tuple[bool, float, str]:
-                    eager = b.to_numpy(_call(spec, b, inputs, dtype))
-                    comp = b.to_numpy(_compiled_call(spec, b, inputs, dtype))
-                    e = _err(comp, eager)
-                    what = "jax.jit" if b.module == "jax" else "torch.compile(fullgraph=True)"
-                    return e <= tol, e, f"{what} vs eager; {label}"
+        def mutation() -> tuple[bool, float, str]:
+            eager()
+            ok = _exact_inputs_equal(b, args, kwargs, inputs)
+            return ok, 0.0, "inputs unchanged" if ok else f"an input was modified; {label}"
 
-                _record(recs, spec, b, dtype, "compiled", compiled)
+        run.record("mutation", mutation)
 
-            if (
-                "grad" in checks
-                and b.differentiable
-                and spec.differentiable
-                and si == 0
-                and not low
-            ):
+    # quick JAX leaves the fast-path check to the full run (a second XLA program per
+    # spec); its value check still compares the fast path with the generic float64 result
+    if "fastpath" in checks and not run.jit_only:
 
-                def grad() -> tuple[bool, float, str]:
-                    got = _grads(spec, b, inputs, dtype)
-                    e = 0.0
-                    for i, g in zip(spec.differentiable, got, strict=True):
-                        fd = _fd_grad(spec, inputs, i)
-                        # no finite difference at non-finite inputs (e.g. -inf logits)
-                        fd = np.where(np.isfinite(inputs.args[i]), fd, g)
-                        if not np.all(np.isfinite(g)):
-                            return False, math.inf, f"non-finite gradient for argument {i}; {label}"
-                        e = max(e, _err(g, fd))
-                    return e <= gtol, e, f"vs float64 central differences; {label}"
+        def fastpath() -> tuple[bool, float, str]:
+            a2, k2 = _to_backend(b, inputs, dtype)
+            with xlosses.generic_only():
+                generic = b.to_numpy(spec.fn(*a2, **k2))
+            return compare(out(), generic, run.tol, "fast path vs generic")
 
-                _record(recs, spec, b, dtype, "grad", grad)
+        run.record("fastpath", fastpath)
 
-            if "extremes" in checks and si == 0 and dtype in ("float32", "float16"):
-                for scale in spec.extreme_scales:
-                    s = scale if dtype == "float32" else min(scale, 6e4 / 3 / 4)
-                    ext = _round_to(
-                        spec.make(
-                            np.random.default_rng([seed, vi, 99]), batch, {**variant, "scale": s}
+    low = dtype in LOW_PRECISION
+    grad_case = b.differentiable and bool(spec.differentiable) and si == 0 and not low
+    # JAX compares its jit program wherever it runs anyway (gradient cases) or is planned
+    wanted = (compiled or (run.jax and grad_case)) and si == 0 and not run.jit_only
+    if "compiled" in checks and wanted and b.differentiable and spec.compilable:
+
+        def compiled_check() -> tuple[bool, float, str]:
+            if run.jax:
+                got = b.to_numpy(traced()[0])
+            else:
+                a2, k2 = _to_backend(b, inputs, dtype)
+                got = b.to_numpy(run.call("compiled", vi, a2, k2))
+            what = "jax.jit" if b.module == "jax" else "torch.compile(fullgraph=True)"
+            return compare(got, out(), run.tol, f"{what} vs eager")
+
+        run.record("compiled", compiled_check)
+
+    if grad_case:
+
+        def autodiff() -> list[np.ndarray]:
+            def compute() -> list[np.ndarray]:
+                if run.jax:
+                    return [b.to_numpy(g) for g in traced()[1]]
+                a2, k2 = _to_backend(b, inputs, dtype)
+                return [b.to_numpy(g) for g in run.call("grad", vi, a2, k2)]
+
+            return _once(memo, "grad", compute)
+
+        if "grad" in checks:
+
+            def grad() -> tuple[bool, float, str]:
+                e = 0.0
+                for i, g in zip(spec.differentiable, autodiff(), strict=True):
+                    if not np.all(np.isfinite(g) | ~np.isfinite(inputs.args[i])):
+                        return False, math.inf, f"non-finite gradient in argument {i}; {label}"
+                    fd = run.cached(
+                        "fd",
+                        (*key, i),
+                        lambda i=i: _fd_grad(
+                            spec, inputs, i, np.random.default_rng([run.seed, vi, si, i])
                         ),
-                        dtype,
                     )
+                    known = ~np.isnan(fd)
+                    e = max(e, _err(g[known], fd[known]))
+                return e <= run.gtol, e, f"vs float64 central differences; {label}"
 
-                    def extremes(ext: Inputs = ext, s: float = s) -> tuple[bool, float, str]:
-                        ref_e = _numpy_ref(spec, ext)
-                        got = b.to_numpy(_call(spec, b, ext, dtype))
-                        if not _finite_where_ref(got, ref_e, dtype):
-                            return False, math.inf, f"non-finite value at scale {s:g}; {label}"
-                        if b.differentiable and spec.differentiable:
-                            # the logit-like (first differentiable) argument: gradients in
-                            # the others (e.g. -log p for labels) may truly exceed the range
-                            first = Spec(
-                                **{**spec.__dict__, "differentiable": spec.differentiable[:1]}
-                            )
-                            for g in _grads(first, b, ext, dtype):
-                                if not np.all(np.isfinite(g)):
-                                    return (
-                                        False,
-                                        math.inf,
-                                        f"non-finite gradient at scale {s:g}; {label}",
-                                    )
-                        return True, 0.0, f"finite at scale {s:g}"
+            run.record("grad", grad)
 
-                    _record(recs, spec, b, dtype, "extremes", extremes)
+        if "grad_cross" in checks:
 
-            for r in recs:
-                prev = worst.get(r.check)
-                if prev is None or (prev.ok and not r.ok) or (prev.ok == r.ok and r.err > prev.err):
-                    worst[r.check] = r
-    return list(worst.values())
+            def grad_cross() -> tuple[bool, float, str]:
+                mine = autodiff()
+                holder = run.cache.data.setdefault(
+                    ("autodiff", *run.ident, *key, dtype), (b.name, mine)
+                )
+                if holder[0] == b.name:
+                    raise _NotComparable(f"first autodiff backend in {dtype}: later ones compare")
+                e = max((_err(g, h) for g, h in zip(mine, holder[1], strict=True)), default=0.0)
+                return e <= run.gtol, e, f"vs {holder[0]} autodiff; {label}"
+
+            run.record("grad_cross", grad_cross)
+
+    if "extremes" in checks and si == 0 and dtype in ("float32", "float16"):
+        for scale in spec.extreme_scales:
+            s = scale if dtype == "float32" else min(scale, 6e4 / 3 / 4)
+            run.record("extremes", lambda s=s: _extremes(run, vi, variant, batch, s, label))
+
+
+def _extremes(run: _Run, vi: int, variant: dict, batch: tuple, s: float, label: str):
+    spec, b, dtype = run.spec, run.b, run.dtype
+    ext = run.inputs(vi, variant, 0, batch, scale=s)
+    ref = run.cached("ref_ext", (vi, s), lambda: _numpy_ref(spec, ext))
+    if spec.oracle is not None:
+        # where the math is finite: where the float64 result of this code *or* of the
+        # independent peer is (a naive float64 formula overflows as well)
+        try:
+            peer = run.cached(
+                "peer_ext",
+                (vi, s),
+                lambda: spec.oracle([*map(_copy, ext.args)], _copy_kw(ext.kwargs)),
+            )
+            ref = np.where(np.isfinite(ref), ref, peer)
+        except PeerUnavailable:
+            pass
+    args, kwargs = _to_backend(b, ext, dtype)
+    if run.jax:
+        value, grads = run.call("traced", vi, args, kwargs)
+    else:
+        value = spec.fn(*args, **kwargs)
+    got = b.to_numpy(value)
+    if not _finite_where_ref(got, ref, dtype):
+        return False, math.inf, f"non-finite value at scale {s:g}; {label}"
+    if b.differentiable and spec.differentiable:
+        # only the logit-like (first differentiable) argument: gradients in the
+        # others (e.g. -log p for labels) may truly exceed the range
+        i = spec.differentiable[0]
+        if not run.jax:
+            grads = run.call("grad", vi, *_to_backend(b, ext, dtype))
+        g = b.to_numpy(grads[0])
+        if not np.all(np.isfinite(g) | ~np.isfinite(ext.args[i])):
+            return False, math.inf, f"non-finite gradient at scale {s:g}; {label}"
+    return True, 0.0, f"finite at scale {s:g}; {label}"
+
+
+class _NotComparable(PeerUnavailable):
+    """Nothing to compare with yet (recorded as a skipped check)."""
+
+
+def _library(x: Any) -> str:
+    return type(x).__module__.split(".")[0]
+
+
+def _copy(a: Any) -> Any:
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def _copy_kw(kw: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) for k, v in kw.items()}
+
+
+def dtypes_for(
+    spec: Spec, backend: Backend, requested: Sequence[str] | None, *, quick: bool
+) -> tuple[str, ...]:
+    """The dtypes a run checks for ``spec`` on ``backend``.
+
+    ``requested`` (e.g. ``--dtypes``) or, by default, float32 alone in a quick
+    run (float64 is then only the reference) and every dtype of the backend in
+    a full run; always within the backend's and the spec's dtypes.
+    """
+    wanted = tuple(requested) if requested else (("float32",) if quick else backend.dtypes)
+    allowed = set(backend.dtypes) & set(spec.dtypes or backend.dtypes)
+    return tuple(d for d in wanted if d in allowed)
+
+
+def applies(spec: Spec, backend: Backend) -> bool:
+    """Whether ``spec`` runs on ``backend`` (``spec.backends`` names backends or modules)."""
+    return spec.backends is None or bool({backend.name, backend.module} & set(spec.backends))
+
+
+def run_spec(
+    spec: Spec,
+    backends: Sequence[Backend],
+    *,
+    quick: bool = False,
+    dtypes: Sequence[str] | None = None,
+    compile: bool = True,
+    cache: Cache | None = None,
+    on_done: Callable[[Backend, str, list[Result]], None] | None = None,
+) -> list[Result]:
+    """Every check of ``spec`` on every applicable backend and dtype.
+
+    ``compile=False`` leaves out ``torch.compile`` (``jax.jit`` is cheap and
+    kept; see :func:`quick_compile_subset`).  ``on_done(backend, dtype,
+    results)`` is called after each backend × dtype (progress reporting).
+    """
+    out: list[Result] = []
+    for b in backends:
+        if not applies(spec, b):
+            continue
+        dts = dtypes_for(spec, b, dtypes, quick=quick)
+        for dt in dts:
+            res = run_checks(
+                spec,
+                b,
+                dt,
+                quick=quick,
+                dtypes=dts,
+                compile=compile or b.module != "torch",
+                cache=cache,
+            )
+            out += res
+            if on_done is not None:
+                on_done(b, dt, res)
+    return out

@@ -25,6 +25,7 @@ raises :class:`PeerUnavailable` when the peer is not installed.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,14 +34,27 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "NOT_LOSSES",
     "Inputs",
     "PeerUnavailable",
     "Spec",
     "all_specs",
+    "base_name",
+    "missing_entries",
     "optax_peer",
+    "public_losses",
     "register",
     "torch_peer",
 ]
+
+# The one list of public names that are not losses and need no conformance entry.
+# Factories of losses (``make_fenchel_young_loss``) and label transforms
+# (``smooth_labels``) are not in it: they have entries under their own names.
+NOT_LOSSES = frozenset(
+    {
+        "generic_only",  # the fast-path switch (a context manager)
+    }
+)
 
 
 class PeerUnavailable(RuntimeError):
@@ -95,6 +109,57 @@ def all_specs() -> dict[str, Spec]:
     return dict(sorted(_REGISTRY.items()))
 
 
+def base_name(name: str) -> str:
+    """The public name a spec covers: its name without a bracketed variant suffix.
+
+    ``"poly_loss_cross_entropy[integer labels]"`` covers ``poly_loss_cross_entropy``.
+    """
+    return name.split("[", 1)[0].strip()
+
+
+def _module_names(module: str, prefix: str) -> list[str]:
+    """``prefix + name`` for each name in ``module.__all__``; [] if the module is absent.
+
+    A module that exists but cannot be imported because its framework (torch,
+    keras) is missing contributes nothing: its losses cannot run here either.
+    An import error of the module itself is raised.
+    """
+    if importlib.util.find_spec(module) is None:
+        return []
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name and not exc.name.startswith("xlosses"):
+            return []
+        raise
+    return [f"{prefix}{n}" for n in getattr(mod, "__all__", ())]
+
+
+def public_losses() -> list[str]:
+    """Every public loss that needs a conformance entry, by spec name.
+
+    Core: the callables in ``xlosses.__all__`` other than :data:`NOT_LOSSES`;
+    ``functional.<name>`` for ``xlosses.functional.__all__``; ``torch.<Class>``
+    and ``keras.<Class>`` for the adapters in ``xlosses.torch`` /
+    ``xlosses.keras`` (each where the module exists).
+    """
+    import xlosses
+
+    names = [
+        n for n in xlosses.__all__ if n not in NOT_LOSSES and callable(getattr(xlosses, n, None))
+    ]
+    names += _module_names("xlosses.functional", "functional.")
+    names += _module_names("xlosses.torch", "torch.")
+    names += _module_names("xlosses.keras", "keras.")
+    return sorted(names)
+
+
+def missing_entries(specs: dict[str, Spec] | None = None) -> list[str]:
+    """Public losses without a spec (variant suffixes stripped), sorted."""
+    covered = {base_name(n) for n in (all_specs() if specs is None else specs)}
+    return [n for n in public_losses() if n not in covered]
+
+
 # -- peers --------------------------------------------------------------------------------
 
 
@@ -106,6 +171,7 @@ def _convert(values: Sequence[Any], kw: dict[str, Any], conv: Callable[[np.ndarr
 
 def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]], np.ndarray]:
     """Oracle calling ``optax.losses.<name>`` in float64 on the CPU."""
+    programs: dict[str, Callable[..., Any]] = {}  # one jax.jit per set of static keywords
 
     def oracle(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
         try:
@@ -114,12 +180,18 @@ def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]],
         except ImportError as exc:
             raise PeerUnavailable("optax") from exc
         jax.config.update("jax_enable_x64", True)
-        import jax.numpy as jnp
 
         cpu = jax.devices("cpu")[0]
-        a, k = _convert(args, kwargs, lambda x: jax.device_put(jnp.asarray(x), cpu))
+        a, k = _convert(args, kwargs, lambda x: jax.device_put(x, cpu))
         fn = getattr(optax.losses, name, None) or getattr(optax, name)
-        return np.asarray(fn(*a, **k, **fixed), dtype=np.float64)
+        # one XLA program instead of eager op-by-op dispatch (which compiles each
+        # primitive on first use): non-array keywords are static
+        arrays = {key: v for key, v in k.items() if hasattr(v, "shape")}
+        static = {key: v for key, v in k.items() if key not in arrays}
+        key = repr(sorted(static.items()))
+        if key not in programs:
+            programs[key] = jax.jit(lambda a, kw: fn(*a, **kw, **static, **fixed))
+        return np.asarray(programs[key](a, arrays), dtype=np.float64)
 
     oracle.__qualname__ = f"optax.losses.{name}"
     return oracle
