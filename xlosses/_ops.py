@@ -325,7 +325,8 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     k = xp.reshape(xp.arange(1, n + 1, dtype=x.dtype, device=_device(x)), tuple(shape))
     cond = 1.0 + k * u > xp.cumulative_sum(u, axis=axis)
     # at least 1 (a NaN row counts 0 and would index out of range)
-    size = xp.maximum(xp.count_nonzero(cond, axis=axis, keepdims=True), 1)
+    size = xp.count_nonzero(cond, axis=axis, keepdims=True)
+    size = xp.where(size > 0, size, 1)
     kth = xp.take_along_axis(u, size - 1, axis=axis)
     # the support in the original order; ties with the k-th value are inside it
     supp = z >= kth

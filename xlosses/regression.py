@@ -314,11 +314,11 @@ def poisson_nll(
 def _gaussian_var(xp: Any, var: Array, mean: Array) -> Array:
     """``var`` shaped to broadcast with ``mean`` under torch's rules; ``ValueError`` if not."""
     vs, ms = tuple(var.shape), tuple(mean.shape)
-    if vs == ms:
-        return var
+    if vs == ms or not vs:
+        return var  # one variance per entry, or a 0-D one for all
     if vs == ms[:-1]:
         return xp.expand_dims(var, axis=-1)  # one variance per row (homoscedastic)
-    if len(vs) == len(ms) and sum(v for m, v in zip(ms, vs) if m != v) == 1:
+    if len(vs) == len(ms) and sum(v for m, v in zip(ms, vs, strict=True) if m != v) == 1:
         return var  # exactly one mismatched dimension, of size 1
     raise ValueError(
         f"var shape {vs} is of incorrect size for mean shape {ms}: it must equal it, "
@@ -341,7 +341,8 @@ def gaussian_nll(
     the formula at ``v`` (straight-through), so a variance below ``eps`` still
     receives a gradient.  ``var`` may have the shape of ``mean``, that shape
     without its last dimension (one variance per row), or differ from it in
-    one dimension of size 1; a Python float is one variance for all.
+    one dimension of size 1; a Python float or a 0-D array is one variance
+    for all.
 
     Parameters
     ----------
@@ -389,7 +390,7 @@ def gaussian_nll(
         if value_checks_possible(xp, var) and bool(xp.any(var < 0)):
             raise ValueError("var must be non-negative; it has negative entries")
         bad = var < 0
-        v = var + stop_gradient(xp.maximum(var, eps) - var, xp=xp)
+        v = var + stop_gradient(xp.where(var < eps, eps, var) - var, xp=xp)
         log_v = xp.log(v)
     d = mu - cast(targets, mu.dtype, xp=xp)
     loss = 0.5 * (log_v + d * d / v)
