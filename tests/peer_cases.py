@@ -40,13 +40,18 @@ def convert(backend, args: Sequence[Any], kwargs: dict[str, Any], dtype: str):
     )
 
 
-def _jax_call(name: str, args: Sequence[Any], kwargs: dict[str, Any]):
+def _split(peer: Any) -> tuple[str, Any]:
+    """``'optax:<name>'`` / ``'torch:<name>'``, or a JAX function used like an optax loss."""
+    return ("optax", peer) if callable(peer) else tuple(peer.split(":"))
+
+
+def _jax_call(name: Any, args: Sequence[Any], kwargs: dict[str, Any]):
     import jax
     import jax.numpy as jnp
     import optax
 
     jax.config.update("jax_enable_x64", True)
-    fn = getattr(optax.losses, name)
+    fn = name if callable(name) else getattr(optax.losses, name)
     a = [jnp.asarray(x) if isinstance(x, np.ndarray) else x for x in args]
     k = {n: jnp.asarray(v) if isinstance(v, np.ndarray) else v for n, v in kwargs.items()}
     return fn, a, k
@@ -67,10 +72,10 @@ def _torch_call(name: str, args: Sequence[Any], kwargs: dict[str, Any], argnums=
     return fn, a, {**k, "reduction": "none"}
 
 
-def peer_value(peer: str, args: Sequence[Any], kwargs: dict[str, Any]) -> np.ndarray:
-    """``optax:<name>`` (``optax.losses``) or ``torch:<name>`` (``torch.nn.functional``,
-    ``reduction='none'``) in float64 on the CPU."""
-    lib, name = peer.split(":")
+def peer_value(peer: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> np.ndarray:
+    """``optax:<name>`` (``optax.losses``), a JAX function, or ``torch:<name>``
+    (``torch.nn.functional``, ``reduction='none'``) in float64 on the CPU."""
+    lib, name = _split(peer)
     if lib == "optax":
         import jax
 
@@ -81,10 +86,10 @@ def peer_value(peer: str, args: Sequence[Any], kwargs: dict[str, Any]) -> np.nda
 
 
 def peer_grad(
-    peer: str, args: Sequence[Any], kwargs: dict[str, Any], argnums: tuple[int, ...]
+    peer: Any, args: Sequence[Any], kwargs: dict[str, Any], argnums: tuple[int, ...]
 ) -> list[np.ndarray]:
     """Gradients of the peer's ``sum(loss)`` in float64 (``jax.grad`` or torch autograd)."""
-    lib, name = peer.split(":")
+    lib, name = _split(peer)
     if lib == "optax":
         import jax
         import jax.numpy as jnp
@@ -120,7 +125,7 @@ def check_case(
     backend,
     dtype: str,
     fn: Callable[..., Any],
-    peer: str,
+    peer: Any,
     args: Sequence[Any],
     kwargs: dict[str, Any] | None = None,
     *,
