@@ -19,12 +19,54 @@ from .classification import (
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
+from .divergences import (
+    convex_kl_divergence,
+    generalized_kl_divergence,
+    kl_divergence,
+    kl_divergence_with_log_targets,
+)
+from .margins import (
+    hinge_loss,
+    multi_margin_loss,
+    multiclass_hinge_loss,
+    multiclass_perceptron_loss,
+    multilabel_margin_loss,
+    perceptron_loss,
+)
+from .regression import (
+    absolute_error,
+    gaussian_nll,
+    huber_loss,
+    l2_loss,
+    log_cosh,
+    poisson_nll,
+    squared_error,
+)
 from .smoothing import smooth_labels
+from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "absolute_error",
+    "convex_kl_divergence",
+    "gaussian_nll",
+    "generalized_kl_divergence",
     "generic_only",
+    "hinge_loss",
+    "huber_loss",
+    "kl_divergence",
+    "kl_divergence_with_log_targets",
+    "l2_loss",
+    "log_cosh",
+    "make_fenchel_young_loss",
+    "multi_margin_loss",
+    "multiclass_hinge_loss",
+    "multiclass_perceptron_loss",
+    "multiclass_sparsemax_loss",
+    "multilabel_margin_loss",
+    "perceptron_loss",
+    "poisson_nll",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
     "safe_softmax_cross_entropy",
@@ -33,4 +75,6 @@ __all__ = [
     "smooth_labels",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "sparsemax_loss",
+    "squared_error",
 ]

@@ -34,12 +34,15 @@ __all__ = [
     "log_sigmoid_pair",
     "log_softmax",
     "logsumexp",
+    "map_rows",
     "safe_log",
     "safe_log1m",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
     "softplus",
+    "sparsemax",
+    "stop_gradient",
     "take_labels",
     "xlogy",
 ]
@@ -259,3 +262,74 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
         labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(xp.take_along_axis(x, idx, axis=axis), axis=axis)
+
+
+def stop_gradient(x: Any, *, xp: Any) -> Any:
+    """``x`` as a constant for automatic differentiation (value unchanged).
+
+    ``Tensor.detach`` on torch, ``jax.lax.stop_gradient`` on JAX; the identity
+    on libraries without automatic differentiation.  This is semantics, not a
+    fast path: :func:`generic_only` does not switch it off.
+    """
+    lib = _library(xp)
+    if lib == "torch":
+        return x.detach()
+    if lib == "jax":
+        return sys.modules["jax"].lax.stop_gradient(x)
+    return x
+
+
+def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
+    """``fn`` applied to every 1-D slice ``x[..., :]``; an array of shape ``x.shape[:-1]``.
+
+    ``fn`` maps a vector to a 0-D array.  JAX uses ``jnp.vectorize`` (as optax
+    does), torch ``torch.func.vmap``; the generic body loops over the rows
+    (eager, or unrolled while tracing) and stacks the results.
+    """
+    native = _native(xp)
+    if native == "jax":
+        return sys.modules["jax"].numpy.vectorize(fn, signature="(n)->()")(x)
+    batch = tuple(x.shape[:-1])
+    flat = xp.reshape(x, (-1, x.shape[-1]))
+    if native == "torch":
+        out = _torch().func.vmap(fn)(flat)
+    elif flat.shape[0] == 0:
+        out = xp.zeros((0,), dtype=x.dtype, device=_device(x))
+    else:
+        out = xp.stack([fn(flat[i, ...]) for i in range(flat.shape[0])])
+    return xp.reshape(out, batch)
+
+
+def _device(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
+    r"""Euclidean projection of ``x`` onto the probability simplex along ``axis``.
+
+    ``p = max(x - τ, 0)`` with ``τ`` chosen so that ``Σ p = 1`` (Martins and
+    Astudillo, 2016).  Sorted once (``xp.sort``), cumulative sums
+    (``xp.cumulative_sum``) give the support size ``k`` by counting; ``τ`` is
+    then the mean of the support in the original order minus ``1/k``, so its
+    gradient needs no sort backward and equals the projection's Jacobian
+    (``p`` is 0 off the support; on it, ``dp = dx - mean(dx over support)``).
+    No data-dependent shape: every array has the shape of ``x``.
+    """
+    n = x.shape[axis]
+    z = x - _safe_max(x, axis, xp=xp)  # exact differences near the top
+    u = xp.sort(z, axis=axis, descending=True)
+    shape = [1] * x.ndim
+    shape[axis] = n
+    k = xp.reshape(xp.arange(1, n + 1, dtype=x.dtype, device=_device(x)), tuple(shape))
+    cond = 1.0 + k * u > xp.cumulative_sum(u, axis=axis)
+    # at least 1 (a NaN row counts 0 and would index out of range)
+    size = xp.count_nonzero(cond, axis=axis, keepdims=True)
+    size = xp.where(size > 0, size, 1)
+    kth = xp.take_along_axis(u, size - 1, axis=axis)
+    # the support in the original order; ties with the k-th value are inside it
+    supp = z >= kth
+    count = xp.astype(xp.count_nonzero(supp, axis=axis, keepdims=True), x.dtype)
+    tau = (xp.sum(xp.where(supp, z, 0.0), axis=axis, keepdims=True) - 1.0) / count
+    return xp.where(z > tau, z - tau, 0.0)

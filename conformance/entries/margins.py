@@ -1,0 +1,109 @@
+"""Conformance entries of the margins family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import xlosses
+
+from ..spec import Inputs, Spec, optax_peer, register, torch_peer
+from ._inputs import NUM_CLASSES, class_indices, logits
+
+C = NUM_CLASSES
+
+
+def _binary(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    x = logits(rng, (*batch, C), v)
+    return Inputs([x, np.where(rng.random((*batch, C)) < 0.5, -1.0, 1.0)])
+
+
+def _multiclass(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    kw = {k: v[k] for k in ("p", "margin") if k in v}
+    if v.get("weight"):
+        kw["weight"] = rng.uniform(0.2, 2.0, C)
+    return Inputs([logits(rng, (*batch, C), v), class_indices(rng, batch, C)], kw)
+
+
+def multilabel_targets(rng: np.random.Generator, batch: tuple[int, ...]) -> np.ndarray:
+    """torch's format: k distinct classes, then -1, then junk in [-1, C) (ignored)."""
+    rows = []
+    for _ in range(int(np.prod(batch))):
+        k = int(rng.integers(0, C + 1))
+        row = np.concatenate([rng.permutation(C)[:k], [-1] * (C - k)])
+        if k < C - 1:
+            row[k + 1 :] = rng.integers(-1, C, C - k - 1)
+        rows.append(row)
+    return np.array(rows, dtype=np.int64).reshape(*batch, C)
+
+
+def _multilabel(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    return Inputs([logits(rng, (*batch, C), v), multilabel_targets(rng, batch)])
+
+
+def _rows_of_torch(name: str):
+    """torch oracle for per-example losses that torch takes only as (N, C) batches."""
+    peer = torch_peer(name, reduction="none")
+
+    def oracle(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
+        x, y = args
+        batch = x.shape[:-1]
+        flat_y = y.reshape(-1, C) if y.ndim == x.ndim else y.reshape(-1)
+        return peer([x.reshape(-1, C), flat_y], kwargs).reshape(batch)
+
+    return oracle
+
+
+register(
+    Spec(
+        "hinge_loss",
+        xlosses.hinge_loss,
+        _binary,
+        differentiable=(0,),
+        oracle=optax_peer("hinge_loss"),
+        oracle_name="optax",
+    ),
+    Spec(
+        "perceptron_loss",
+        xlosses.perceptron_loss,
+        _binary,
+        differentiable=(0,),
+        oracle=optax_peer("perceptron_loss"),
+        oracle_name="optax",
+    ),
+    Spec(
+        "multiclass_hinge_loss",
+        xlosses.multiclass_hinge_loss,
+        _multiclass,
+        differentiable=(0,),
+        oracle=optax_peer("multiclass_hinge_loss"),
+        oracle_name="optax",
+    ),
+    Spec(
+        "multiclass_perceptron_loss",
+        xlosses.multiclass_perceptron_loss,
+        _multiclass,
+        differentiable=(0,),
+        oracle=optax_peer("multiclass_perceptron_loss"),
+        oracle_name="optax",
+    ),
+    Spec(
+        "multi_margin_loss",
+        xlosses.multi_margin_loss,
+        _multiclass,
+        differentiable=(0,),
+        variants=({}, {"p": 2}, {"margin": 0.5}, {"weight": True, "p": 2, "margin": 2.0}),
+        oracle=_rows_of_torch("multi_margin_loss"),
+        oracle_name="torch.nn.functional.multi_margin_loss (reduction='none')",
+        extreme_scales=(1e3,),  # with p=2 the gradient overflows float16 beyond
+    ),
+    Spec(
+        "multilabel_margin_loss",
+        xlosses.multilabel_margin_loss,
+        _multilabel,
+        differentiable=(0,),
+        oracle=_rows_of_torch("multilabel_margin_loss"),
+        oracle_name="torch.nn.functional.multilabel_margin_loss (reduction='none')",
+    ),
+)

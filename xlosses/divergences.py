@@ -1,0 +1,226 @@
+r"""Divergences between distributions: Kullback-Leibler and its generalised form.
+
+Drop-in for ``optax.losses``' divergences (same arguments, ``axis`` and
+``where``).  Each returns the divergence reduced over ``axis`` (the class axis)
+and nothing else, in the floating dtype of ``log_predictions``.
+
+Zero targets follow the convention ``0·log 0 = 0`` *and* ``0·(anything) = 0``:
+a class the target gives no mass contributes 0 even where the prediction is 0
+(``log_predictions = -inf``), in value and in gradient.  optax returns NaN
+there (``0·inf``) although the divergence is finite (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import broadcast_shapes, check_floating, normalize_axes
+from ._namespace import cast, compute_dtype, namespace
+from ._reduce import expand_mask, masked_sum
+
+__all__ = [
+    "convex_kl_divergence",
+    "generalized_kl_divergence",
+    "kl_divergence",
+    "kl_divergence_with_log_targets",
+]
+
+Array = Any
+Axis = int | tuple[int, ...] | None
+
+
+def _setup(
+    xp: Any, log_predictions: Array, targets: Array, name: str, axis: Axis, where: Array
+) -> tuple[Array, Array, Any, Any, Array]:
+    """``(log_predictions, targets, axis, out_dtype, mask)`` in the compute dtype."""
+    check_floating(log_predictions, "log_predictions", xp=xp)
+    check_floating(targets, name, xp=xp)
+    shape = broadcast_shapes(log_predictions=log_predictions.shape, **{name: targets.shape})
+    dtype = log_predictions.dtype
+    lp = cast(log_predictions, compute_dtype(xp, dtype), xp=xp)
+    t = cast(targets, lp.dtype, xp=xp)
+    ndim = len(shape)
+    axes = normalize_axes(tuple(range(ndim)) if axis is None else axis, ndim)
+    if where is not None:
+        if where.dtype != xp.bool:
+            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+        if where.ndim > ndim:
+            raise ValueError(
+                f"where shape {tuple(where.shape)} has more dimensions than the inputs' "
+                f"broadcast shape {tuple(shape)}"
+            )
+    mask = expand_mask(where, ndim, axes, xp=xp)
+    return lp, t, axes, dtype, mask
+
+
+def _kl_terms(lp: Array, t: Array, *, xp: Any) -> Array:
+    r"""``t·(log t - lp)``, 0 where ``t == 0`` (double where: no ``0·inf``, no NaN gradient)."""
+    zero = t == 0
+    t_safe = xp.where(zero, 1.0, t)
+    return xp.where(zero, 0.0, t * (xp.log(t_safe) - xp.where(zero, 0.0, lp)))
+
+
+def kl_divergence(
+    log_predictions: Array, targets: Array, axis: Axis = -1, where: Array | None = None
+) -> Array:
+    r"""Kullback-Leibler divergence of the predictions from the targets.
+
+    .. math::
+        \mathrm{KL}(y \,\|\, p) = \sum_j y_j\,(\log y_j - \log p_j)
+
+    with ``0·(log 0 - log p) = 0`` for every ``p`` (also ``p = 0``).  Drop-in
+    for ``optax.losses.kl_divergence``.  Where optax returns NaN (a zero target
+    on a zero prediction) this returns the finite limit.  Gradients are finite
+    at zero targets: 0 with respect to ``log_predictions`` (exact), and 0 with
+    respect to the target itself, whose true derivative
+    ``log y_j + 1 - log p_j`` tends to ``-inf`` (optax: NaN).
+
+    Parameters
+    ----------
+    log_predictions : array, shape ``[..., dim]``
+        Log-probabilities of the predicted distribution.
+    targets : array, broadcastable to ``log_predictions``
+        Probabilities of the target distribution (non-negative).
+    axis : int or tuple of ints or None, default -1
+        Axis (axes) summed over; ``None`` sums over all.
+    where : bool array, optional
+        Entries to include: of the inputs' shape, or of the batch shape (then
+        applied to whole rows).
+
+    Returns
+    -------
+    array, the broadcast shape without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logp = np.array([[np.log(0.5), np.log(0.5), -np.inf]])
+    >>> print(np.round(xlosses.kl_divergence(logp, np.array([[0.25, 0.75, 0.0]])), 4))
+    [0.1308]
+
+    References
+    ----------
+    Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
+    """
+    xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
+    lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
+    return cast(masked_sum(_kl_terms(lp, t, xp=xp), axis=axes, where=mask, xp=xp), dtype, xp=xp)
+
+
+def kl_divergence_with_log_targets(
+    log_predictions: Array, log_targets: Array, axis: Axis = -1, where: Array | None = None
+) -> Array:
+    r"""Kullback-Leibler divergence with targets given as log-probabilities.
+
+    .. math::
+        \mathrm{KL}(y \,\|\, p) = \sum_j e^{\log y_j}\,(\log y_j - \log p_j)
+
+    A target of probability 0 (``log_targets = -inf``) contributes 0, in value
+    and gradient, where optax returns NaN (``0·(-inf)``).  Drop-in for
+    ``optax.losses.kl_divergence_with_log_targets``.
+
+    Parameters
+    ----------
+    log_predictions : array, shape ``[..., dim]``
+        Log-probabilities of the predicted distribution.
+    log_targets : array, broadcastable to ``log_predictions``
+        Log-probabilities of the target distribution.
+    axis : int or tuple of ints or None, default -1
+    where : bool array, optional
+        As in :func:`kl_divergence`.
+
+    Returns
+    -------
+    array, the broadcast shape without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logp = np.array([[np.log(0.5), np.log(0.5), -np.inf]])
+    >>> log_targets = np.array([[np.log(0.25), np.log(0.75), -np.inf]])
+    >>> print(np.round(xlosses.kl_divergence_with_log_targets(logp, log_targets), 4))
+    [0.1308]
+
+    References
+    ----------
+    Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
+    """
+    xp = namespace(log_predictions=log_predictions, log_targets=log_targets, where=where)
+    lp, lt, axes, dtype, mask = _setup(xp, log_predictions, log_targets, "log_targets", axis, where)
+    none = lt == -xp.inf
+    lt_safe = xp.where(none, 0.0, lt)
+    terms = xp.where(none, 0.0, xp.exp(lt_safe) * (lt_safe - xp.where(none, 0.0, lp)))
+    return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
+
+
+def generalized_kl_divergence(
+    log_predictions: Array, targets: Array, axis: Axis = -1, where: Array | None = None
+) -> Array:
+    r"""Generalised Kullback-Leibler divergence between unnormalised measures.
+
+    .. math::
+        D(y \,\|\, p) = \sum_j y_j\,(\log y_j - \log p_j) + p_j - y_j
+
+    the Bregman divergence of ``f(x) = x log x - x``.  Zero targets follow
+    :func:`kl_divergence`.  Drop-in for
+    ``optax.losses.generalized_kl_divergence``.
+
+    Parameters
+    ----------
+    log_predictions : array, shape ``[..., dim]``
+        Logs of the predicted (unnormalised) measure.
+    targets : array, broadcastable to ``log_predictions``
+        Target (unnormalised) measure, non-negative.
+    axis : int or tuple of ints or None, default -1
+    where : bool array, optional
+        As in :func:`kl_divergence`.
+
+    Returns
+    -------
+    array, the broadcast shape without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.generalized_kl_divergence(np.log(np.array([[1.0, 2.0]])), np.array([[2.0, 2.0]])), 4))
+    [0.3863]
+
+    References
+    ----------
+    Bregman, *The relaxation method of finding the common point of convex sets*,
+    USSR Comput. Math. Math. Phys. 7(3), 1967.
+    """
+    xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
+    lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
+    terms = _kl_terms(lp, t, xp=xp) + (xp.exp(lp) - t)
+    return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
+
+
+def convex_kl_divergence(
+    log_predictions: Array, targets: Array, axis: Axis = -1, where: Array | None = None
+) -> Array:
+    r"""Alias of :func:`generalized_kl_divergence` (optax's older name).
+
+    .. math::
+        D(y \,\|\, p) = \sum_j y_j\,(\log y_j - \log p_j) + p_j - y_j
+
+    Drop-in for ``optax.losses.convex_kl_divergence``, which optax 0.2.8
+    deprecates in favour of ``generalized_kl_divergence``; xlosses keeps the
+    name without a warning.
+
+    Parameters
+    ----------
+    log_predictions, targets, axis, where
+        As in :func:`generalized_kl_divergence`.
+
+    Returns
+    -------
+    array, the broadcast shape without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.convex_kl_divergence(np.log(np.array([[1.0, 2.0]])), np.array([[2.0, 2.0]])), 4))
+    [0.3863]
+    """
+    return generalized_kl_divergence(log_predictions, targets, axis=axis, where=where)

@@ -1,0 +1,349 @@
+r"""Margin losses: hinge and perceptron (binary and multiclass), torch's multi-margin losses.
+
+``hinge_loss``, ``perceptron_loss``, ``multiclass_hinge_loss`` and
+``multiclass_perceptron_loss`` are drop-in for ``optax.losses``, including the
+gradient at the kink (``max(0, z)`` has derivative ½ at ``z = 0`` in JAX, so it
+does here on every backend).  ``multi_margin_loss`` and
+``multilabel_margin_loss`` are the per-example cores of
+``torch.nn.functional``'s losses of those names, with torch's convention at the
+kink (derivative 0 at ``z = 0``).  Every function keeps NaN in its own row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._checks import (
+    broadcast_shapes,
+    check_floating,
+    check_integer,
+    check_label_range,
+    check_option,
+    check_same_shape,
+)
+from ._namespace import cast, compute_dtype, namespace
+from ._ops import take_labels
+
+__all__ = [
+    "hinge_loss",
+    "multi_margin_loss",
+    "multiclass_hinge_loss",
+    "multiclass_perceptron_loss",
+    "multilabel_margin_loss",
+    "perceptron_loss",
+]
+
+Array = Any
+
+
+def _floating(xp: Any, x: Array, name: str) -> tuple[Array, Any]:
+    check_floating(x, name, xp=xp)
+    return cast(x, compute_dtype(xp, x.dtype), xp=xp), x.dtype
+
+
+def _relu_optax(z: Array, *, xp: Any) -> Array:
+    """``max(0, z)`` with JAX's derivative at the tie (½ at ``z = 0``); NaN stays NaN."""
+    return xp.where(z < 0, 0.0, xp.where(z > 0, z, 0.5 * z))
+
+
+def _relu_torch(z: Array, *, xp: Any) -> Array:
+    """``max(0, z)`` with torch's margin-loss derivative (0 at ``z = 0``); NaN stays NaN."""
+    return xp.where(z <= 0, 0.0, z)
+
+
+def _binary(
+    xp: Any, predictor_outputs: Array, targets: Array, *, same_shape: bool
+) -> tuple[Array, Any]:
+    """``predictor_outputs · targets`` in the compute dtype, and the output dtype."""
+    x, dtype = _floating(xp, predictor_outputs, "predictor_outputs")
+    shapes = {"predictor_outputs": predictor_outputs.shape, "targets": targets.shape}
+    if same_shape:
+        check_same_shape(**shapes)
+    else:
+        broadcast_shapes(**shapes)
+    return x * cast(targets, x.dtype, xp=xp), dtype
+
+
+def hinge_loss(predictor_outputs: Array, targets: Array) -> Array:
+    r"""Binary hinge loss.
+
+    .. math::
+        \ell = \max(0,\; 1 - s\,t), \qquad t \in \{-1, 1\}
+
+    Drop-in for ``optax.losses.hinge_loss`` (derivative ½·(-t) at the kink,
+    as JAX's ``maximum``).
+
+    Parameters
+    ----------
+    predictor_outputs : array
+        Scores of the decision function.
+    targets : array, broadcastable
+        Targets in ``{-1, 1}``.
+
+    Returns
+    -------
+    array, the broadcast shape
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.hinge_loss(np.array([0.3, 2.0, -0.5]), np.array([1.0, 1.0, 1.0])), 4))
+    [0.7 0.  1.5]
+
+    References
+    ----------
+    Cortes and Vapnik, *Support-Vector Networks*, Machine Learning 20, 1995.
+    """
+    xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
+    st, dtype = _binary(xp, predictor_outputs, targets, same_shape=False)
+    return cast(_relu_optax(1.0 - st, xp=xp), dtype, xp=xp)
+
+
+def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
+    r"""Binary perceptron loss.
+
+    .. math::
+        \ell = \max(0,\; -s\,t), \qquad t \in \{-1, 1\}
+
+    Drop-in for ``optax.losses.perceptron_loss`` (shapes must be equal, as
+    there; derivative ½·(-t) at ``s = 0``).
+
+    Parameters
+    ----------
+    predictor_outputs : array
+        Scores.
+    targets : array, same shape
+        Targets in ``{-1, 1}``.
+
+    Returns
+    -------
+    array, shape of ``predictor_outputs``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.perceptron_loss(np.array([0.3, -2.0]), np.array([1.0, 1.0])), 4))
+    [0. 2.]
+
+    References
+    ----------
+    Rosenblatt, *The Perceptron*, Psychological Review 65(6), 1958.
+    """
+    xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
+    st, dtype = _binary(xp, predictor_outputs, targets, same_shape=True)
+    return cast(_relu_optax(-st, xp=xp), dtype, xp=xp)
+
+
+def _label_setup(
+    xp: Any, scores: Array, labels: Array, name: str = "labels"
+) -> tuple[Array, Any, Array, Array]:
+    """Checks; returns ``(scores, out_dtype, safe_labels, valid)`` in the compute dtype."""
+    x, dtype = _floating(xp, scores, "scores")
+    check_integer(labels, name, xp=xp)
+    if x.ndim == 0 or tuple(labels.shape) != tuple(x.shape[:-1]):
+        raise ValueError(
+            f"{name} shape {tuple(labels.shape)} must equal scores shape "
+            f"{tuple(scores.shape)} without its last (class) axis"
+        )
+    n = x.shape[-1]
+    check_label_range(labels, n, xp=xp, name=name)
+    valid = (labels >= 0) & (labels < n)
+    return x, dtype, xp.where(valid, labels, 0), valid
+
+
+def _is_label(labels: Array, n: int, *, xp: Any) -> Array:
+    """Boolean ``[..., n]``: True at each row's label (a comparison, no one-hot of floats)."""
+    import array_api_compat
+
+    classes = xp.arange(n, dtype=labels.dtype, device=array_api_compat.device(labels))
+    return classes == xp.expand_dims(labels, axis=-1)
+
+
+def multiclass_hinge_loss(scores: Array, labels: Array) -> Array:
+    r"""Multiclass (Crammer-Singer) hinge loss.
+
+    .. math::
+        \ell = \max_j \bigl(s_j + 1 - [j = y]\bigr) - s_y
+
+    Drop-in for ``optax.losses.multiclass_hinge_loss``; at ties of the maximum
+    the gradient is shared equally among the tied classes, as in JAX.
+
+    Parameters
+    ----------
+    scores : array, shape ``[..., num_classes]``
+    labels : integer array, shape ``scores.shape[:-1]``
+        Class indices.  Out-of-range labels raise ``ValueError`` on eager CPU
+        backends and give NaN rows elsewhere.
+
+    Returns
+    -------
+    array, shape ``labels.shape``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> scores = np.array([[2.0, 1.5, 0.0], [0.0, 3.0, 1.0]])
+    >>> print(np.round(xlosses.multiclass_hinge_loss(scores, np.array([0, 0])), 4))
+    [0.5 4. ]
+
+    References
+    ----------
+    Crammer and Singer, *On the Algorithmic Implementation of Multiclass
+    Kernel-based Vector Machines*, JMLR 2, 2001.
+    """
+    xp = namespace(scores=scores, labels=labels)
+    x, dtype, y, valid = _label_setup(xp, scores, labels)
+    top = xp.max(xp.where(_is_label(y, x.shape[-1], xp=xp), x, x + 1.0), axis=-1)
+    loss = xp.where(valid, top - take_labels(x, y, axis=-1, xp=xp), xp.nan)
+    return cast(loss, dtype, xp=xp)
+
+
+def multiclass_perceptron_loss(scores: Array, labels: Array) -> Array:
+    r"""Multiclass perceptron loss.
+
+    .. math::
+        \ell = \max_j s_j - s_y
+
+    Drop-in for ``optax.losses.multiclass_perceptron_loss``.
+
+    Parameters
+    ----------
+    scores : array, shape ``[..., num_classes]``
+    labels : integer array, shape ``scores.shape[:-1]``
+
+    Returns
+    -------
+    array, shape ``labels.shape``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> scores = np.array([[2.0, 1.5, 0.0], [0.0, 3.0, 1.0]])
+    >>> print(np.round(xlosses.multiclass_perceptron_loss(scores, np.array([0, 0])), 4))
+    [0. 3.]
+
+    References
+    ----------
+    Collins, *Discriminative Training Methods for Hidden Markov Models*, EMNLP 2002.
+    """
+    xp = namespace(scores=scores, labels=labels)
+    x, dtype, y, valid = _label_setup(xp, scores, labels)
+    loss = xp.where(valid, xp.max(x, axis=-1) - take_labels(x, y, axis=-1, xp=xp), xp.nan)
+    return cast(loss, dtype, xp=xp)
+
+
+def multi_margin_loss(
+    scores: Array,
+    labels: Array,
+    *,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Array | None = None,
+) -> Array:
+    r"""Per-example multiclass margin loss (``torch.nn.functional.multi_margin_loss``).
+
+    .. math::
+        \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0,\; m - s_y + s_j)^p
+
+    Parameters
+    ----------
+    scores : array, shape ``[..., C]``
+    labels : integer array, shape ``scores.shape[:-1]``
+    p : {1, 2}, default 1
+    margin : float, default 1.0
+    weight : array, shape ``(C,)``, optional
+        Class weights, applied by the label's class.
+
+    Returns
+    -------
+    array, shape ``labels.shape``
+        No reduction over the batch (``xlosses.functional`` applies torch's).
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> scores = np.array([[0.1, 0.2, 0.4, 0.8]])
+    >>> print(np.round(xlosses.multi_margin_loss(scores, np.array([3])), 4))
+    [0.325]
+
+    References
+    ----------
+    Weston and Watkins, *Support Vector Machines for Multi-Class Pattern
+    Recognition*, ESANN 1999.
+    """
+    check_option("p", p, (1, 2))
+    xp = namespace(scores=scores, labels=labels, weight=weight)
+    x, dtype, y, valid = _label_setup(xp, scores, labels)
+    n = x.shape[-1]
+    z = margin - xp.expand_dims(take_labels(x, y, axis=-1, xp=xp), axis=-1) + x
+    h = _relu_torch(z, xp=xp)
+    if p == 2:
+        h = h * h
+    h = xp.where(_is_label(y, n, xp=xp), 0.0, h)
+    loss = xp.sum(h, axis=-1) / n
+    if weight is not None:
+        check_floating(weight, "weight", xp=xp)
+        if tuple(weight.shape) != (n,):
+            raise ValueError(
+                f"weight shape {tuple(weight.shape)} must be ({n},) for scores shape "
+                f"{tuple(scores.shape)}"
+            )
+        w = xp.take(cast(weight, x.dtype, xp=xp), xp.reshape(y, (-1,)), axis=0)
+        loss = loss * xp.reshape(w, tuple(y.shape))
+    return cast(xp.where(valid, loss, xp.nan), dtype, xp=xp)
+
+
+def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
+    r"""Per-example multilabel margin loss (``torch.nn.functional.multilabel_margin_loss``).
+
+    .. math::
+        \ell = \frac{1}{C} \sum_{i < k} \sum_{j \notin T} \max(0,\; 1 - s_{t_i} + s_j)
+
+    ``targets`` lists class indices ``t_0, t_1, …`` padded with ``-1``: the
+    first ``-1`` ends the list (``k`` entries, ``T`` their set; a repeated
+    index counts twice, as in torch).  Built without data-dependent shapes:
+    a cumulative validity mask keeps the entries before the first ``-1``, and
+    "is a target" is a comparison of those entries with the class indices
+    (``O(C²)`` booleans per example).
+
+    Parameters
+    ----------
+    scores : array, shape ``[..., C]``
+    targets : integer array, shape ``scores.shape``
+        Entries in ``[-1, C)``; others raise ``ValueError`` on eager CPU
+        backends and give NaN rows elsewhere.
+
+    Returns
+    -------
+    array, shape ``scores.shape[:-1]``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> scores = np.array([[0.1, 0.2, 0.4, 0.8]])
+    >>> print(np.round(xlosses.multilabel_margin_loss(scores, np.array([[3, 0, -1, 1]])), 4))
+    [0.85]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.MultiLabelMarginLoss``.
+    """
+    xp = namespace(scores=scores, targets=targets)
+    x, dtype = _floating(xp, scores, "scores")
+    check_integer(targets, "targets", xp=xp)
+    check_same_shape(scores=scores.shape, targets=targets.shape)
+    n = x.shape[-1]
+    check_label_range(targets, n, xp=xp, name="targets", ignore_index=-1)
+    bad = xp.any((targets < -1) | (targets >= n), axis=-1)
+    ended = xp.cumulative_sum(xp.astype(targets < 0, xp.int32), axis=-1) > 0
+    listed = ~ended
+    t = xp.where(listed, targets, 0)
+    # [..., i, j]: entry i of the list is class j
+    eq = _is_label(t, n, xp=xp)
+    is_target = xp.any(eq & xp.expand_dims(listed, axis=-1), axis=-2)
+    # the score of each listed class, s_t[..., i] = x[..., t_i] (one nonzero term: exact)
+    s_t = xp.sum(xp.where(eq, xp.expand_dims(x, axis=-2), 0.0), axis=-1)
+    z = 1.0 - xp.expand_dims(s_t, axis=-1) + xp.expand_dims(x, axis=-2)
+    pair = xp.expand_dims(listed, axis=-1) & xp.expand_dims(~is_target, axis=-2)
+    loss = xp.sum(xp.where(pair, _relu_torch(z, xp=xp), 0.0), axis=(-2, -1)) / n
+    return cast(xp.where(bad, xp.nan, loss), dtype, xp=xp)

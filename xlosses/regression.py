@@ -1,0 +1,401 @@
+r"""Regression losses: squared, L2, absolute, Huber, log-cosh, Poisson and Gaussian NLL.
+
+Every function returns the element-wise loss (no reduction), in the floating
+dtype of ``predictions`` (or ``mean``/``log_input_or_rate``), as an array of the
+input's library on the input's device.  16-bit inputs are computed in float32
+and cast back.  ``squared_error``, ``l2_loss``, ``huber_loss`` and ``log_cosh``
+are drop-in for ``optax.losses``; ``absolute_error``, ``poisson_nll`` and
+``gaussian_nll`` are the element-wise cores of ``torch.nn.functional``'s
+``l1_loss``, ``poisson_nll_loss`` and ``gaussian_nll_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._checks import broadcast_shapes, check_floating, check_same_shape
+from ._namespace import cast, compute_dtype, namespace, value_checks_possible
+from ._ops import stop_gradient
+
+__all__ = [
+    "absolute_error",
+    "gaussian_nll",
+    "huber_loss",
+    "l2_loss",
+    "log_cosh",
+    "poisson_nll",
+    "squared_error",
+]
+
+Array = Any
+
+_LOG2 = math.log(2.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _floating(xp: Any, x: Array, name: str) -> tuple[Array, Any]:
+    """Check ``x`` and return it in its compute dtype, with the output dtype."""
+    check_floating(x, name, xp=xp)
+    return cast(x, compute_dtype(xp, x.dtype), xp=xp), x.dtype
+
+
+def _errors(
+    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
+) -> tuple[Array, Any]:
+    """``predictions - targets`` (or ``predictions``) in the compute dtype, and the out dtype."""
+    x, dtype = _floating(xp, predictions, "predictions")
+    if targets is None:
+        return x, dtype
+    if same_shape:
+        check_same_shape(predictions=predictions.shape, targets=targets.shape)
+    else:
+        broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
+    return x - cast(targets, x.dtype, xp=xp), dtype
+
+
+def squared_error(predictions: Array, targets: Array | None = None) -> Array:
+    r"""Element-wise squared error.
+
+    .. math::
+        \ell = (\hat y - y)^2
+
+    Drop-in for ``optax.losses.squared_error``; the mean squared error is
+    ``squared_error(p, t).mean()``.
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, optional
+        Targets of the same shape as ``predictions`` (as optax, shapes must be
+        equal: no broadcasting); zeros when omitted.
+
+    Returns
+    -------
+    array, shape of ``predictions``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.squared_error(np.array([1.0, 2.5]), np.array([0.0, 3.0])), 4))
+    [1.   0.25]
+
+    References
+    ----------
+    Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
+    """
+    xp = namespace(predictions=predictions, targets=targets)
+    e, dtype = _errors(xp, predictions, targets, same_shape=True)
+    return cast(e * e, dtype, xp=xp)
+
+
+def l2_loss(predictions: Array, targets: Array | None = None) -> Array:
+    r"""Element-wise L2 loss, half the squared error.
+
+    .. math::
+        \ell = \tfrac12 (\hat y - y)^2
+
+    Drop-in for ``optax.losses.l2_loss`` (the ½ as in Bishop).
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, optional
+        Targets of the same shape as ``predictions``; zeros when omitted.
+
+    Returns
+    -------
+    array, shape of ``predictions``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.l2_loss(np.array([1.0, 2.5]), np.array([0.0, 3.0])), 4))
+    [0.5   0.125]
+
+    References
+    ----------
+    Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
+    """
+    xp = namespace(predictions=predictions, targets=targets)
+    e, dtype = _errors(xp, predictions, targets, same_shape=True)
+    return cast(0.5 * (e * e), dtype, xp=xp)
+
+
+def absolute_error(predictions: Array, targets: Array | None = None) -> Array:
+    r"""Element-wise absolute error (the core of ``torch.nn.functional.l1_loss``).
+
+    .. math::
+        \ell = |\hat y - y|
+
+    computed as ``e·sign(e)``: NaN stays NaN and the derivative at ``e = 0`` is
+    0 on every backend (torch's convention for ``l1_loss``).
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, optional
+        Targets broadcastable with ``predictions``; zeros when omitted.
+
+    Returns
+    -------
+    array, the broadcast shape of ``predictions`` and ``targets``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.absolute_error(np.array([1.0, 2.5]), np.array([0.0, 3.0])), 4))
+    [1.  0.5]
+    """
+    xp = namespace(predictions=predictions, targets=targets)
+    e, dtype = _errors(xp, predictions, targets)
+    return cast(e * xp.sign(e), dtype, xp=xp)
+
+
+def huber_loss(
+    predictions: Array, targets: Array | None = None, *, delta: float | Array = 1.0
+) -> Array:
+    r"""Element-wise Huber loss: quadratic near zero, linear away from it.
+
+    .. math::
+        \ell = \begin{cases} \tfrac12 e^2 & |e| \le \delta \\
+                             \delta\,(|e| - \tfrac12\delta) & |e| > \delta \end{cases},
+        \qquad e = \hat y - y
+
+    Its gradient is ``e`` clipped to ``[-δ, δ]``.  Drop-in for
+    ``optax.losses.huber_loss``.  Each branch sees only its own inputs (the
+    "double where"), so a huge error cannot overflow the unused quadratic and
+    poison the gradient.
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, optional
+        Targets broadcastable with ``predictions``; zeros when omitted.
+    delta : float or array, default 1.0
+        Where the loss turns linear (positive).
+
+    Returns
+    -------
+    array, the broadcast shape of ``predictions`` and ``targets``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.huber_loss(np.array([0.5, 3.0]), delta=1.0), 4))
+    [0.125 2.5  ]
+
+    References
+    ----------
+    Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
+    """
+    xp = namespace(predictions=predictions, targets=targets, delta=delta)
+    e, dtype = _errors(xp, predictions, targets)
+    if not isinstance(delta, (int, float)):
+        delta = cast(delta, e.dtype, xp=xp)
+    small = xp.abs(e) <= delta
+    e_quad = xp.where(small, e, 0.0)
+    e_lin = xp.where(small, delta, e)
+    loss = xp.where(small, 0.5 * (e_quad * e_quad), delta * (xp.abs(e_lin) - 0.5 * delta))
+    return cast(loss, dtype, xp=xp)
+
+
+def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
+    r"""Element-wise log-cosh loss, a twice-differentiable Huber.
+
+    .. math::
+        \ell = \log\cosh e = |e| + \log(1 + e^{-2|e|}) - \log 2
+
+    The form above (with ``softplus(-2|e|)``) is used for ``|e| ≥ 1``: it never
+    overflows, so values and gradients (``tanh e``) stay finite for any finite
+    error.  For ``|e| < 1`` it would cancel, and ``log1p(2·sinh²(e/2))`` (the
+    same function) keeps full relative precision down to tiny errors.  Drop-in
+    for ``optax.losses.log_cosh``.
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, optional
+        Targets broadcastable with ``predictions``; zeros when omitted.
+
+    Returns
+    -------
+    array, the broadcast shape of ``predictions`` and ``targets``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.log_cosh(np.array([0.0, 1.0, 30.0])), 4))
+    [ 0.      0.4338 29.3069]
+
+    References
+    ----------
+    Chen, Tian, Xu and Lee, *Log Hyperbolic Cosine Loss Improves Variational
+    Auto-Encoder*, 2019.
+    """
+    xp = namespace(predictions=predictions, targets=targets)
+    e, dtype = _errors(xp, predictions, targets)
+    a = xp.abs(e)
+    near = a < 1.0
+    s = xp.sinh(0.5 * xp.where(near, e, 0.0))
+    a_far = xp.where(near, 1.0, a)
+    far = a_far + xp.log1p(xp.exp(-2.0 * a_far)) - _LOG2
+    return cast(xp.where(near, xp.log1p(2.0 * (s * s)), far), dtype, xp=xp)
+
+
+def poisson_nll(
+    log_input_or_rate: Array,
+    targets: Array,
+    *,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+) -> Array:
+    r"""Element-wise Poisson negative log-likelihood (``torch.nn.functional.poisson_nll_loss``).
+
+    .. math::
+        \ell = \begin{cases} e^{x} - y\,x & \text{log\_input} \\
+                             x - y \log(x + \varepsilon) & \text{otherwise} \end{cases}
+        \; + \; [\text{full}]\,[y > 1]\,\bigl(y \log y - y + \tfrac12 \log(2\pi y)\bigr)
+
+    The last term is Stirling's approximation of ``log y!``, added (as torch
+    does) only for ``y > 1``.  A zero target contributes ``0`` for the ``y·x``
+    term even at ``x = -inf`` (torch: NaN), and the Stirling term's gradient
+    is finite for every target (torch: NaN at ``y = 0``).
+
+    Parameters
+    ----------
+    log_input_or_rate : array
+        The log-rate (``log_input=True``) or the rate of the Poisson distribution.
+    targets : array, broadcastable
+        Observed counts.
+    log_input : bool, default True
+    full : bool, default False
+        Add the Stirling term.
+    eps : float, default 1e-8
+        Added to the rate inside the log when ``log_input=False``.
+
+    Returns
+    -------
+    array, the broadcast shape of the inputs
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.poisson_nll(np.array([0.0, 1.0]), np.array([1.0, 3.0]), full=True), 4))
+    [1.     1.4824]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.PoissonNLLLoss``.
+    """
+    xp = namespace(log_input_or_rate=log_input_or_rate, targets=targets)
+    x, dtype = _floating(xp, log_input_or_rate, "log_input_or_rate")
+    broadcast_shapes(log_input_or_rate=x.shape, targets=targets.shape)
+    y = cast(targets, x.dtype, xp=xp)
+    if log_input:
+        zero = y == 0
+        loss = xp.exp(x) - xp.where(zero, 0.0, y * xp.where(zero, 0.0, x))
+    else:
+        loss = x - y * xp.log(x + eps)
+    if full:
+        big = y > 1.0
+        ys = xp.where(big, y, 2.0)
+        stirling = ys * xp.log(ys) - ys + 0.5 * xp.log((2.0 * math.pi) * ys)
+        loss = loss + xp.where(big, stirling, 0.0)
+    return cast(loss, dtype, xp=xp)
+
+
+def _gaussian_var(xp: Any, var: Array, mean: Array) -> Array:
+    """``var`` shaped to broadcast with ``mean`` under torch's rules; ``ValueError`` if not."""
+    vs, ms = tuple(var.shape), tuple(mean.shape)
+    if vs == ms or not vs:
+        return var  # one variance per entry, or a 0-D one for all
+    if vs == ms[:-1]:
+        return xp.expand_dims(var, axis=-1)  # one variance per row (homoscedastic)
+    if len(vs) == len(ms) and sum(v for m, v in zip(ms, vs, strict=True) if m != v) == 1:
+        return var  # exactly one mismatched dimension, of size 1
+    raise ValueError(
+        f"var shape {vs} is of incorrect size for mean shape {ms}: it must equal it, "
+        "equal it without the last dimension, or differ from it in one dimension of size 1"
+    )
+
+
+def gaussian_nll(
+    mean: Array, targets: Array, var: Array | float, *, full: bool = False, eps: float = 1e-6
+) -> Array:
+    r"""Element-wise Gaussian negative log-likelihood (``torch.nn.functional.gaussian_nll_loss``).
+
+    .. math::
+        \ell = \tfrac12\Bigl(\log v + \frac{(\mu - y)^2}{v}\Bigr)
+               + [\text{full}]\,\tfrac12 \log 2\pi,
+        \qquad v = \max(\sigma^2, \varepsilon)
+
+    As in torch, the clamp of the variance at ``eps`` is invisible to
+    automatic differentiation: the gradient with respect to ``var`` is that of
+    the formula at ``v`` (straight-through), so a variance below ``eps`` still
+    receives a gradient.  ``var`` may have the shape of ``mean``, that shape
+    without its last dimension (one variance per row), or differ from it in
+    one dimension of size 1; a Python float or a 0-D array is one variance
+    for all.
+
+    Parameters
+    ----------
+    mean : array
+        Expectations of the Gaussian.
+    targets : array, broadcastable with ``mean``
+        Samples.
+    var : array or float
+        Non-negative variances.  Negative entries raise ``ValueError`` on
+        eager CPU backends; where no check can run they give NaN.
+    full : bool, default False
+        Add the constant ``½ log 2π``.
+    eps : float, default 1e-6
+        Lower clamp of the variance.
+
+    Returns
+    -------
+    array, the broadcast shape of ``mean``, ``targets`` and ``var``
+        No reduction over any axis (torch's ``reduction`` is applied by
+        ``xlosses.functional``).
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.gaussian_nll(np.array([0.0, 1.0]), np.array([1.0, 1.0]), np.array([1.0, 0.5])), 4))
+    [ 0.5    -0.3466]
+
+    References
+    ----------
+    Nix and Weigend, *Estimating the Mean and Variance of the Target Probability
+    Distribution*, ICNN 1994.
+    """
+    xp = namespace(mean=mean, targets=targets, var=var)
+    mu, dtype = _floating(xp, mean, "mean")
+    broadcast_shapes(mean=mean.shape, targets=targets.shape)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError(f"var must be non-negative, got {var}")
+        v: Any = max(float(var), eps)
+        log_v: Any = math.log(v)
+        bad = None
+    else:
+        check_floating(var, "var", xp=xp)
+        var = cast(_gaussian_var(xp, var, mean), mu.dtype, xp=xp)
+        if value_checks_possible(xp, var) and bool(xp.any(var < 0)):
+            raise ValueError("var must be non-negative; it has negative entries")
+        bad = var < 0
+        v = var + stop_gradient(xp.where(var < eps, eps, var) - var, xp=xp)
+        log_v = xp.log(v)
+    d = mu - cast(targets, mu.dtype, xp=xp)
+    loss = 0.5 * (log_v + d * d / v)
+    if full:
+        loss = loss + _HALF_LOG_2PI
+    if bad is not None:
+        loss = xp.where(bad, xp.nan, loss)
+    return cast(loss, dtype, xp=xp)
