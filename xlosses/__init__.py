@@ -19,18 +19,41 @@ from .classification import (
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
+from .embeddings import (
+    cosine_distance,
+    cosine_embedding_loss,
+    cosine_similarity,
+    hinge_embedding_loss,
+    ntxent,
+    pairwise_distance,
+    triplet_margin_loss,
+)
+from .ranking import margin_ranking_loss, ranking_softmax_loss
+from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
 from .smoothing import smooth_labels
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "binary_dice_loss",
+    "cosine_distance",
+    "cosine_embedding_loss",
+    "cosine_similarity",
+    "dice_loss",
     "generic_only",
+    "hinge_embedding_loss",
+    "margin_ranking_loss",
+    "multiclass_generalized_dice_loss",
+    "ntxent",
+    "pairwise_distance",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
+    "ranking_softmax_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "smooth_labels",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "triplet_margin_loss",
 ]

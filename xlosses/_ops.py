@@ -34,13 +34,16 @@ __all__ = [
     "log_sigmoid_pair",
     "log_softmax",
     "logsumexp",
+    "relu",
     "safe_log",
     "safe_log1m",
+    "safe_pow",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
     "softplus",
     "take_labels",
+    "vector_norm",
     "xlogy",
 ]
 
@@ -259,3 +262,44 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
         labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(xp.take_along_axis(x, idx, axis=axis), axis=axis)
+
+
+def safe_pow(x: Any, p: float, *, xp: Any) -> Any:
+    """``x**p`` for ``x >= 0`` that is 0 at ``x == 0`` with a gradient of 0 there.
+
+    For ``p < 1`` the derivative ``p·x**(p-1)`` is infinite at 0; the double
+    where keeps it out of the gradient.  NaN stays NaN.
+    """
+    nz = x != 0
+    return xp.where(nz, xp.where(nz, x, 1.0) ** p, 0.0)
+
+
+def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp: Any) -> Any:
+    """The ``p``-norm ``(sum |x|**p)**(1/p)`` along ``axis``, without overflow or underflow.
+
+    ``p`` is a Python number: ``inf`` gives ``max |x|``, ``0`` the number of
+    non-zero entries.  For finite ``p > 0`` the largest ``|x|`` is factored
+    out (``m · (sum (|x|/m)**p)**(1/p)``), so large or tiny entries neither
+    overflow nor vanish.  A zero vector has norm 0 and gradient 0 (the
+    subgradient torch uses), for every ``p``.
+    """
+    a = xp.abs(x)
+    if p == 0:
+        return xp.sum(xp.astype(a != 0, x.dtype), axis=axis, keepdims=keepdims)
+    m = xp.max(a, axis=axis, keepdims=True)
+    if p == float("inf"):
+        return m if keepdims else xp.squeeze(m, axis=axis)
+    nz = m != 0  # NaN rows stay NaN
+    m_safe = xp.where(nz, m, 1.0)
+    r = a / m_safe
+    s = xp.sum(r * r if p == 2 else safe_pow(r, p, xp=xp), axis=axis, keepdims=True)
+    # s >= 1 where m > 0 (the largest entry contributes 1); s == 0 on a zero vector
+    s = xp.where(nz, s, 1.0)
+    root = xp.sqrt(s) if p == 2 else s ** (1.0 / p)
+    out = m * root
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def relu(x: Any, *, xp: Any) -> Any:
+    """``max(x, 0)`` as torch's ``clamp_min(x, 0)``: gradient 1 at ``x == 0``; NaN stays NaN."""
+    return xp.where(x < 0, 0.0, x)
