@@ -53,8 +53,7 @@ def _on(backend, dtype, *arrays):
 
 
 @needs_optax
-@pytest.mark.parametrize("batch", [(5,), (2, 3)])
-@pytest.mark.parametrize("scale", [1.0, 1e3])
+@pytest.mark.parametrize(("batch", "scale"), [((5,), 1e3), ((2, 3), 1.0)])
 def test_cosine_and_triplet_agree_with_optax(backend, dtype, batch, scale, rng):
     ox, J = _optax()
     D = 4

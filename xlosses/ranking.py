@@ -41,7 +41,7 @@ def _reduce_lists(loss: Array, mask: Array | None, reduce_fn: Any, xp: Any) -> A
     if name == "sum":
         return total
     if mask is None:
-        return total if loss.size == 0 else xp.mean(loss)  # no list at all: 0, as optax
+        return total if 0 in loss.shape else xp.mean(loss)  # no list at all: 0, as optax
     count = xp.sum(cast(mask, loss.dtype, xp=xp))
     has = count > 0
     return xp.where(has, total / xp.where(has, count, 1.0), 0.0)
@@ -121,7 +121,9 @@ def ranking_softmax_loss(
     if weights is not None:
         y = y * cast(weights, x.dtype, xp=xp)
     logp = log_softmax(x, axis=-1, where=where, xp=xp)
-    loss = -masked_sum(y * logp, axis=-1, where=where, xp=xp)
+    if where is not None:
+        logp = xp.where(where, logp, 0.0)  # masked items are -inf: no 0·(-inf)
+    loss = -xp.sum(y * logp, axis=-1)
     mask = None if where is None else xp.any(xp.broadcast_to(where, x.shape), axis=-1)
     return cast(_reduce_lists(loss, mask, reduce_fn, xp), dtype, xp=xp)
 
