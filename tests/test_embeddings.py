@@ -404,7 +404,8 @@ def test_gradients_of_torch_cores_match_torch_autograd(name, rng):
             continue
         bargs = [b.asarray(a, "float64") for a in args]
         got = b.grad(lambda *a: getattr(xlosses, name)(*a, **kw), bargs, [0])[0]
-        np.testing.assert_allclose(b.to_numpy(got), want, rtol=1e-9, atol=1e-12)
+        # rtol 1e-8: the zero row's gradient is ~1e6 and xlosses takes sqrt(n1)·sqrt(n2)
+        np.testing.assert_allclose(b.to_numpy(got), want, rtol=1e-8, atol=1e-12)
 
 
 # -- compilation ------------------------------------------------------------------------------
