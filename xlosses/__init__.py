@@ -42,6 +42,17 @@ from .regression import (
     poisson_nll,
     squared_error,
 )
+from .embeddings import (
+    cosine_distance,
+    cosine_embedding_loss,
+    cosine_similarity,
+    hinge_embedding_loss,
+    ntxent,
+    pairwise_distance,
+    triplet_margin_loss,
+)
+from .ranking import margin_ranking_loss, ranking_softmax_loss
+from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
 from .smoothing import smooth_labels
 from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
 
@@ -49,10 +60,16 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "absolute_error",
+    "binary_dice_loss",
     "convex_kl_divergence",
+    "cosine_distance",
+    "cosine_embedding_loss",
+    "cosine_similarity",
+    "dice_loss",
     "gaussian_nll",
     "generalized_kl_divergence",
     "generic_only",
+    "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
     "kl_divergence",
@@ -60,15 +77,20 @@ __all__ = [
     "l2_loss",
     "log_cosh",
     "make_fenchel_young_loss",
+    "margin_ranking_loss",
     "multi_margin_loss",
+    "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
     "multiclass_sparsemax_loss",
     "multilabel_margin_loss",
+    "ntxent",
+    "pairwise_distance",
     "perceptron_loss",
     "poisson_nll",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
+    "ranking_softmax_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
@@ -77,4 +99,5 @@ __all__ = [
     "softmax_cross_entropy_with_integer_labels",
     "sparsemax_loss",
     "squared_error",
+    "triplet_margin_loss",
 ]

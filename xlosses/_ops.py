@@ -35,8 +35,10 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "map_rows",
+    "relu",
     "safe_log",
     "safe_log1m",
+    "safe_pow",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
@@ -44,6 +46,7 @@ __all__ = [
     "sparsemax",
     "stop_gradient",
     "take_labels",
+    "vector_norm",
     "xlogy",
 ]
 
@@ -333,3 +336,42 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     count = xp.astype(xp.count_nonzero(supp, axis=axis, keepdims=True), x.dtype)
     tau = (xp.sum(xp.where(supp, z, 0.0), axis=axis, keepdims=True) - 1.0) / count
     return xp.where(z > tau, z - tau, 0.0)
+def safe_pow(x: Any, p: float, *, xp: Any) -> Any:
+    """``x**p`` for ``x >= 0`` that is 0 at ``x == 0`` with a gradient of 0 there.
+
+    For ``p < 1`` the derivative ``p·x**(p-1)`` is infinite at 0; the double
+    where keeps it out of the gradient.  NaN stays NaN.
+    """
+    nz = x != 0
+    return xp.where(nz, xp.where(nz, x, 1.0) ** p, 0.0)
+
+
+def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp: Any) -> Any:
+    """The ``p``-norm ``(sum |x|**p)**(1/p)`` along ``axis``, without overflow or underflow.
+
+    ``p`` is a Python number: ``inf`` gives ``max |x|``, ``0`` the number of
+    non-zero entries.  For finite ``p > 0`` the largest ``|x|`` is factored
+    out (``m · (sum (|x|/m)**p)**(1/p)``), so large or tiny entries neither
+    overflow nor vanish.  A zero vector has norm 0 and gradient 0 (the
+    subgradient torch uses), for every ``p``.
+    """
+    a = xp.abs(x)
+    if p == 0:
+        return xp.sum(xp.astype(a != 0, x.dtype), axis=axis, keepdims=keepdims)
+    m = xp.max(a, axis=axis, keepdims=True)
+    if p == float("inf"):
+        return m if keepdims else xp.squeeze(m, axis=axis)
+    nz = m != 0  # NaN rows stay NaN
+    m_safe = xp.where(nz, m, 1.0)
+    r = a / m_safe
+    s = xp.sum(r * r if p == 2 else safe_pow(r, p, xp=xp), axis=axis, keepdims=True)
+    # s >= 1 where m > 0 (the largest entry contributes 1); s == 0 on a zero vector
+    s = xp.where(nz, s, 1.0)
+    root = xp.sqrt(s) if p == 2 else s ** (1.0 / p)
+    out = m * root
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def relu(x: Any, *, xp: Any) -> Any:
+    """``max(x, 0)`` as torch's ``clamp_min(x, 0)``: gradient 1 at ``x == 0``; NaN stays NaN."""
+    return xp.where(x < 0, 0.0, x)
