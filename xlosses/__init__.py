@@ -19,11 +19,15 @@ from .classification import (
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
+from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ctc_loss",
+    "ctc_loss_from_lengths",
+    "ctc_loss_with_forward_probs",
     "generic_only",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
