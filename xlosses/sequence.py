@@ -115,7 +115,7 @@ def _ctc_forward(
     Returns ``(loss [B], logalpha_phi [T, B, N+1], logalpha_emit [T, B, N])``;
     the last two are ``None`` unless ``keep``.
     """
-    num_steps, batch, num_classes = logp.shape
+    _, batch, num_classes = logp.shape
     n = labels.shape[1]
     dev = _device(logp)
     # emission log-probabilities gathered per label (no one-hot): [T, B, N]
