@@ -53,6 +53,7 @@ from .embeddings import (
 )
 from .ranking import margin_ranking_loss, ranking_softmax_loss
 from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
+from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
 from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
 
@@ -65,6 +66,9 @@ __all__ = [
     "cosine_distance",
     "cosine_embedding_loss",
     "cosine_similarity",
+    "ctc_loss",
+    "ctc_loss_from_lengths",
+    "ctc_loss_with_forward_probs",
     "dice_loss",
     "gaussian_nll",
     "generalized_kl_divergence",

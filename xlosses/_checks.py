@@ -21,6 +21,7 @@ __all__ = [
     "check_floating",
     "check_integer",
     "check_label_range",
+    "check_length_range",
     "check_option",
     "check_same_shape",
     "normalize_axes",
@@ -131,5 +132,21 @@ def check_label_range(
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(
             f"{name} must lie in [0, {num_classes}){extra} for {num_classes} classes; "
+            f"found values in [{lo}, {hi}]"
+        )
+
+
+def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, what: str) -> None:
+    """``ValueError`` if a length lies outside ``[0, max_length]`` (eager CPU only).
+
+    ``what`` says where the bound comes from, e.g. ``"the time axis of log_probs"``.
+    """
+    if not value_checks_possible(xp, lengths) or _compat.size(lengths) == 0:
+        return
+    if bool(xp.any((lengths < 0) | (lengths > max_length))):
+        lo = int(xp.min(lengths))
+        hi = int(xp.max(lengths))
+        raise ValueError(
+            f"{name} must lie in [0, {max_length}] ({what} has size {max_length}); "
             f"found values in [{lo}, {hi}]"
         )

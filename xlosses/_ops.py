@@ -28,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "fast_paths_enabled",
+    "gather",
     "generic_only",
     "log1mexp",
     "log_sigmoid",
@@ -38,7 +39,9 @@ __all__ = [
     "relu",
     "safe_log",
     "safe_log1m",
+    "safe_logaddexp",
     "safe_pow",
+    "scan",
     "sigmoid",
     "sigmoid_cross_entropy",
     "softmax",
@@ -375,3 +378,77 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
 def relu(x: Any, *, xp: Any) -> Any:
     """``max(x, 0)`` as torch's ``clamp_min(x, 0)``: gradient 1 at ``x == 0``; NaN stays NaN."""
     return xp.where(x < 0, 0.0, x)
+def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
+    """``log(exp(a) + exp(b))`` whose value *and gradient* are exact when both are ``-inf``.
+
+    ``max(a, b) + log1p(exp(min - max))`` with the difference replaced by
+    ``-inf`` (through a ``where``) when the smaller argument is ``-inf``: the
+    result is then the larger argument and the gradient into the smaller one
+    is 0.  ``xp.logaddexp`` of NumPy, torch and JAX is NaN in gradient at
+    ``(-inf, -inf)``, which log-space recursions over unreachable states hit
+    constantly (CTC with an exact ``log 0``); hence no fast path.
+    """
+    hi = xp.maximum(a, b)
+    lo = xp.minimum(a, b)
+    # both finite: the difference is safe; else the sum is the larger argument
+    # (-inf, +inf, or NaN); the inner wheres keep inf - inf (and its warning) out
+    finite = (lo > -xp.inf) & (hi < xp.inf)
+    d = xp.where(finite, xp.where(finite, lo, 0.0) - xp.where(finite, hi, 0.0), -xp.inf)
+    return hi + xp.log1p(xp.exp(d))
+
+
+def gather(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
+    """``take_along_axis(x, indices, axis)`` with ``indices`` broadcast to ``x``'s shape.
+
+    ``indices`` has ``x``'s number of dimensions; its size-1 axes (other than
+    ``axis``) are broadcast explicitly (the standard does not promise
+    broadcasting in ``take_along_axis``).  torch gathers with int64 only.
+    """
+    if _library(xp) == "torch" and indices.dtype != xp.int64:
+        indices = xp.astype(indices, xp.int64)
+    shape = list(x.shape)
+    shape[axis] = indices.shape[axis]
+    return xp.take_along_axis(x, xp.broadcast_to(indices, tuple(shape)), axis=axis)
+
+
+def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``carry, y_t = step(carry, x_t)`` over the leading axis of the arrays ``xs``.
+
+    Returns ``(carry, ys)``: the final carry and the tuple of per-step outputs
+    stacked along a new leading axis (``step`` may return ``()`` for none), as
+    ``jax.lax.scan``.  The generic body is a Python loop over the (static)
+    leading size, which ``jax.jit`` and ``torch.compile`` unroll: the graph and
+    its compile time grow linearly with the number of steps.  Fast path: JAX
+    uses ``jax.lax.scan`` (one compiled loop body).  ``xs`` must have at least
+    one step.  Pass a module-level ``step`` and keep per-call constants in the
+    carry (not in a closure): eager ``lax.scan`` then reuses its compiled body
+    across calls instead of compiling a new one each time.
+    """
+    n = xs[0].shape[0]
+    if n == 0:
+        raise ValueError("scan needs at least one step (the leading axis of xs is empty)")
+    if _native(xp) == "jax":
+        return _jax_scan(step)(carry, xs)
+    outs = []
+    for t in range(n):
+        carry, y = step(carry, tuple(x[t, ...] for x in xs))
+        outs.append(y)
+    ys = tuple(xp.stack([o[i] for o in outs], axis=0) for i in range(len(outs[0])))
+    return carry, ys
+
+
+_JAX_SCANS: dict[Any, Any] = {}
+
+
+def _jax_scan(step: Any) -> Any:
+    """``jax.jit(lambda carry, xs: lax.scan(step, carry, xs))``, one per ``step``.
+
+    Eager calls (and eager ``jax.grad``) of a bare ``lax.scan`` compile the
+    loop body anew each time; a jitted wrapper is compiled once per shape and
+    is inlined when the caller is itself traced.
+    """
+    fn = _JAX_SCANS.get(step)
+    if fn is None:
+        jax = sys.modules["jax"]
+        fn = _JAX_SCANS[step] = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
+    return fn
