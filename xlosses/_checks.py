@@ -114,22 +114,31 @@ def check_label_range(
     xp: Any,
     name: str = "labels",
     ignore_index: int | None = None,
-) -> None:
+) -> bool:
     """``ValueError`` if an integer label lies outside ``[0, num_classes)``.
 
     Runs only on eager CPU backends (no device sync, no tracing); entries equal
-    to ``ignore_index`` are allowed.
+    to ``ignore_index`` are allowed.  Returns True when the check ran and every
+    label is a valid class index (callers may then skip their own masking of
+    invalid labels), False when it could not run or ``ignore_index`` entries
+    are present.
     """
-    if not value_checks_possible(xp, labels) or _compat.size(labels) == 0:
-        return
+    if not value_checks_possible(xp, labels):
+        return False
+    if _compat.size(labels) == 0:
+        return True
+    # two reductions and two host reads: the cheapest test when all is well
+    lo = int(xp.min(labels))
+    hi = int(xp.max(labels))
+    if lo >= 0 and hi < num_classes:
+        return True
     bad = (labels < 0) | (labels >= num_classes)
     if ignore_index is not None:
         bad = bad & (labels != ignore_index)
     if bool(xp.any(bad)):
-        lo = int(xp.min(labels))
-        hi = int(xp.max(labels))
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(
             f"{name} must lie in [0, {num_classes}){extra} for {num_classes} classes; "
             f"found values in [{lo}, {hi}]"
         )
+    return False

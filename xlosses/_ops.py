@@ -29,6 +29,7 @@ from typing import Any
 __all__ = [
     "fast_paths_enabled",
     "generic_only",
+    "label_cross_entropy",
     "log1mexp",
     "log_sigmoid",
     "log_sigmoid_pair",
@@ -38,6 +39,7 @@ __all__ = [
     "safe_log1m",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "soft_label_cross_entropy",
     "softmax",
     "softplus",
     "take_labels",
@@ -77,21 +79,61 @@ def fast_paths_enabled() -> bool:
 # Namespace module name -> library with fast paths.  Comparing ``xp.__name__``
 # is cheap and traceable by torch.compile (unlike array_api_compat's cached
 # ``is_*_namespace`` helpers).
-_NATIVE = {"array_api_compat.torch": "torch", "jax.numpy": "jax"}
+_NATIVE = {
+    "array_api_compat.torch": "torch",
+    "jax.numpy": "jax",
+    "array_api_compat.numpy": "numpy",
+    "array_api_compat.cupy": "cupy",
+}
+# NumPy-like libraries: their fast paths call the library's own ufuncs with
+# ``out=`` on temporaries the primitive allocated itself (never on an input),
+# which saves passes over memory and keeps peak memory low.
+_NUMPY_LIKE = ("numpy", "cupy")
 
 
 def _library(xp: Any) -> str | None:
-    """'torch' or 'jax' for those namespaces, else None (fast paths on or off)."""
+    """'torch', 'jax', 'numpy' or 'cupy' for those namespaces, else None (fast paths on or off)."""
     return _NATIVE.get(xp.__name__)
 
 
 def _native(xp: Any) -> str | None:
-    """'torch' or 'jax' when a fast path may be used for ``xp``, else None."""
+    """The library name when a fast path may be used for ``xp``, else None."""
     return _library(xp) if fast_paths_enabled() else None
 
 
 def _torch() -> Any:
     return sys.modules["torch"]
+
+
+def _np_like(native: str | None, *arrays: Any) -> Any:
+    """The raw NumPy/CuPy module for a fast path on ``arrays``, else None.
+
+    0-d arrays stay on the generic path (NumPy ufuncs turn them into scalars).
+    """
+    if native in _NUMPY_LIKE and all(a.ndim for a in arrays):
+        return sys.modules[native]
+    return None
+
+
+def _errstate(np_: Any) -> Any:
+    """NumPy's ``errstate`` silencing divide and invalid warnings (CuPy warns of nothing)."""
+    es = getattr(np_, "errstate", None)
+    return es(divide="ignore", invalid="ignore") if es is not None else contextlib.nullcontext()
+
+
+_scipy_special: Any = None
+
+
+def _special() -> Any:
+    """``scipy.special`` when installed (imported on first use), else False."""
+    global _scipy_special
+    if _scipy_special is None:
+        try:
+            import scipy.special as special
+        except ImportError:  # pragma: no cover - scipy is optional
+            special = False
+        _scipy_special = special
+    return _scipy_special
 
 
 def _jax_nn() -> Any:
@@ -121,6 +163,9 @@ def logsumexp(
         return _torch().logsumexp(x, dim=axis, keepdim=keepdims)
     if native == "jax":
         return _jax_nn().logsumexp(x, axis=axis, keepdims=keepdims, where=where)
+    np_ = _np_like(native, x)
+    if np_ is not None and where is None:
+        return _np_logsumexp(np_, x, axis, keepdims)
     if where is not None:
         x = xp.where(where, x, -xp.inf)
     m = _safe_max(x, axis, xp=xp)
@@ -130,6 +175,26 @@ def logsumexp(
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
+def _np_shift(np_: Any, x: Any, axis: Axis) -> Any:
+    """``x - max(x, axis)`` (the max replaced by 0 where not finite), a new array."""
+    m = np_.max(x, axis=axis, keepdims=True)
+    return np_.subtract(x, np_.where(np_.isfinite(m), m, 0), dtype=x.dtype)
+
+
+def _np_logsumexp(np_: Any, x: Any, axis: Axis, keepdims: bool) -> Any:
+    """NumPy/CuPy logsumexp with one temporary of ``x``'s size (peak memory 1× ``x``)."""
+    m = np_.max(x, axis=axis, keepdims=True)
+    m = np_.where(np_.isfinite(m), m, 0).astype(x.dtype, copy=False)
+    t = np_.subtract(x, m)
+    np_.exp(t, out=t)
+    s = np_.sum(t, axis=axis, keepdims=True)
+    del t
+    with _errstate(np_):
+        np_.log(s, out=s)
+    s += m
+    return s if keepdims else np_.squeeze(s, axis=axis)
+
+
 def log_softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
     """``x - logsumexp(x, axis)``; masked-out entries are ``-inf``."""
     native = _native(xp)
@@ -137,6 +202,14 @@ def log_softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
         return _torch().log_softmax(x, dim=axis)
     if native == "jax":
         return _jax_nn().log_softmax(x, axis=axis, where=where)
+    np_ = _np_like(native, x)
+    if np_ is not None and where is None:
+        t = _np_shift(np_, x, axis)
+        s = np_.sum(np_.exp(t), axis=axis, keepdims=True)
+        with _errstate(np_):
+            np_.log(s, out=s)
+        t -= s
+        return t
     if where is not None:
         x = xp.where(where, x, -xp.inf)
     shifted = x - _safe_max(x, axis, xp=xp)
@@ -154,6 +227,13 @@ def softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
         return _torch().softmax(x, dim=axis)
     if native == "jax" and where is None:
         return _jax_nn().softmax(x, axis=axis)
+    np_ = _np_like(native, x)
+    if np_ is not None and where is None:
+        e = _np_shift(np_, x, axis)
+        np_.exp(e, out=e)
+        s = np_.sum(e, axis=axis, keepdims=True)
+        e /= np_.where(s > 0, s, 1)  # an all -inf row is 0, as in the generic body
+        return e
     if where is not None:
         x = xp.where(where, x, -xp.inf)
     e = xp.exp(x - _safe_max(x, axis, xp=xp))
@@ -178,24 +258,43 @@ def softplus(x: Any, *, xp: Any) -> Any:
     native = _native(xp)
     if native == "jax":
         return _jax_nn().softplus(x)
+    np_ = _np_like(native, x)
+    if np_ is not None:
+        return np_.logaddexp(x, 0, dtype=x.dtype)
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, x, 0.0) + t
 
 
 def log_sigmoid_pair(x: Any, *, xp: Any) -> tuple[Any, Any]:
     """``(log σ(x), log σ(-x))`` sharing one ``exp`` and one ``log1p``."""
+    native = _native(xp)
+    if native == "torch":
+        logsigmoid = _torch().nn.functional.logsigmoid
+        return logsigmoid(x), logsigmoid(-x)
+    if native == "numpy" and x.ndim and _special():
+        return _special().log_expit(x), _special().log_expit(-x)
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, 0.0, x) - t, xp.where(pos, -x, 0.0) - t
 
 
 def safe_log(x: Any, *, xp: Any) -> Any:
     """``log(x)`` for ``x >= 0`` that is ``-inf`` at 0 without a warning or a NaN gradient."""
+    np_ = _np_like(_native(xp), x)
+    if np_ is not None:  # no gradients to protect: only the warning
+        with _errstate(np_):
+            return np_.log(x)
     pos = x > 0
     return xp.where(pos, xp.log(xp.where(pos, x, 1.0)), -xp.inf)
 
 
 def safe_log1m(x: Any, *, xp: Any) -> Any:
     """``log(1 - x)`` for ``x <= 1`` (``log1p(-x)``), ``-inf`` at 1 without a NaN gradient."""
+    np_ = _np_like(_native(xp), x)
+    if np_ is not None:
+        t = np_.negative(x)
+        with _errstate(np_):
+            np_.log1p(t, out=t)
+        return t
     below = x < 1
     return xp.where(below, xp.log1p(-xp.where(below, x, 0.0)), -xp.inf)
 
@@ -207,6 +306,8 @@ def log_sigmoid(x: Any, *, xp: Any) -> Any:
         return _torch().nn.functional.logsigmoid(x)
     if native == "jax":
         return _jax_nn().log_sigmoid(x)
+    if native == "numpy" and x.ndim and _special():
+        return _special().log_expit(x)
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, 0.0, x) - t
 
@@ -218,6 +319,8 @@ def sigmoid(x: Any, *, xp: Any) -> Any:
         return _torch().sigmoid(x)
     if native == "jax":
         return _jax_nn().sigmoid(x)
+    if native == "numpy" and x.ndim and _special():
+        return _special().expit(x)
     pos = x >= 0
     e = xp.exp(-xp.where(pos, x, -x))
     return xp.where(pos, 1.0, e) / (1.0 + e)
@@ -230,7 +333,26 @@ def sigmoid_cross_entropy(x: Any, y: Any, *, xp: Any) -> Any:
     and one ``log1p`` per element, exact for hard labels at any logit (no
     cancellation of ``x`` against ``softplus(x)``) and smooth in ``y`` for soft
     labels.
+
+    Fast paths: torch's fused ``binary_cross_entropy_with_logits`` (same
+    formula, gradients in ``x`` and ``y``) when the shapes and dtypes agree;
+    on NumPy/CuPy ``max(x, 0) - x·y + log1p(exp(-|x|))`` with in-place
+    temporaries (``x - x·y`` is ``(1 - y)·x`` up to rounding, exact for hard
+    labels).
     """
+    native = _native(xp)
+    if native == "torch" and x.shape == y.shape and x.dtype == y.dtype:
+        return _torch().nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+    np_ = _np_like(native, x, y)
+    if np_ is not None:
+        t = np_.abs(x)
+        np_.negative(t, out=t)
+        np_.exp(t, out=t)
+        np_.log1p(t, out=t)
+        out = np_.multiply(x, y)  # the broadcast shape
+        np_.subtract(np_.maximum(x, 0), out, out=out)
+        out += t
+        return out
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, (1.0 - y) * x, -y * x) + t
 
@@ -247,6 +369,45 @@ def xlogy(x: Any, y: Any, *, xp: Any) -> Any:
     """``x·log(y)``, defined as 0 where ``x == 0`` (values and gradients)."""
     zero = x == 0
     return xp.where(zero, 0.0, x * xp.log(xp.where(zero, 1.0, y)))
+
+
+def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """``logsumexp(x, axis) - x[label]`` = ``-log softmax(x)[label]`` along ``axis``.
+
+    ``labels`` has the shape of ``x`` without ``axis`` and holds valid class
+    indices (callers replace invalid ones first).  No one-hot is built.  Fast
+    path: torch's fused ``cross_entropy`` (log-softmax and gather in native
+    kernels) in eager mode; the generic body elsewhere (it is what
+    ``torch.compile`` and XLA fuse best, and on NumPy its ``logsumexp`` keeps
+    one temporary of ``x``'s size).
+    """
+    if _native(xp) == "torch" and x.ndim and not _torch().compiler.is_compiling():
+        torch = _torch()
+        if labels.dtype != torch.int64:
+            labels = labels.to(torch.int64)
+        logits = x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
+        return torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    return logsumexp(x, axis=axis, xp=xp) - take_labels(x, labels, axis=axis, xp=xp)
+
+
+def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
+    """``-sum(y · log_softmax(x), axis)`` for probability labels ``y`` of ``x``'s shape.
+
+    Fast path: torch's fused ``cross_entropy`` with probability targets (the
+    same formula) in eager mode.
+    """
+    if (
+        _native(xp) == "torch"
+        and x.ndim
+        and x.shape == y.shape
+        and x.dtype == y.dtype
+        and not _torch().compiler.is_compiling()
+    ):
+        torch = _torch()
+        if x.ndim > 1 and axis % x.ndim != 1:
+            x, y = torch.movedim(x, axis, 1), torch.movedim(y, axis, 1)
+        return torch.nn.functional.cross_entropy(x, y, reduction="none")
+    return -xp.sum(y * log_softmax(x, axis=axis, xp=xp), axis=axis)
 
 
 def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:

@@ -18,12 +18,14 @@ from ._checks import (
 )
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import (
+    label_cross_entropy,
     log_sigmoid_pair,
     log_softmax,
     logsumexp,
     safe_log,
     safe_log1m,
     sigmoid_cross_entropy,
+    soft_label_cross_entropy,
     take_labels,
 )
 from ._reduce import expand_mask
@@ -128,6 +130,12 @@ def softmax_cross_entropy(
     Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
     """
     xp = namespace(logits=logits, labels=labels, where=where)
+    if where is None and isinstance(axis, int):
+        x, dtype = _floating(xp, logits)
+        broadcast_shapes(logits=logits.shape, labels=labels.shape)
+        ax = normalize_axes(axis, x.ndim)[0]
+        y = cast(labels, x.dtype, xp=xp)
+        return cast(soft_label_cross_entropy(x, y, axis=ax, xp=xp), dtype, xp=xp)
     logp, y, ax, dtype, _ = _soft_log_probs(logits, labels, axis, where, xp)
     return cast(-xp.sum(y * logp, axis=ax), dtype, xp=xp)
 
@@ -166,11 +174,17 @@ def _integer_label_setup(
 def _integer_label_ce(x: Array, labels: Array, ax: int, mask: Array, xp: Any) -> Array:
     """``logsumexp(x) - x[label]`` per row; NaN in rows whose label is out of range."""
     num_classes = x.shape[ax]
-    check_label_range(labels, num_classes, xp=xp)
+    checked = check_label_range(labels, num_classes, xp=xp)
+    if mask is None:
+        if checked:  # every label is valid: no masking needed
+            return label_cross_entropy(x, labels, axis=ax, xp=xp)
+        valid = (labels >= 0) & (labels < num_classes)
+        out = label_cross_entropy(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
+        return xp.where(valid, out, xp.nan)
     valid = (labels >= 0) & (labels < num_classes)
     picked = take_labels(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
     out = xp.where(valid, logsumexp(x, axis=ax, where=mask, xp=xp) - picked, xp.nan)
-    return out if mask is None else xp.where(xp.any(mask, axis=ax), out, 0.0)
+    return xp.where(xp.any(mask, axis=ax), out, 0.0)
 
 
 def softmax_cross_entropy_with_integer_labels(
