@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dtypes", default="float32", help="comma-separated (default float32)")
     p.add_argument("--repeats", type=int, help="samples per side (default 15; --tiny 3)")
     p.add_argument("--min-time", type=float, help="seconds per sample (default 0.02; --tiny 0.001)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for torch, JAX and BLAS (default 1: reproducible on a shared "
+        "machine; 0 keeps each library's default)",
+    )
     p.add_argument("--gpu", action="store_true", help="GPU modes and the bandwidth measurement")
     p.add_argument(
         "--gpu-problem",
@@ -78,8 +85,30 @@ def import_time(runs: int = 5) -> dict[str, float]:
     return {"numpy_s": np_s[len(np_s) // 2], "xlosses_after_numpy_s": xl_s[len(xl_s) // 2]}
 
 
+def _set_threads(n: int) -> None:
+    """Pin the CPU thread pools (before torch or JAX is imported) to ``n`` threads."""
+    if n <= 0:
+        return
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    if n == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    else:
+        try:
+            import torch
+
+            torch.set_num_threads(n)
+        except ImportError:
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.gpu:
+        _set_threads(args.threads)
     from .cases import CASES
     from .modes import CPU_MODES, GPU_MODES, available_modes
     from .report import format_table, plot, write_json

@@ -56,12 +56,24 @@ def _mem(b: int | None, ref: int) -> str:
 
 def format_table(records: Sequence[Record]) -> str:
     """A fixed-width table; ratios above the mode's target are marked ``!``."""
-    head = ("mode", "loss", "size", "dtype", "xlosses", "peer", "ratio", "±", "mem xl", "mem peer")
+    head = (
+        "mode",
+        "loss",
+        "size",
+        "dtype",
+        "xlosses",
+        "peer",
+        "ratio",
+        "±",
+        "min/min",
+        "mem xl",
+        "mem peer",
+    )
     rows = [head]
     for r in records:
         if r.error:
             rows.append(
-                (r.mode, r.loss, f"{r.rows}x{r.classes}", r.dtype, "ERROR", r.error, "", "", "", "")
+                (r.mode, r.loss, f"{r.rows}x{r.classes}", r.dtype, "ERROR", r.error, *[""] * 5)
             )
             continue
         t = target(r.mode, r.rows * r.classes)
@@ -76,6 +88,7 @@ def format_table(records: Sequence[Record]) -> str:
                 _t(r.peer_s),
                 f"{r.ratio:.2f}{mark}" if r.ratio is not None else "-",
                 f"{r.spread:.0%}" if r.spread is not None else "-",
+                f"{r.ratio_of_minima:.2f}" if r.ratio_of_minima is not None else "-",
                 _mem(r.xlosses_mem, r.logits_bytes),
                 _mem(r.peer_mem, r.logits_bytes),
             )

@@ -29,8 +29,9 @@ class Record:
     peer: str
     xlosses_s: float | None = None
     peer_s: float | None = None
-    ratio: float | None = None
-    spread: float | None = None  # (q75 - q25) / median of the per-repeat ratios
+    ratio: float | None = None  # median of the paired (same repeat) ratios
+    ratio_of_minima: float | None = None  # min(xlosses) / min(peer): the least noisy estimate
+    spread: float | None = None  # (q75 - q25) / median of the paired ratios
     calls_per_sample: int = 0
     repeats: int = 0
     logits_bytes: int = 0
@@ -155,8 +156,9 @@ def run_case(
         return rec
     rec.xlosses_s = statistics.median(ta)
     rec.peer_s = statistics.median(tb)
-    rec.ratio = rec.xlosses_s / rec.peer_s
     ratios = sorted(x / y for x, y in zip(ta, tb, strict=True))
+    rec.ratio = statistics.median(ratios)
+    rec.ratio_of_minima = min(ta) / min(tb)
     if len(ratios) >= 4:
         q = statistics.quantiles(ratios, n=4)
         rec.spread = (q[2] - q[0]) / statistics.median(ratios)

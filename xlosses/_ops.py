@@ -39,6 +39,7 @@ __all__ = [
     "safe_log1m",
     "sigmoid",
     "sigmoid_cross_entropy",
+    "sigmoid_focal_parts",
     "soft_label_cross_entropy",
     "softmax",
     "softplus",
@@ -271,8 +272,6 @@ def log_sigmoid_pair(x: Any, *, xp: Any) -> tuple[Any, Any]:
     if native == "torch":
         logsigmoid = _torch().nn.functional.logsigmoid
         return logsigmoid(x), logsigmoid(-x)
-    if native == "numpy" and x.ndim and _special():
-        return _special().log_expit(x), _special().log_expit(-x)
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, 0.0, x) - t, xp.where(pos, -x, 0.0) - t
 
@@ -306,8 +305,6 @@ def log_sigmoid(x: Any, *, xp: Any) -> Any:
         return _torch().nn.functional.logsigmoid(x)
     if native == "jax":
         return _jax_nn().log_sigmoid(x)
-    if native == "numpy" and x.ndim and _special():
-        return _special().log_expit(x)
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, 0.0, x) - t
 
@@ -355,6 +352,55 @@ def sigmoid_cross_entropy(x: Any, y: Any, *, xp: Any) -> Any:
         return out
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, (1.0 - y) * x, -y * x) + t
+
+
+def sigmoid_focal_parts(x: Any, y: Any, *, xp: Any) -> tuple[Any, Any]:
+    r"""``(BCE(x, y), log(1 - p_t))`` of the sigmoid focal losses, sharing one ``exp``.
+
+    With ``u = exp(-|x|)`` and ``a = 1 - y`` for ``x ≥ 0`` (``y`` otherwise),
+
+    .. math::
+        1 - p_t = (1 - y)\,\sigma(x) + y\,\sigma(-x) = \frac{a (1 - u) + u}{1 + u}
+
+    so ``log(1 - p_t) = log(a(1 - u) + u) - log1p(u)``: one ``exp``, one
+    ``log1p`` (shared with the BCE) and one ``log``.  Exact for soft labels
+    (the numerator is a sum of non-negative terms); where it underflows to 0
+    (``a = 0`` and ``|x| > ~87`` in float32) its log is exactly ``-|x|``, taken
+    through a double ``where`` so that gradients stay finite.
+    """
+    np_ = _np_like(_native(xp), x, y)
+    if np_ is not None:
+        return _np_focal_parts(np_, x, y)
+    pos = x >= 0
+    ax = xp.where(pos, x, -x)
+    u = xp.exp(-ax)
+    lg = xp.log1p(u)
+    bce = xp.where(pos, (1.0 - y) * x, -y * x) + lg
+    v = xp.where(pos, 1.0 - y, y) * (1.0 - u) + u
+    ok = v > 0
+    log_v = xp.where(ok, xp.log(xp.where(ok, v, 1.0)), -ax)
+    return bce, log_v - lg
+
+
+def _np_focal_parts(np_: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """NumPy/CuPy :func:`sigmoid_focal_parts` with in-place temporaries (values only)."""
+    pos = x >= 0
+    nax = np_.abs(x)
+    np_.negative(nax, out=nax)  # -|x|
+    u = np_.exp(nax)
+    lg = np_.log1p(u)
+    bce = np_.multiply(x, y)
+    np_.subtract(np_.maximum(x, 0), bce, out=bce)
+    bce += lg
+    a = np_.where(pos, 1 - y, y).astype(x.dtype, copy=False)
+    v = np_.subtract(1, u, dtype=x.dtype)
+    v *= a
+    v += u
+    with _errstate(np_):
+        np_.log(v, out=v)
+    np_.maximum(v, nax, out=v)  # log(a(1-u) + u) >= -|x|: exact where it underflowed
+    v -= lg
+    return bce, v
 
 
 def log1mexp(x: Any, *, xp: Any) -> Any:

@@ -19,12 +19,10 @@ from ._checks import (
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import (
     label_cross_entropy,
-    log_sigmoid_pair,
     log_softmax,
     logsumexp,
-    safe_log,
-    safe_log1m,
     sigmoid_cross_entropy,
+    sigmoid_focal_parts,
     soft_label_cross_entropy,
     take_labels,
 )
@@ -314,16 +312,14 @@ def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
 def _focal_terms(logits: Array, labels: Array, xp: Any) -> tuple[Array, Array, Array, Any]:
     r"""``(bce, log(1 - p_t), labels, out_dtype)`` for the sigmoid focal losses.
 
-    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` is the ``logaddexp`` of two
-    label-weighted log-sigmoids: exact for soft labels, finite (with finite
-    gradients) for any finite logit.
+    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` in a direct log-space form
+    (:func:`xlosses._ops.sigmoid_focal_parts`): exact for soft labels, finite
+    (with finite gradients) for any finite logit.
     """
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     y = cast(labels, x.dtype, xp=xp)
-    log_p, log_q = log_sigmoid_pair(x, xp=xp)
-    bce = -(y * log_p + (1.0 - y) * log_q)
-    log_1m_pt = xp.logaddexp(log_p + safe_log1m(y, xp=xp), log_q + safe_log(y, xp=xp))
+    bce, log_1m_pt = sigmoid_focal_parts(x, y, xp=xp)
     return bce, log_1m_pt, y, dtype
 
 
