@@ -35,6 +35,7 @@ __all__ = [
     "log_sigmoid_pair",
     "log_softmax",
     "logsumexp",
+    "one_minus_exp",
     "safe_log",
     "safe_log1m",
     "sigmoid",
@@ -44,6 +45,7 @@ __all__ = [
     "softmax",
     "softplus",
     "take_labels",
+    "value_range",
     "xlogy",
 ]
 
@@ -367,8 +369,25 @@ def sigmoid_focal_parts(x: Any, y: Any, *, xp: Any) -> tuple[Any, Any]:
     (the numerator is a sum of non-negative terms); where it underflows to 0
     (``a = 0`` and ``|x| > ~87`` in float32) its log is exactly ``-|x|``, taken
     through a double ``where`` so that gradients stay finite.
+
+    torch eager fast path (fewer kernel launches): the fused BCE kernel and
+    ``logaddexp(log σ(x) + log1p(-y), log σ(-x) + log y)``; it is used only when
+    ``y`` needs no gradient (``log y`` has an infinite derivative at 0).
     """
-    np_ = _np_like(_native(xp), x, y)
+    native = _native(xp)
+    if (
+        native == "torch"
+        and x.shape == y.shape
+        and x.dtype == y.dtype
+        and not y.requires_grad
+        and not _torch().compiler.is_compiling()
+    ):
+        torch = _torch()
+        logsigmoid = torch.nn.functional.logsigmoid
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+        log_1m_pt = torch.logaddexp(logsigmoid(x) + torch.log1p(-y), logsigmoid(-x) + torch.log(y))
+        return bce, log_1m_pt
+    np_ = _np_like(native, x, y)
     if np_ is not None:
         return _np_focal_parts(np_, x, y)
     pos = x >= 0
@@ -401,6 +420,26 @@ def _np_focal_parts(np_: Any, x: Any, y: Any) -> tuple[Any, Any]:
     np_.maximum(v, nax, out=v)  # log(a(1-u) + u) >= -|x|: exact where it underflowed
     v -= lg
     return bce, v
+
+
+def one_minus_exp(x: Any, *, xp: Any) -> Any:
+    """``1 - exp(x)`` (``-expm1(x)``), accurate near ``x = 0``.
+
+    NumPy fast path: NumPy's ``expm1`` is several times slower than its
+    vectorised ``exp``, and ``1 - exp(x)`` is as accurate wherever
+    ``exp(x) <= 1/2``; so ``1 - exp(x)`` is computed everywhere and ``expm1``
+    only for the entries above ``-log 2`` (at most one per row of a
+    log-softmax).
+    """
+    native = _native(xp)
+    if native == "numpy" and x.ndim:
+        np_ = sys.modules["numpy"]
+        out = np_.exp(x)
+        np_.subtract(1, out, out=out)
+        near = x > -0.6931471805599453
+        out[near] = -np_.expm1(x[near])
+        return out
+    return -xp.expm1(x)
 
 
 def log1mexp(x: Any, *, xp: Any) -> Any:
@@ -454,6 +493,21 @@ def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
             x, y = torch.movedim(x, axis, 1), torch.movedim(y, axis, 1)
         return torch.nn.functional.cross_entropy(x, y, reduction="none")
     return -xp.sum(y * log_softmax(x, axis=axis, xp=xp), axis=axis)
+
+
+def value_range(x: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(min(x), max(x))`` as Python numbers, for eager value checks (never traced).
+
+    Fast paths: ``torch.aminmax`` (one kernel) and the NumPy methods, which
+    skip array_api_compat's wrappers; this check runs on every eager CPU call.
+    """
+    native = _native(xp)
+    if native == "torch":
+        lo, hi = _torch().aminmax(x)
+        return lo.item(), hi.item()
+    if native == "numpy":
+        return x.min().item(), x.max().item()
+    return xp.min(x).__index__(), xp.max(x).__index__()
 
 
 def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:

@@ -21,6 +21,7 @@ from ._ops import (
     label_cross_entropy,
     log_softmax,
     logsumexp,
+    one_minus_exp,
     sigmoid_cross_entropy,
     sigmoid_focal_parts,
     soft_label_cross_entropy,
@@ -485,8 +486,8 @@ def poly_loss_cross_entropy(
         ce = _integer_label_ce(x, labels, ax, mask, xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
     logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
-    ce = -xp.sum(y * logp, axis=ax)
-    one_minus_p = -xp.expm1(logp)
+    one_minus_p = one_minus_exp(logp, xp=xp)
     if mask is not None:
         one_minus_p = xp.where(mask, one_minus_p, 0.0)
-    return cast(ce + epsilon * xp.sum(y * one_minus_p, axis=ax), dtype, xp=xp)
+    # -Σ y·log p + ε·Σ y·(1 - p) in one reduction
+    return cast(xp.sum(y * (epsilon * one_minus_p - logp), axis=ax), dtype, xp=xp)
