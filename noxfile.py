@@ -102,3 +102,10 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Speed and memory against the native peers (``-- --gpu`` on a GPU machine)."""
+    _install(session, "all")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -15,6 +15,7 @@ from typing import Any
 import array_api_compat as _compat
 
 from ._namespace import value_checks_possible
+from ._ops import value_range
 
 __all__ = [
     "broadcast_shapes",
@@ -38,15 +39,29 @@ def _fmt(shape: Sequence[int | None]) -> str:
     )
 
 
+# (type(dtype), kind) -> {dtype: bool}: ``xp.isdtype`` costs microseconds on
+# some wrappers; its answer for a dtype never changes.  One inner dict per
+# dtype class, so that torch.compile never compares a torch dtype with a NumPy one.
+_KIND: dict[tuple[type, str], dict[Any, bool]] = {}
+
+
+def _is_kind(xp: Any, dtype: Any, kind: str) -> bool:
+    cache = _KIND.setdefault((type(dtype), kind), {})
+    ok = cache.get(dtype)
+    if ok is None:
+        ok = cache[dtype] = bool(xp.isdtype(dtype, kind))
+    return ok
+
+
 def check_floating(x: Any, name: str, *, xp: Any) -> None:
     """``TypeError`` unless ``x`` has a real floating dtype."""
-    if not xp.isdtype(x.dtype, "real floating"):
+    if not _is_kind(xp, x.dtype, "real floating"):
         raise TypeError(f"{name} must have a real floating dtype, got {x.dtype}")
 
 
 def check_integer(x: Any, name: str, *, xp: Any) -> None:
     """``TypeError`` unless ``x`` has an integer dtype."""
-    if not xp.isdtype(x.dtype, "integral"):
+    if not _is_kind(xp, x.dtype, "integral"):
         raise TypeError(f"{name} must have an integer dtype (class indices), got {x.dtype}")
 
 
@@ -63,6 +78,9 @@ def broadcast_shapes(**shapes: Sequence[int | None]) -> Shape:
     ``None`` (an unknown size, as in Dask) broadcasts with anything.
     """
     items = list(shapes.items())
+    first = tuple(items[0][1])
+    if all(tuple(s) == first for _, s in items[1:]) and None not in first:
+        return first  # the common case, equal shapes: nothing to broadcast
     ndim = max(len(s) for _, s in items)
     out: list[int | None] = []
     for i in range(-ndim, 0):
@@ -95,6 +113,8 @@ def check_same_shape(**shapes: Sequence[int | None]) -> None:
 
 def normalize_axes(axis: Any, ndim: int, name: str = "axis") -> tuple[int, ...]:
     """An int or tuple of ints as a tuple of distinct non-negative axes."""
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, one valid axis
+        return (axis % ndim,)
     axes = (axis,) if isinstance(axis, int) else axis
     if not isinstance(axes, tuple) or not all(isinstance(a, int) for a in axes):
         raise TypeError(f"{name} must be an int or a tuple of ints, got {axis!r}")
@@ -115,25 +135,33 @@ def check_label_range(
     xp: Any,
     name: str = "labels",
     ignore_index: int | None = None,
-) -> None:
+) -> bool:
     """``ValueError`` if an integer label lies outside ``[0, num_classes)``.
 
     Runs only on eager CPU backends (no device sync, no tracing); entries equal
-    to ``ignore_index`` are allowed.
+    to ``ignore_index`` are allowed.  Returns True when the check ran and every
+    label is a valid class index (callers may then skip their own masking of
+    invalid labels), False when it could not run or ``ignore_index`` entries
+    are present.
     """
-    if not value_checks_possible(xp, labels) or _compat.size(labels) == 0:
-        return
+    if not value_checks_possible(xp, labels):
+        return False
+    if _compat.size(labels) == 0:
+        return True
+    # the range alone (one or two reductions) is the cheapest test when all is well
+    lo, hi = value_range(labels, xp=xp)
+    if lo >= 0 and hi < num_classes:
+        return True
     bad = (labels < 0) | (labels >= num_classes)
     if ignore_index is not None:
         bad = bad & (labels != ignore_index)
     if bool(xp.any(bad)):
-        lo = int(xp.min(labels))
-        hi = int(xp.max(labels))
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(
             f"{name} must lie in [0, {num_classes}){extra} for {num_classes} classes; "
             f"found values in [{lo}, {hi}]"
         )
+    return False
 
 
 def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, what: str) -> None:

@@ -18,12 +18,13 @@ from ._checks import (
 )
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import (
-    log_sigmoid_pair,
+    label_cross_entropy,
     log_softmax,
     logsumexp,
-    safe_log,
-    safe_log1m,
+    one_minus_exp,
     sigmoid_cross_entropy,
+    sigmoid_focal_parts,
+    soft_label_cross_entropy,
     take_labels,
 )
 from ._reduce import expand_mask
@@ -128,6 +129,12 @@ def softmax_cross_entropy(
     Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
     """
     xp = namespace(logits=logits, labels=labels, where=where)
+    if where is None and isinstance(axis, int):
+        x, dtype = _floating(xp, logits)
+        broadcast_shapes(logits=logits.shape, labels=labels.shape)
+        ax = normalize_axes(axis, x.ndim)[0]
+        y = cast(labels, x.dtype, xp=xp)
+        return cast(soft_label_cross_entropy(x, y, axis=ax, xp=xp), dtype, xp=xp)
     logp, y, ax, dtype, _ = _soft_log_probs(logits, labels, axis, where, xp)
     return cast(-xp.sum(y * logp, axis=ax), dtype, xp=xp)
 
@@ -166,11 +173,17 @@ def _integer_label_setup(
 def _integer_label_ce(x: Array, labels: Array, ax: int, mask: Array, xp: Any) -> Array:
     """``logsumexp(x) - x[label]`` per row; NaN in rows whose label is out of range."""
     num_classes = x.shape[ax]
-    check_label_range(labels, num_classes, xp=xp)
+    checked = check_label_range(labels, num_classes, xp=xp)
+    if mask is None:
+        if checked:  # every label is valid: no masking needed
+            return label_cross_entropy(x, labels, axis=ax, xp=xp)
+        valid = (labels >= 0) & (labels < num_classes)
+        out = label_cross_entropy(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
+        return xp.where(valid, out, xp.nan)
     valid = (labels >= 0) & (labels < num_classes)
     picked = take_labels(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
     out = xp.where(valid, logsumexp(x, axis=ax, where=mask, xp=xp) - picked, xp.nan)
-    return out if mask is None else xp.where(xp.any(mask, axis=ax), out, 0.0)
+    return xp.where(xp.any(mask, axis=ax), out, 0.0)
 
 
 def softmax_cross_entropy_with_integer_labels(
@@ -300,16 +313,14 @@ def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
 def _focal_terms(logits: Array, labels: Array, xp: Any) -> tuple[Array, Array, Array, Any]:
     r"""``(bce, log(1 - p_t), labels, out_dtype)`` for the sigmoid focal losses.
 
-    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` is the ``logaddexp`` of two
-    label-weighted log-sigmoids: exact for soft labels, finite (with finite
-    gradients) for any finite logit.
+    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` in a direct log-space form
+    (:func:`xlosses._ops.sigmoid_focal_parts`): exact for soft labels, finite
+    (with finite gradients) for any finite logit.
     """
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     y = cast(labels, x.dtype, xp=xp)
-    log_p, log_q = log_sigmoid_pair(x, xp=xp)
-    bce = -(y * log_p + (1.0 - y) * log_q)
-    log_1m_pt = xp.logaddexp(log_p + safe_log1m(y, xp=xp), log_q + safe_log(y, xp=xp))
+    bce, log_1m_pt = sigmoid_focal_parts(x, y, xp=xp)
     return bce, log_1m_pt, y, dtype
 
 
@@ -475,8 +486,8 @@ def poly_loss_cross_entropy(
         ce = _integer_label_ce(x, labels, ax, mask, xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
     logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
-    ce = -xp.sum(y * logp, axis=ax)
-    one_minus_p = -xp.expm1(logp)
+    one_minus_p = one_minus_exp(logp, xp=xp)
     if mask is not None:
         one_minus_p = xp.where(mask, one_minus_p, 0.0)
-    return cast(ce + epsilon * xp.sum(y * one_minus_p, axis=ax), dtype, xp=xp)
+    # -Σ y·log p + ε·Σ y·(1 - p) in one reduction
+    return cast(xp.sum(y * (epsilon * one_minus_p - logp), axis=ax), dtype, xp=xp)

@@ -1,0 +1,188 @@
+"""The benchmark report: a text table, JSON and a PNG of ratio against size per mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .runner import Record
+
+__all__ = ["TARGETS", "environment", "format_table", "plot", "write_json"]
+
+# Targets of the ratio xlosses / peer (median, same run), per mode, as
+# (per-call-overhead sizes < 10_000 elements, large sizes >= 1_000_000 elements).
+# ``None``: no target at that size (sizes in between have none unless both agree).
+TARGETS: dict[str, tuple[float | None, float | None]] = {
+    "numpy": (1.10, 1.10),
+    "jax_jit": (1.05, 1.05),
+    "torch": (2.0, 1.10),
+    "torch_compile": (None, 1.0),
+    "cupy": (None, 1.3),
+    "torch_cuda": (2.0, 1.10),
+    "torch_cuda_compile": (None, 1.0),
+    "jax_cuda_jit": (1.05, 1.05),
+}
+SMALL, LARGE = 10_000, 1_000_000
+
+
+def target(mode: str, elements: int) -> float | None:
+    """The ratio target of ``mode`` at a problem of ``elements`` logits, or None."""
+    small, large = TARGETS.get(mode, (None, None))
+    if elements < SMALL:
+        return small
+    if elements >= LARGE:
+        return large
+    return small if small == large else None
+
+
+def _t(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def _mem(b: int | None, ref: int) -> str:
+    return "-" if b is None or not ref else f"{b / ref:.2f}×"
+
+
+def format_table(records: Sequence[Record]) -> str:
+    """A fixed-width table; ratios above the mode's target are marked ``!``."""
+    head = (
+        "mode",
+        "loss",
+        "size",
+        "dtype",
+        "xlosses",
+        "peer",
+        "ratio",
+        "±",
+        "min/min",
+        "mem xl",
+        "mem peer",
+    )
+    rows = [head]
+    for r in records:
+        if r.error:
+            rows.append(
+                (r.mode, r.loss, f"{r.rows}x{r.classes}", r.dtype, "ERROR", r.error, *[""] * 5)
+            )
+            continue
+        t = target(r.mode, r.rows * r.classes)
+        mark = "" if r.ratio is None or t is None or r.ratio <= t else " !"
+        rows.append(
+            (
+                r.mode,
+                r.loss,
+                f"{r.rows}x{r.classes}",
+                r.dtype,
+                _t(r.xlosses_s),
+                _t(r.peer_s),
+                f"{r.ratio:.2f}{mark}" if r.ratio is not None else "-",
+                f"{r.spread:.0%}" if r.spread is not None else "-",
+                f"{r.ratio_of_minima:.2f}" if r.ratio_of_minima is not None else "-",
+                _mem(r.xlosses_mem, r.logits_bytes),
+                _mem(r.peer_mem, r.logits_bytes),
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts stored with the results."""
+    import importlib.metadata as md
+
+    def version(name: str) -> str | None:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return None
+
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "versions": {
+            n: version(n)
+            for n in (
+                "xlosses",
+                "numpy",
+                "scipy",
+                "torch",
+                "jax",
+                "jaxlib",
+                "optax",
+                "cupy",
+                "array-api-compat",
+            )
+        },
+    }
+    if "torch" in sys.modules:
+        import torch
+
+        env["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            env["gpu"] = torch.cuda.get_device_name()
+    return env
+
+
+def write_json(path: Path, records: Sequence[Record], extra: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"environment": environment(), **extra, "records": [r.as_dict() for r in records]}
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def plot(path: Path, records: Sequence[Record]) -> bool:
+    """Ratio against problem size (rows × classes), one panel per mode; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ok = [r for r in records if r.ratio is not None]
+    modes = list(dict.fromkeys(r.mode for r in ok))
+    if not modes:
+        return False
+    cols = min(2, len(modes))
+    nrows = (len(modes) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 4 * nrows), squeeze=False)
+    for ax, mode in zip(axes.flat, modes, strict=False):
+        rs = [r for r in ok if r.mode == mode]
+        for loss in dict.fromkeys(r.loss for r in rs):
+            for dt in dict.fromkeys(r.dtype for r in rs):
+                pts = sorted(
+                    (r.rows * r.classes, r.ratio) for r in rs if r.loss == loss and r.dtype == dt
+                )
+                if pts:
+                    label = loss if len({r.dtype for r in rs}) == 1 else f"{loss} ({dt})"
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+        large = TARGETS.get(mode, (None, None))[1]
+        if large is not None:
+            ax.axhline(large, color="k", ls="--", lw=0.8, label=f"target {large:g}")
+        ax.axhline(1.0, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(mode)
+        ax.set_xlabel("rows × classes")
+        ax.set_ylabel("time xlosses / peer")
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(modes) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
