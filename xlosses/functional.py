@@ -259,10 +259,12 @@ def cross_entropy(
     ce = cast(softmax_cross_entropy_with_integer_labels(input, idx.index, axis=axis), work, xp=xp)
     loss = idx.weigh(ce)
     if eps > 0:
-        # sum_c w_c (-log p_c): the soft-label cross-entropy with the class weights as labels
+        # (eps/C) sum_c w_c (-log p_c): the soft-label cross-entropy with labels eps·w/C
+        # (scaled before the call, so that a 16-bit result holds the term itself)
         w = idx.weight if idx.weight is not None else xp.ones((num_classes,), dtype=work)
-        smooth = softmax_cross_entropy(input, _per_class(w, input.ndim, axis, xp), axis=axis)
-        loss = (1.0 - eps) * loss + (eps / num_classes) * cast(smooth, work, xp=xp)
+        w = _per_class((eps / num_classes) * w, input.ndim, axis, xp)
+        smooth = cast(softmax_cross_entropy(input, w, axis=axis), work, xp=xp)
+        loss = (1.0 - eps) * loss + smooth
     return idx.finish(loss, reduction, dtype, xp)
 
 
@@ -318,6 +320,11 @@ def nll_loss(
     idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
     picked = cast(take_labels(input, idx.index, axis=idx.axis, xp=xp), work, xp=xp)
     return idx.finish(idx.weigh(-picked), reduction, dtype, xp)
+
+
+def _clamp_log(log: Array, xp: Any) -> Array:
+    """``max(log, -100)``: torch's floor on the logarithms of ``binary_cross_entropy``."""
+    return xp.where(log > -100.0, log, -100.0)
 
 
 def binary_cross_entropy(
@@ -382,8 +389,8 @@ def binary_cross_entropy(
     inside = (p >= 0.0) & (p <= 1.0)
     if value_checks_possible(xp, p) and not bool(xp.all(inside)):
         raise ValueError("input of binary_cross_entropy must hold probabilities in [0, 1]")
-    log_p = xp.maximum(safe_log(p, xp=xp), -100.0)
-    log_q = xp.maximum(safe_log1m(p, xp=xp), -100.0)
+    log_p = _clamp_log(safe_log(p, xp=xp), xp)
+    log_q = _clamp_log(safe_log1m(p, xp=xp), xp)
     loss = xp.where(inside, -(y * log_p + (1.0 - y) * log_q), xp.nan)
     if weight is not None:
         loss = cast(weight, work, xp=xp) * loss
