@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat as _compat
+
 from ._checks import (
     check_floating,
     check_integer,
@@ -261,7 +263,9 @@ def cross_entropy(
     if eps > 0:
         # (eps/C) sum_c w_c (-log p_c): the soft-label cross-entropy with labels eps·w/C
         # (scaled before the call, so that a 16-bit result holds the term itself)
-        w = idx.weight if idx.weight is not None else xp.ones((num_classes,), dtype=work)
+        w = idx.weight
+        if w is None:
+            w = xp.ones((num_classes,), dtype=work, device=_compat.device(input))
         w = _per_class((eps / num_classes) * w, input.ndim, axis, xp)
         smooth = cast(softmax_cross_entropy(input, w, axis=axis), work, xp=xp)
         loss = (1.0 - eps) * loss + smooth
