@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
             worst = max((r.err for r in results if r.check in ("value", "peer")), default=0.0)
             row += (f"✗ {len(bad)} failed" if bad else f"✓ {worst:.1e}").ljust(18)
             for r in bad:
-                print(f"  FAIL {r.spec} {r.backend} {r.dtype} {r.check}: {r.detail}", file=sys.stderr)
+                print(
+                    f"  FAIL {r.spec} {r.backend} {r.dtype} {r.check}: {r.detail}", file=sys.stderr
+                )
         print(row, flush=True)
     print(f"{failures} failed checks in {time.time() - t0:.0f} s")
     return 1 if failures else 0

@@ -71,7 +71,9 @@ class Poly1CrossEntropyLoss(torch.nn.Module):
         Coefficient of the first polynomial term.
     reduction : {'none', 'mean', 'sum'}, default 'none'
     weight : tensor, shape ``[C]``, optional
-        Class weights (a buffer: it follows ``.to(device)``).
+        Class weights (a buffer: it follows ``.to(device)``).  The module
+        also runs on the arrays of other libraries (NumPy, JAX, ...), given
+        ``weight`` of the same library.
 
     Shape
     -----
@@ -108,7 +110,10 @@ class Poly1CrossEntropyLoss(torch.nn.Module):
         self.num_classes = num_classes
         self.epsilon = epsilon
         self.reduction = reduction
-        self.register_buffer("weight", weight)
+        if weight is None or isinstance(weight, torch.Tensor):
+            self.register_buffer("weight", weight)
+        else:  # an array of another library: the module then runs on that library's arrays
+            self.weight = weight
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         xp = namespace(logits=logits, labels=labels, weight=self.weight)
