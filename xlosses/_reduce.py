@@ -42,8 +42,20 @@ def weighted_mean(loss: Any, weight: Any, *, xp: Any) -> Any:
     return xp.sum(weight * loss) / xp.sum(weight)
 
 
-def reduce(loss: Any, reduction: str, *, xp: Any, allowed: tuple[str, ...] = REDUCTIONS) -> Any:
-    """Apply ``reduction`` to a per-element loss; ``ValueError`` lists the valid names."""
+def reduce(
+    loss: Any,
+    reduction: str,
+    *,
+    xp: Any,
+    allowed: tuple[str, ...] = REDUCTIONS,
+    normalizer: Any = None,
+) -> Any:
+    """Apply ``reduction`` to a per-element loss; ``ValueError`` lists the valid names.
+
+    With ``normalizer`` (an array or number), ``'mean'`` is ``sum(loss) / normalizer``:
+    torch's weighted mean, where ``loss`` already holds the weights and
+    ``normalizer`` is their sum over the counted elements.
+    """
     check_option("reduction", reduction, allowed)
     if reduction == "none":
         return loss
@@ -51,4 +63,6 @@ def reduce(loss: Any, reduction: str, *, xp: Any, allowed: tuple[str, ...] = RED
         return xp.sum(loss)
     if reduction == "batchmean":
         return xp.sum(loss) / (loss.shape[0] if loss.ndim else 1)
+    if normalizer is not None:
+        return xp.sum(loss) / normalizer
     return xp.mean(loss)

@@ -1,0 +1,332 @@
+"""xlosses.functional against torch.nn.functional: values, input gradients, compilation, errors.
+
+Inputs are the randomized ones of the conformance table
+(``conformance/entries/functional.py``: class weights, ``ignore_index``,
+label smoothing, ``pos_weight``, every reduction, spatial dimensions), so the
+optional arguments are swept.  The reference is torch.nn.functional itself,
+in float64 on the CPU, called on the very values each backend receives (the
+inputs rounded to the dtype under test).  Hand-derived numbers check the
+rules torch documents (weighted mean, the -100 clamp of the BCE logarithms,
+label smoothing of uniform logits).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from conftest import assert_close, backend_named
+
+import xlosses.functional as F
+from conformance.checks import _round_to
+from conformance.spec import all_specs
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+SPECS = {n: s for n, s in all_specs().items() if n.startswith("functional.")}
+TOL = {"float32": 2e-4, "float64": 1e-6}
+
+
+def _torch_ref(name, args, kwargs):
+    def conv(a):
+        return torch.from_numpy(np.array(a)) if isinstance(a, np.ndarray) else a
+
+    out = getattr(TF, name)(*[conv(a) for a in args], **{k: conv(v) for k, v in kwargs.items()})
+    return out.double().numpy()
+
+
+def _cases(spec, shapes=None):
+    """``(variant, rng-built float64 inputs)`` for every variant and batch shape of ``spec``."""
+    for vi, variant in enumerate(spec.variants):
+        for si, batch in enumerate(shapes or spec.batch_shapes):
+            rng = np.random.default_rng([7, vi, si])
+            yield variant, spec.make(rng, batch, dict(variant))
+
+
+def _on(backend, inputs, dtype):
+    def conv(a):
+        return backend.asarray(a, dtype) if isinstance(a, np.ndarray) else a
+
+    return [conv(a) for a in inputs.args], {k: conv(v) for k, v in inputs.kwargs.items()}
+
+
+def _jit(fn, kwargs):
+    """``jax.jit`` of ``fn`` with array keyword arguments traced and the others static."""
+    import jax
+
+    arrays = {k: v for k, v in kwargs.items() if hasattr(v, "shape")}
+    static = {k: v for k, v in kwargs.items() if k not in arrays}
+    return lambda *args: jax.jit(lambda a, kw: fn(*a, **kw, **static))(args, arrays)
+
+
+# -- drop-in signatures ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", F.__all__)
+def test_signature_is_torchs_without_deprecated_args(name):
+    ours = inspect.signature(getattr(F, name)).parameters
+    theirs = inspect.signature(getattr(TF, name)).parameters
+    want = [
+        (p.name, p.default, p.kind)
+        for p in theirs.values()
+        if p.name not in ("size_average", "reduce")
+    ]
+    assert [(p.name, p.default, p.kind) for p in ours.values()] == want
+
+
+def test_every_public_name_has_a_conformance_spec():
+    assert sorted(f"functional.{n}" for n in F.__all__) == sorted(SPECS)
+
+
+# -- values against torch.nn.functional on every backend -------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_values_match_torch(backend, dtype, name):
+    """Every variant and shape; JAX runs under ``jax.jit``."""
+    spec = SPECS[name]
+    torch_name = name.removeprefix("functional.")
+    # JAX compiles every variant: one batch shape (the one with spatial dimensions) there
+    shapes = spec.batch_shapes[-1:] if backend.module == "jax" else None
+    for variant, raw in _cases(spec, shapes):
+        inputs = _round_to(raw, dtype)
+        want = _torch_ref(torch_name, inputs.args, inputs.kwargs)
+        args, kwargs = _on(backend, inputs, dtype)
+        if backend.module == "jax":
+            got = _jit(spec.fn, kwargs)(*args)
+        else:
+            got = spec.fn(*args, **kwargs)
+        assert backend.dtype_name(got) == dtype
+        assert_close(backend.to_numpy(got), want, TOL[dtype]), variant
+
+
+# -- input gradients: torch autograd (and jax.grad) against torch's own backward -------------
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_input_gradients_match_torch_autograd(name):
+    spec = SPECS[name]
+    torch_name = name.removeprefix("functional.")
+    tb, jb = backend_named("torch"), backend_named("jax")
+    for variant, raw in _cases(spec, shapes=spec.batch_shapes[-1:]):
+        x = torch.from_numpy(raw.args[0].copy()).requires_grad_(True)
+        rest = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in raw.args[1:]]
+        kw = {
+            k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+            for k, v in raw.kwargs.items()
+        }
+        (want,) = torch.autograd.grad(getattr(TF, torch_name)(x, *rest, **kw).sum(), [x])
+        (got,) = torch.autograd.grad(spec.fn(x, *rest, **kw).sum(), [x])
+        np.testing.assert_allclose(
+            got.numpy(), want.numpy(), rtol=1e-9, atol=1e-12, err_msg=str(variant)
+        )
+        if jb is not None:
+            args, kwargs = _on(jb, raw, "float64")
+            (gj,) = jb.grad(lambda a, *r, kwargs=kwargs: spec.fn(a, *r, **kwargs), args, [0])
+            np.testing.assert_allclose(
+                jb.to_numpy(gj), want.numpy(), rtol=1e-9, atol=1e-12, err_msg=str(variant)
+            )
+    assert tb is not None
+
+
+# -- hand-derived numbers -------------------------------------------------------------------
+
+
+def test_hand_values(backend):
+    """Numbers derived by hand from torch's documented rules."""
+
+    def a(x, dtype="float64"):
+        return backend.asarray(np.asarray(x), dtype if np.asarray(x).dtype.kind == "f" else None)
+
+    def v(out):
+        return backend.to_numpy(out)
+
+    # uniform logits: -log p = log C for every class, with or without label smoothing
+    x = a(np.zeros((2, 4)))
+    y = a(np.array([1, 3]))
+    np.testing.assert_allclose(v(F.cross_entropy(x, y, label_smoothing=0.3)), np.log(4), rtol=1e-12)
+    # weighted mean: sum_n w_{y_n} l_n / sum_n w_{y_n}, ignored entries out of both sums
+    x = a(np.array([[0.0, np.log(3.0)], [0.0, 0.0], [5.0, 1.0]]))
+    y = a(np.array([1, 0, -100]))
+    w = a(np.array([2.0, 1.0]))
+    l0, l1 = np.log(4 / 3), np.log(2)  # -log(3/4), -log(1/2)
+    np.testing.assert_allclose(v(F.cross_entropy(x, y, weight=w)), (l0 + 2 * l1) / 3, rtol=1e-12)
+    np.testing.assert_allclose(v(F.cross_entropy(x, y, weight=w, reduction="sum")), l0 + 2 * l1)
+    np.testing.assert_allclose(
+        v(F.cross_entropy(x, y, weight=w, reduction="none")), [l0, 2 * l1, 0.0], rtol=1e-12
+    )
+    logp = a(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])))
+    np.testing.assert_allclose(
+        v(F.nll_loss(logp, a(np.array([0, 1])))), (np.log(2) + np.log(4 / 3)) / 2, rtol=1e-12
+    )
+    # the BCE logarithms are clamped at -100: p = 0 with y = 1 costs exactly 100
+    p = a(np.array([0.0, 1.0, 0.5]))
+    t = a(np.array([1.0, 0.0, 1.0]))
+    np.testing.assert_allclose(
+        v(F.binary_cross_entropy(p, t, reduction="none")), [100.0, 100.0, np.log(2)], rtol=1e-12
+    )
+    # pos_weight multiplies the positive term only: 3·log 2 + log 2 at x = 0, y = [1, 0]
+    x0 = a(np.zeros(2))
+    got = F.binary_cross_entropy_with_logits(
+        x0, a(np.array([1.0, 0.0])), pos_weight=a(np.array(3.0)), reduction="sum"
+    )
+    np.testing.assert_allclose(v(got), 4 * np.log(2), rtol=1e-12)
+    # kl_div-free: soft margin log(1 + e^{-yx}) at y x = 2 and -2
+    got = F.soft_margin_loss(a(np.array([2.0, 2.0])), a(np.array([1.0, -1.0])), reduction="none")
+    np.testing.assert_allclose(v(got), [np.log1p(np.exp(-2)), np.log1p(np.exp(2))], rtol=1e-12)
+
+
+def test_all_ignored_mean_is_nan_like_torch(backend):
+    x = backend.asarray(np.zeros((3, 4)), "float64")
+    y = backend.asarray(np.full(3, -100))
+    assert np.isnan(backend.to_numpy(F.cross_entropy(x, y)))
+    assert np.isnan(TF.cross_entropy(torch.zeros(3, 4), torch.full((3,), -100)).item())
+    assert backend.to_numpy(F.cross_entropy(x, y, reduction="sum")) == 0.0
+
+
+# -- compilation ----------------------------------------------------------------------------
+
+COMPILED = [
+    ("cross_entropy", {"weight": "class", "label_smoothing": 0.1, "ignore": True}),
+    ("cross_entropy", {"probs": True, "weight": "class", "reduction": "none"}),
+    ("nll_loss", {"log_probs": True, "weight": "class", "ignore": True}),
+    ("binary_cross_entropy", {"weight": "element"}),
+    ("binary_cross_entropy_with_logits", {"weight": "element", "pos_weight": True}),
+    ("multilabel_soft_margin_loss", {"reduction": "none"}),
+]
+
+
+@pytest.mark.parametrize(
+    "name,variant", COMPILED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(COMPILED)]
+)
+def test_compiled_equals_torch(backend, name, variant):
+    """``jax.jit`` / ``torch.compile(fullgraph=True)`` of a representative call of each loss."""
+    if not backend.differentiable:
+        pytest.skip("no compiler")
+    spec = SPECS[f"functional.{name}"]
+    raw = _round_to(spec.make(np.random.default_rng(3), (4, 3), dict(variant)), "float32")
+    args, kwargs = _on(backend, raw, "float32")
+    arrays = {k: v for k, v in kwargs.items() if hasattr(v, "shape")}
+    static = {k: v for k, v in kwargs.items() if k not in arrays}
+    got = backend.compile(
+        lambda *a: spec.fn(*a[:2], **dict(zip(arrays, a[2:], strict=True)), **static)
+    )(*args, *arrays.values())
+    assert_close(backend.to_numpy(got), _torch_ref(name, raw.args, raw.kwargs), 2e-4)
+
+
+def test_out_of_range_target_is_nan_when_compiled(backend):
+    if not backend.differentiable:
+        pytest.skip("no compiler")
+    x = backend.asarray(np.zeros((3, 4)), "float32")
+    y = backend.asarray(np.array([0, 4, -100]))
+    out = backend.to_numpy(
+        backend.compile(lambda a, b: F.cross_entropy(a, b, reduction="none"))(x, y)
+    )
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and out[2] == 0.0
+
+
+# -- numerics ------------------------------------------------------------------------------
+
+
+def test_extreme_logits_finite(backend):
+    """Logits of ±1e4 in float32: exact values and finite input gradients."""
+    x = backend.asarray(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]]), "float32")
+    y = backend.asarray(np.array([0, 0]))
+    w = backend.asarray(np.array([1.0, 2.0, 3.0]), "float32")
+    got = backend.to_numpy(F.cross_entropy(x, y, reduction="none"))
+    np.testing.assert_allclose(got, [0.0, 2e4], rtol=1e-6)
+    yb = backend.asarray(np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]), "float32")
+    got = backend.to_numpy(F.binary_cross_entropy_with_logits(x, yb, reduction="none"))
+    np.testing.assert_allclose(got, [[0.0, 0.0, np.log(2)], [1e4, 0.0, np.log(2)]], rtol=1e-6)
+    calls = [
+        lambda a: F.cross_entropy(a, y, weight=w, label_smoothing=0.2),
+        lambda a: F.binary_cross_entropy_with_logits(a, yb, pos_weight=w),
+        lambda a: F.soft_margin_loss(a, 2.0 * yb - 1.0),
+        lambda a: F.multilabel_soft_margin_loss(a, yb, weight=w),
+    ]
+    for call in calls:
+        assert np.isfinite(backend.to_numpy(call(x)))
+        if backend.differentiable:
+            (g,) = backend.grad(call, [x], [0])
+            assert np.all(np.isfinite(backend.to_numpy(g)))
+
+
+def test_nan_stays_in_its_row(backend):
+    x = backend.asarray(np.array([[np.nan, 1.0, 2.0], [0.0, 1.0, 2.0]]), "float64")
+    out = backend.to_numpy(F.cross_entropy(x, backend.asarray(np.array([1, 2])), reduction="none"))
+    assert np.isnan(out[0]) and np.isfinite(out[1])
+    yb = backend.asarray(np.ones((2, 3)), "float64")
+    out = backend.to_numpy(F.multilabel_soft_margin_loss(x, yb, reduction="none"))
+    assert np.isnan(out[0]) and np.isfinite(out[1])
+
+
+def test_float16_computed_in_float32(backend):
+    if "float16" not in backend.dtypes:
+        pytest.skip("no float16")
+    x = np.array([[3e4, -3e4, 0.0], [1.0, 2.0, 3.0]])
+    xb = backend.asarray(x, "float16")
+    out = F.cross_entropy(
+        xb, backend.asarray(np.array([1, 2])), reduction="none", label_smoothing=0.1
+    )
+    assert backend.dtype_name(out) == "float16"
+    want = _torch_ref(
+        "cross_entropy", [x, np.array([1, 2])], {"reduction": "none", "label_smoothing": 0.1}
+    )
+    np.testing.assert_allclose(backend.to_numpy(out), want, rtol=2e-3)
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_unknown_reduction_lists_the_valid_ones(backend):
+    x = backend.asarray(np.zeros((2, 3)), "float32")
+    y = backend.asarray(np.array([0, 1]))
+    yb = backend.asarray(np.zeros((2, 3)), "float32")
+    for call in (
+        lambda r: F.cross_entropy(x, y, reduction=r),
+        lambda r: F.nll_loss(x, y, reduction=r),
+        lambda r: F.binary_cross_entropy_with_logits(x, yb, reduction=r),
+        lambda r: F.binary_cross_entropy(yb, yb, reduction=r),
+        lambda r: F.soft_margin_loss(x, yb, reduction=r),
+        lambda r: F.multilabel_soft_margin_loss(x, yb, reduction=r),
+    ):
+        with pytest.raises(
+            ValueError, match=r"reduction must be one of 'none', 'mean', 'sum'; got 'avg'"
+        ):
+            call("avg")
+
+
+def test_bad_shapes_and_values(backend):
+    x = backend.asarray(np.zeros((2, 3, 4)), "float32")
+    with pytest.raises(
+        ValueError, match=r"target shape \(2, 3\) must equal input shape \(2, 3, 4\).*\(2, 4\)"
+    ):
+        F.cross_entropy(x, backend.asarray(np.zeros((2, 3), dtype=np.int64)))
+    y = backend.asarray(np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\).*got shape \(4,\)"):
+        F.cross_entropy(x, y, weight=backend.asarray(np.ones(4), "float32"))
+    with pytest.raises(ValueError, match=r"target must lie in \[0, 3\) \(or ignore_index=-100\)"):
+        F.nll_loss(x, backend.asarray(np.full((2, 4), 3)))
+    with pytest.raises(ValueError, match=r"shapes must be equal: input shape .*target shape"):
+        F.cross_entropy(x, backend.asarray(np.zeros((2, 3)), "float32"))
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        F.cross_entropy(x, y, label_smoothing=1.5)
+    with pytest.raises(TypeError, match="input must have a real floating dtype"):
+        F.cross_entropy(backend.asarray(np.zeros((2, 3), dtype=np.int64)), y[:, 0])
+    p = backend.asarray(np.array([0.5, 1.5]), "float32")
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        F.binary_cross_entropy(p, backend.asarray(np.ones(2), "float32"))
+    with pytest.raises(ValueError, match="shapes must be equal"):
+        F.binary_cross_entropy_with_logits(p, backend.asarray(np.ones(3), "float32"))
+
+
+def test_inputs_not_mutated_requires_grad_kept():
+    x = torch.randn(4, 5, 3, requires_grad=True)
+    y = torch.randint(0, 5, (4, 3))
+    w = torch.rand(5)
+    x0, y0, w0 = x.detach().clone(), y.clone(), w.clone()
+    F.cross_entropy(x, y, weight=w, label_smoothing=0.1).backward()
+    assert x.grad is not None and x.requires_grad
+    assert torch.equal(x.detach(), x0) and torch.equal(y, y0) and torch.equal(w, w0)

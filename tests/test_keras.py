@@ -1,0 +1,108 @@
+"""xlosses.keras on Keras 3's JAX and torch backends.
+
+Keras fixes its backend when it is first imported, so each backend runs in its
+own interpreter (``KERAS_BACKEND=jax`` / ``torch``) with the checks below:
+values against the core functions and float64 formulas written here (sparse
+and one-hot labels, every Keras reduction, ``sample_weight``), serialization,
+and a short training run of a linear model on an imbalanced synthetic problem
+whose loss must decrease.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+if importlib.util.find_spec("keras") is None:  # not imported here: it would fix the backend
+    pytest.skip("keras not installed", allow_module_level=True)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CHECKS = textwrap.dedent(
+    """
+    import numpy as np, keras
+    import xlosses
+    from xlosses.keras import Poly1CrossEntropy, Poly1Focal
+
+    assert keras.backend.backend() == BACKEND, keras.backend.backend()
+    rng = np.random.default_rng(0)
+    N, C = 8, 4
+    x = rng.normal(size=(N, C)) * 2
+    y = rng.integers(0, C, N)
+    onehot = np.eye(C)[y]
+
+    # float64 formulas, independent of xlosses
+    logp = x - x.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    pt = np.exp(logp[np.arange(N), y])
+    poly_ce = -np.log(pt) + 1.5 * (1 - pt)
+    s = 1 / (1 + np.exp(-x))
+    q = onehot * s + (1 - onehot) * (1 - s)
+    bce = -np.log(q)
+    a_t = 0.25 * onehot + 0.75 * (1 - onehot)
+    poly_focal = (a_t * (1 - q) ** 2 * bce + 1.0 * (1 - q) ** 3).mean(-1)
+
+    def npy(t):
+        return np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float64)
+
+    f32 = dict(rtol=2e-5, atol=1e-6)
+    ce = Poly1CrossEntropy(epsilon=1.5)
+    np.testing.assert_allclose(npy(ce(y, x)), poly_ce.mean(), **f32)
+    np.testing.assert_allclose(npy(ce(y[:, None], x)), poly_ce.mean(), **f32)
+    np.testing.assert_allclose(npy(ce(onehot, x)), poly_ce.mean(), **f32)
+    np.testing.assert_allclose(npy(Poly1CrossEntropy(1.5, reduction="sum")(y, x)), poly_ce.sum(), **f32)
+    np.testing.assert_allclose(npy(Poly1CrossEntropy(1.5, reduction=None)(y, x)), poly_ce, **f32)
+    w = rng.random(N)
+    np.testing.assert_allclose(npy(ce(y, x, sample_weight=w)), (w * poly_ce).mean(), **f32)
+    # the same numbers as a direct call of the core function on the backend's tensors
+    xt, yt = keras.ops.convert_to_tensor(x, "float32"), keras.ops.convert_to_tensor(y, "int32")
+    core = xlosses.poly_loss_cross_entropy(xt, yt, epsilon=1.5)
+    np.testing.assert_allclose(npy(ce.call(yt, xt)), npy(core), rtol=0, atol=0)
+
+    focal = Poly1Focal(gamma=2.0, epsilon=1.0, alpha=0.25)
+    np.testing.assert_allclose(npy(focal(y, x)), poly_focal.mean(), **f32)
+    np.testing.assert_allclose(npy(focal(onehot, x)), poly_focal.mean(), **f32)
+    np.testing.assert_allclose(npy(Poly1Focal(reduction=None)(y, x)), poly_focal, **f32)
+    core = xlosses.poly_loss_sigmoid_focal(xt, keras.ops.one_hot(yt, C), epsilon=1.0)
+    np.testing.assert_allclose(npy(focal.call(yt, xt)), npy(core).mean(-1), rtol=1e-7, atol=0)
+
+    # serialization round trip
+    for loss in (Poly1CrossEntropy(epsilon=-1.0), Poly1Focal(gamma=0.5, epsilon=2.0, alpha=None)):
+        again = keras.losses.deserialize(keras.losses.serialize(loss))
+        assert type(again) is type(loss) and again.get_config() == loss.get_config()
+
+    # training: a linear model on an imbalanced problem (about 70/20/10 %)
+    keras.utils.set_random_seed(0)
+    X = rng.normal(size=(600, 6)).astype("float32")
+    logits = X @ rng.normal(size=(6, 3)) + np.array([2.0, 0.5, -0.5])
+    Y = logits.argmax(-1)
+    counts = np.bincount(Y, minlength=3)
+    assert counts.max() > 3 * counts.min(), counts
+    for loss, target in ((Poly1CrossEntropy(epsilon=1.0), Y), (Poly1CrossEntropy(epsilon=-1.0), np.eye(3)[Y]),
+                         (Poly1Focal(), Y)):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss)
+        hist = model.fit(X, target, epochs=8, batch_size=100, verbose=0).history["loss"]
+        assert hist[-1] < 0.6 * hist[0], (loss.name, hist)
+        acc = (model.predict(X, verbose=0).argmax(-1) == Y).mean()
+        assert acc > 0.8, (loss.name, acc)
+    print("KERAS CHECKS PASSED")
+    """
+)
+
+
+@pytest.mark.parametrize("keras_backend", ["jax", "torch"])
+def test_keras_backend(keras_backend):
+    if importlib.util.find_spec(keras_backend) is None:
+        pytest.skip(f"{keras_backend} not installed")
+    env = {**os.environ, "KERAS_BACKEND": keras_backend, "PYTHONPATH": ROOT}
+    code = f"BACKEND = {keras_backend!r}\n{CHECKS}"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
+    assert out.returncode == 0 and "KERAS CHECKS PASSED" in out.stdout, out.stderr[-4000:]

@@ -1,0 +1,563 @@
+r"""``torch.nn.functional``'s losses on every array backend.
+
+``import xlosses.functional as F`` is a drop-in replacement for the loss
+functions of ``torch.nn.functional``: the same names, positional arguments,
+keyword names, defaults (``reduction='mean'``) and semantics (class
+``weight``, ``ignore_index``, ``label_smoothing``, ``pos_weight``,
+``reduction='batchmean'`` for :func:`kl_div`, ...), for PyTorch tensors and for
+NumPy, JAX, CuPy or any array API arrays alike.  The deprecated
+``size_average`` and ``reduce`` arguments are left out.
+
+Each function is a thin mapping onto the core functions of ``xlosses``
+(per-example losses, drop-in for ``optax.losses``): it moves the class axis
+where torch has it (axis 1 for inputs of two or more dimensions), applies
+class weights and ``ignore_index``, and reduces with
+:func:`xlosses._reduce.reduce`.  An unknown ``reduction`` raises
+``ValueError`` listing the valid ones.
+
+Results are arrays of the inputs' library, on their device, in the floating
+dtype of ``input``; 16-bit inputs are computed (and reduced) in float32 and
+cast back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat as _compat
+
+from ._checks import (
+    check_floating,
+    check_integer,
+    check_label_range,
+    check_option,
+    check_same_shape,
+)
+from ._namespace import cast, compute_dtype, namespace, value_checks_possible
+from ._ops import safe_log, safe_log1m, take_labels
+from ._reduce import REDUCTIONS, reduce
+from .classification import (
+    sigmoid_binary_cross_entropy,
+    softmax_cross_entropy,
+    softmax_cross_entropy_with_integer_labels,
+)
+from .smoothing import smooth_labels
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "multilabel_soft_margin_loss",
+    "nll_loss",
+    "soft_margin_loss",
+]
+
+Array = Any
+
+
+# -- shared set-up ------------------------------------------------------------------------
+
+
+def _finish(
+    loss: Array,
+    reduction: str,
+    dtype: Any,
+    xp: Any,
+    *,
+    normalizer: Array | None = None,
+    allowed: tuple[str, ...] = REDUCTIONS,
+) -> Array:
+    """Reduce ``loss`` in the compute dtype of ``dtype`` and return it in ``dtype``."""
+    work = compute_dtype(xp, dtype)
+    loss = cast(loss, work, xp=xp)
+    if normalizer is not None:
+        normalizer = cast(normalizer, work, xp=xp)
+    return cast(
+        reduce(loss, reduction, xp=xp, allowed=allowed, normalizer=normalizer), dtype, xp=xp
+    )
+
+
+def _input(input: Array, xp: Any, name: str = "input") -> tuple[Any, Any]:
+    """Check that ``input`` is floating; return ``(its dtype, the compute dtype)``."""
+    check_floating(input, name, xp=xp)
+    return input.dtype, compute_dtype(xp, input.dtype)
+
+
+def _class_axis(input: Array) -> int:
+    """torch's class axis: 1 for inputs ``[N, C, d1, ...]``, 0 for a single example ``[C]``."""
+    if input.ndim == 0:
+        raise ValueError(
+            "input must have a class axis (shape [C], [N, C] or [N, C, d1, ...]), got a 0-d array"
+        )
+    return 1 if input.ndim >= 2 else 0
+
+
+def _per_class(vec: Array, ndim: int, axis: int, xp: Any) -> Array:
+    """A per-class vector ``[C]`` shaped to broadcast along ``axis`` of an ``ndim``-d array."""
+    return xp.reshape(vec, (vec.shape[0],) + (1,) * (ndim - axis - 1))
+
+
+def _class_weight(weight: Array | None, num_classes: int, work: Any, xp: Any) -> Array | None:
+    """``weight`` checked to be a floating ``[C]`` vector, in the compute dtype."""
+    if weight is None:
+        return None
+    check_floating(weight, "weight", xp=xp)
+    if tuple(weight.shape) != (num_classes,):
+        raise ValueError(
+            f"weight must have shape ({num_classes},), one entry per class, "
+            f"got shape {tuple(weight.shape)}"
+        )
+    return cast(weight, work, xp=xp)
+
+
+class _ClassIndices:
+    """Integer targets of a class-index loss: ignored entries, safe indices, class weights."""
+
+    def __init__(
+        self,
+        input: Array,
+        target: Array,
+        weight: Array | None,
+        ignore_index: int,
+        work: Any,
+        xp: Any,
+    ) -> None:
+        axis = _class_axis(input)
+        num_classes = input.shape[axis]
+        check_integer(target, "target", xp=xp)
+        batch = tuple(d for i, d in enumerate(input.shape) if i != axis)
+        if tuple(target.shape) != batch:
+            raise ValueError(
+                f"target shape {tuple(target.shape)} must equal input shape "
+                f"{tuple(input.shape)} without the class axis {axis}, i.e. {batch}"
+            )
+        check_label_range(target, num_classes, xp=xp, name="target", ignore_index=ignore_index)
+        self.axis, self.num_classes = axis, num_classes
+        self.keep = target != ignore_index
+        # out-of-range targets (possible only where no value check runs) give NaN rows
+        self.valid = (target >= 0) & (target < num_classes)
+        self.index = xp.where(self.valid, target, 0)
+        self.weight = _class_weight(weight, num_classes, work, xp)
+        if self.weight is None:
+            self.target_weight = None
+        else:
+            flat = xp.take(self.weight, xp.reshape(self.index, (-1,)), axis=0)
+            self.target_weight = xp.reshape(flat, tuple(target.shape))
+
+    def finish(self, loss: Array, reduction: str, dtype: Any, xp: Any) -> Array:
+        """Zero the ignored entries, NaN the invalid ones, reduce with torch's weighted mean."""
+        work = compute_dtype(xp, dtype)
+        loss = xp.where(self.valid | ~self.keep, cast(loss, work, xp=xp), xp.nan)
+        loss = xp.where(self.keep, loss, 0.0)
+        counted = (
+            cast(self.keep, work, xp=xp)
+            if self.target_weight is None
+            else xp.where(self.keep, self.target_weight, 0.0)
+        )
+        return _finish(loss, reduction, dtype, xp, normalizer=xp.sum(counted))
+
+    def weigh(self, loss: Array) -> Array:
+        """``weight[target] · loss`` (``loss`` unchanged without class weights)."""
+        return loss if self.target_weight is None else self.target_weight * loss
+
+
+# -- classification -----------------------------------------------------------------------
+
+
+def cross_entropy(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Array:
+    r"""Cross-entropy between logits and class indices or class probabilities.
+
+    With class indices :math:`y_n` (``target`` of an integer dtype), class
+    weights :math:`w` and label smoothing :math:`\varepsilon` over
+    :math:`C` classes:
+
+    .. math::
+        \ell_n = (1 - \varepsilon)\, w_{y_n} \bigl(-\log p_{n, y_n}\bigr)
+                 + \frac{\varepsilon}{C} \sum_c w_c \bigl(-\log p_{n, c}\bigr),
+        \qquad p_n = \operatorname{softmax}(x_n),
+
+    with :math:`\ell_n = 0` where :math:`y_n` is ``ignore_index``;
+    ``'mean'`` is torch's weighted mean :math:`\sum_n \ell_n / \sum_n w_{y_n}`
+    over the entries that are not ignored.  With class probabilities
+    (``target`` floating, of ``input``'s shape), :math:`\ell_n = -\sum_c w_c
+    \tilde y_{n,c} \log p_{n,c}` with :math:`\tilde y = (1 - \varepsilon) y +
+    \varepsilon / C`, and ``'mean'`` is the plain mean over the examples.
+
+    Drop-in for ``torch.nn.functional.cross_entropy``; maps onto
+    :func:`xlosses.softmax_cross_entropy_with_integer_labels` (no one-hot of
+    the logits' size is built), :func:`xlosses.softmax_cross_entropy` and
+    :func:`xlosses.smooth_labels`.
+
+    Parameters
+    ----------
+    input : array, shape ``[C]``, ``[N, C]`` or ``[N, C, d1, ...]``
+        Unnormalised logits; the class axis is 1 (0 for a single example).
+    target : array
+        Class indices (integer dtype) of shape ``[]``, ``[N]`` or
+        ``[N, d1, ...]``, or class probabilities of ``input``'s shape.
+    weight : array, shape ``[C]``, optional
+        Weight of each class.
+    ignore_index : int, default -100
+        Class index whose entries count neither in the loss nor in the mean
+        (class-index targets only).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    label_smoothing : float, default 0.0
+        :math:`\varepsilon \in [0, 1]`.
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the loss of each example
+        (``input``'s shape without the class axis), in ``input``'s dtype.
+
+    Notes
+    -----
+    Target indices outside ``[0, C)`` (other than ``ignore_index``) raise
+    ``ValueError`` on eager CPU backends and give NaN in their own entries
+    elsewhere (under ``jax.jit``, ``torch.compile``, on GPUs).  When every
+    entry is ignored, ``'mean'`` is NaN (0/0), as in torch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> logits = np.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+    >>> print(np.round(F.cross_entropy(logits, np.array([0, 1]), reduction="none"), 4))
+    [0.2761 2.9518]
+    >>> w = np.array([1.0, 3.0, 1.0])
+    >>> print(np.round(F.cross_entropy(logits, np.array([0, 1]), weight=w), 4))  # (0.2761 + 3·2.9518) / 4
+    2.2829
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.CrossEntropyLoss``.
+    Szegedy et al., *Rethinking the Inception Architecture for Computer
+    Vision*, CVPR 2016 (label smoothing).
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    axis = _class_axis(input)
+    num_classes = input.shape[axis]
+    eps = label_smoothing
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {eps!r}")
+    if not xp.isdtype(target.dtype, "integral"):
+        check_floating(target, "target", xp=xp)
+        check_same_shape(input=input.shape, target=target.shape)
+        y = smooth_labels(target, eps, axis=axis) if eps > 0 else target
+        w = _class_weight(weight, num_classes, work, xp)
+        if w is not None:
+            y = cast(y, work, xp=xp) * _per_class(w, input.ndim, axis, xp)
+        return _finish(softmax_cross_entropy(input, y, axis=axis), reduction, dtype, xp)
+    idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
+    ce = cast(softmax_cross_entropy_with_integer_labels(input, idx.index, axis=axis), work, xp=xp)
+    loss = idx.weigh(ce)
+    if eps > 0:
+        # (eps/C) sum_c w_c (-log p_c): the soft-label cross-entropy with labels eps·w/C
+        # (scaled before the call, so that a 16-bit result holds the term itself)
+        w = idx.weight
+        if w is None:
+            w = xp.ones((num_classes,), dtype=work, device=_compat.device(input))
+        w = _per_class((eps / num_classes) * w, input.ndim, axis, xp)
+        smooth = cast(softmax_cross_entropy(input, w, axis=axis), work, xp=xp)
+        loss = (1.0 - eps) * loss + smooth
+    return idx.finish(loss, reduction, dtype, xp)
+
+
+def nll_loss(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Array:
+    r"""Negative log-likelihood of class indices given log-probabilities.
+
+    .. math::
+        \ell_n = -w_{y_n}\, x_{n, y_n}
+
+    (0 where :math:`y_n` is ``ignore_index``); ``'mean'`` is torch's
+    weighted mean :math:`\sum_n \ell_n / \sum_n w_{y_n}` over the entries
+    that are not ignored.  ``cross_entropy(x, y)`` is
+    ``nll_loss(log_softmax(x), y)``.  Drop-in for
+    ``torch.nn.functional.nll_loss``; the entry of each target is gathered
+    (``take_along_axis``), no one-hot is built.
+
+    Parameters
+    ----------
+    input : array, shape ``[C]``, ``[N, C]`` or ``[N, C, d1, ...]``
+        Log-probabilities (any real values are accepted, as in torch).
+    target : integer array, shape ``[]``, ``[N]`` or ``[N, d1, ...]``
+        Class indices in ``[0, C)`` or ``ignore_index``.
+    weight : array, shape ``[C]``, optional
+    ignore_index : int, default -100
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the loss of each example.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> logp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.2, 0.7]]))
+    >>> print(np.round(F.nll_loss(logp, np.array([0, 2]), reduction="none"), 4))
+    [0.6931 0.3567]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.NLLLoss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
+    picked = cast(take_labels(input, idx.index, axis=idx.axis, xp=xp), work, xp=xp)
+    return idx.finish(idx.weigh(-picked), reduction, dtype, xp)
+
+
+def _clamp_log(log: Array, xp: Any) -> Array:
+    """``max(log, -100)``: torch's floor on the logarithms of ``binary_cross_entropy``."""
+    return xp.where(log > -100.0, log, -100.0)
+
+
+def binary_cross_entropy(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Binary cross-entropy between probabilities and targets.
+
+    .. math::
+        \ell = -w \bigl[\, y \max(\log p, -100) + (1 - y) \max(\log(1 - p), -100) \bigr]
+
+    The logarithms are clamped at -100 as in torch, so that ``p = 0`` or
+    ``p = 1`` gives a finite loss.  Drop-in for
+    ``torch.nn.functional.binary_cross_entropy``.  Prefer
+    :func:`binary_cross_entropy_with_logits` (exact for any logit).
+
+    Parameters
+    ----------
+    input : array
+        Probabilities in ``[0, 1]``.
+    target : array, ``input``'s shape
+        Targets in ``[0, 1]``.
+    weight : array, optional
+        Broadcastable to ``target``: the weight of each element.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or the element-wise loss of ``input``'s shape.
+
+    Notes
+    -----
+    xlosses has no core function for probability inputs; this is the one
+    place its formula lives.  Probabilities outside ``[0, 1]`` raise
+    ``ValueError`` on eager CPU backends and give NaN elsewhere.  The
+    gradient is the exact derivative of the clamped formula,
+    :math:`(p - y) / (p (1 - p))` wherever the clamp is inactive; torch
+    instead divides by :math:`\max(p(1 - p), 10^{-12})`, so the two differ
+    only for :math:`p(1-p) < 10^{-12}`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> p = np.array([0.9, 0.2, 0.0])
+    >>> print(np.round(F.binary_cross_entropy(p, np.array([1.0, 1.0, 1.0]), reduction="none"), 4))
+    [  0.1054   1.6094 100.    ]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.BCELoss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    check_same_shape(input=input.shape, target=target.shape)
+    p = cast(input, work, xp=xp)
+    y = cast(target, work, xp=xp)
+    inside = (p >= 0.0) & (p <= 1.0)
+    if value_checks_possible(xp, p) and not bool(xp.all(inside)):
+        raise ValueError("input of binary_cross_entropy must hold probabilities in [0, 1]")
+    log_p = _clamp_log(safe_log(p, xp=xp), xp)
+    log_q = _clamp_log(safe_log1m(p, xp=xp), xp)
+    loss = xp.where(inside, -(y * log_p + (1.0 - y) * log_q), xp.nan)
+    if weight is not None:
+        loss = cast(weight, work, xp=xp) * loss
+    return _finish(loss, reduction, dtype, xp)
+
+
+def binary_cross_entropy_with_logits(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    reduction: str = "mean",
+    pos_weight: Array | None = None,
+) -> Array:
+    r"""Binary cross-entropy with logits, optionally weighting the positive term.
+
+    .. math::
+        \ell = w \bigl[\, p_w\, y\, \operatorname{softplus}(-x)
+               + (1 - y)\, \operatorname{softplus}(x) \bigr]
+             = w \bigl[\operatorname{BCE}(x, y)
+               + (p_w - 1)\, y\, \operatorname{BCE}(x, 1) \bigr]
+
+    computed with :func:`xlosses.sigmoid_binary_cross_entropy` (exact for
+    any logit).  Drop-in for
+    ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    Parameters
+    ----------
+    input : array
+        Logits.
+    target : array, ``input``'s shape
+        Targets in ``[0, 1]``.
+    weight : array, optional
+        Broadcastable to ``input``: the weight of each element.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    pos_weight : array, optional
+        Weight of the positive term, broadcastable to ``input`` (typically
+        of shape ``[C]`` for the last axis).
+
+    Returns
+    -------
+    array
+        A scalar, or the element-wise loss of ``input``'s shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x, y = np.array([2.0, -1.0]), np.array([1.0, 0.0])
+    >>> print(np.round(F.binary_cross_entropy_with_logits(x, y, reduction="none"), 4))
+    [0.1269 0.3133]
+    >>> print(np.round(F.binary_cross_entropy_with_logits(x, y, reduction="none", pos_weight=np.array(3.0)), 4))
+    [0.3808 0.3133]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.BCEWithLogitsLoss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight, pos_weight=pos_weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    check_same_shape(input=input.shape, target=target.shape)
+    loss = cast(sigmoid_binary_cross_entropy(input, target), work, xp=xp)
+    if pos_weight is not None:
+        check_floating(pos_weight, "pos_weight", xp=xp)
+        positive = cast(sigmoid_binary_cross_entropy(input, xp.ones_like(input)), work, xp=xp)
+        y = cast(target, work, xp=xp)
+        loss = loss + (cast(pos_weight, work, xp=xp) - 1.0) * y * positive
+    if weight is not None:
+        loss = cast(weight, work, xp=xp) * loss
+    return _finish(loss, reduction, dtype, xp)
+
+
+def soft_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
+    r"""Two-class logistic loss with targets in :math:`\{-1, 1\}`.
+
+    .. math::
+        \ell = \log\bigl(1 + e^{-y x}\bigr)
+             = \operatorname{BCE}\bigl(x, \tfrac{1 + y}{2}\bigr)
+
+    computed with :func:`xlosses.sigmoid_binary_cross_entropy` (exact for
+    any logit).  ``'mean'`` averages over every element.  Drop-in for
+    ``torch.nn.functional.soft_margin_loss``.
+
+    Parameters
+    ----------
+    input : array
+        Scores.
+    target : array, broadcastable to ``input``
+        Targets :math:`\pm 1`.  (Other values give the logistic loss of the
+        soft label :math:`(1 + y)/2`, not torch's :math:`\log(1 + e^{-yx})`.)
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or the element-wise loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> print(np.round(F.soft_margin_loss(np.array([0.0, 2.0]), np.array([1.0, -1.0]), reduction="none"), 4))
+    [0.6931 2.1269]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.SoftMarginLoss``.
+    """
+    xp = namespace(input=input, target=target)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    labels = (cast(target, work, xp=xp) + 1.0) * 0.5
+    return _finish(sigmoid_binary_cross_entropy(input, labels), reduction, dtype, xp)
+
+
+def multilabel_soft_margin_loss(
+    input: Array,
+    target: Array,
+    weight: Array | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Multi-label one-versus-all logistic loss, averaged over the classes.
+
+    .. math::
+        \ell_n = \frac{1}{C} \sum_c w_c\, \operatorname{BCE}(x_{n,c}, y_{n,c})
+
+    with :func:`xlosses.sigmoid_binary_cross_entropy`.  Drop-in for
+    ``torch.nn.functional.multilabel_soft_margin_loss``.
+
+    Parameters
+    ----------
+    input : array, shape ``[N, C]`` (or ``[C]``)
+        Logits; the classes lie along the last axis.
+    target : array, ``input``'s shape
+        Targets in ``{0, 1}`` (or ``[0, 1]``).
+    weight : array, optional
+        Broadcastable to ``input`` (typically ``[C]``).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the loss of each example.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x = np.array([[0.0, 2.0]])
+    >>> print(np.round(F.multilabel_soft_margin_loss(x, np.array([[1.0, 0.0]]), reduction="none"), 4))
+    [1.41]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.MultiLabelSoftMarginLoss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, work = _input(input, xp)
+    if input.ndim == 0:
+        raise ValueError("input must have a class axis (shape [C] or [N, C]), got a 0-d array")
+    loss = cast(sigmoid_binary_cross_entropy(input, target), work, xp=xp)
+    if weight is not None:
+        check_floating(weight, "weight", xp=xp)
+        loss = cast(weight, work, xp=xp) * loss
+    return _finish(xp.mean(loss, axis=-1), reduction, dtype, xp)
