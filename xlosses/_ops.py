@@ -41,6 +41,7 @@ __all__ = [
     "softmax",
     "softplus",
     "take_labels",
+    "take_labels_by_comparison",
     "xlogy",
 ]
 
@@ -257,5 +258,24 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     """
     if _library(xp) == "torch" and labels.dtype != xp.int64:
         labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
+    if not hasattr(xp, "take_along_axis"):  # before the 2024.12 standard (Dask)
+        return take_labels_by_comparison(x, labels, axis=axis, xp=xp)
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(xp.take_along_axis(x, idx, axis=axis), axis=axis)
+
+
+def take_labels_by_comparison(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """:func:`take_labels` for namespaces without ``take_along_axis`` (Dask).
+
+    Sums ``x`` where ``labels == arange(num_classes)`` along ``axis``: one
+    element-wise comparison and a sum, so it stays blockwise on a chunked
+    array (a chunk-sized boolean temporary, never a one-hot of the whole
+    array).  Entries of other classes are replaced by 0 before the sum, so a
+    NaN or ``inf`` elsewhere in the row does not leak into the picked value.
+    """
+    axis = axis % x.ndim
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    classes = xp.reshape(xp.arange(x.shape[axis], dtype=labels.dtype), tuple(shape))
+    hit = xp.expand_dims(labels, axis=axis) == classes
+    return xp.sum(xp.where(hit, x, 0.0), axis=axis)
