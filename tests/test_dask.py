@@ -33,6 +33,7 @@ import dask
 from dask.callbacks import Callback
 
 import xlosses
+from conformance.checks import _err
 from conformance.spec import Inputs, all_specs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,12 +109,6 @@ def _numpy_result(spec: Any, inputs: Inputs) -> np.ndarray:
     )
     with np.errstate(all="ignore"):
         return np.asarray(spec.fn(*f64.args, **f64.kwargs), dtype=np.float64)
-
-
-def _err(got: np.ndarray, want: np.ndarray) -> float:
-    same = (got == want) | (np.isnan(got) & np.isnan(want))
-    diff = np.where(same, 0.0, np.abs(got - want) / (np.abs(want) + 1.0))
-    return float(np.max(np.where(np.isnan(diff), np.inf, diff), initial=0.0))
 
 
 CASES = [
