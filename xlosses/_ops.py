@@ -254,7 +254,8 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     """``x[..., labels, ...]`` along ``axis``: the entry each label points at.
 
     ``labels`` has the shape of ``x`` without ``axis``; it must hold valid
-    indices (callers replace invalid ones first).  No one-hot is built.
+    indices (callers replace invalid ones first).  No one-hot is built (for
+    namespaces without ``take_along_axis``, see :func:`take_labels_by_comparison`).
     """
     if _library(xp) == "torch" and labels.dtype != xp.int64:
         labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
