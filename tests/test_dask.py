@@ -18,7 +18,6 @@ NumPy/Dask inputs are refused, and the documented out-of-core example runs
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -115,14 +114,15 @@ CASES = [
     pytest.param(name, vi, batch, id=f"{name}-v{vi}-{'x'.join(map(str, batch))}")
     for name, spec in SPECS.items()
     if spec.backends is None or "dask" in spec.backends
-    for vi, batch in itertools.product(range(len(spec.variants)), ((BATCH,), (BATCH, 3)))
+    for vi in range(len(spec.variants))
+    for batch in (((BATCH,), (BATCH, 3)) if vi == 0 else ((BATCH,),))  # 2-D batch: variant 0
 ]
 
 
 @pytest.mark.parametrize("name, vi, batch", CASES)
 def test_loss_is_lazy_chunked_and_exact(name: str, vi: int, batch: tuple[int, ...]) -> None:
     spec = SPECS[name]
-    dtype = "float32" if vi % 2 else "float64"  # both dtypes over the variants, half the cost
+    dtype = "float32" if (vi + len(batch)) % 2 == 0 else "float64"  # both, at half the cost
     inputs = _inputs(spec, spec.variants[vi], batch, dtype)
     want = _numpy_result(spec, inputs)
     counter = Counter()
