@@ -174,6 +174,21 @@ def test_reductions_are_dask_reductions(rng: np.random.Generator) -> None:
     assert counter.loads == 40
 
 
+def test_graph_runs_in_worker_processes(rng: np.random.Generator) -> None:
+    """The loss graphs pickle: they run on Dask's process pool as on a cluster's workers."""
+    x = rng.normal(size=(40, 6)) * 3
+    labels = rng.integers(0, 6, 40)
+    xd, ld = da.from_array(x, chunks=(10, 6)), da.from_array(labels, chunks=10)
+    ce = xlosses.softmax_cross_entropy_with_integer_labels(xd, ld)
+    focal = xlosses.sigmoid_focal_loss(xd, (ld[:, None] == da.arange(6)).astype("f8"))
+    in_processes = dask.compute(ce.mean(), focal.sum(), scheduler="processes", num_workers=2)
+    in_thread = dask.compute(ce.mean(), focal.sum(), scheduler="sync")
+    np.testing.assert_allclose(in_processes, in_thread, rtol=1e-14)
+    m = x.max(-1, keepdims=True)
+    want = (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[:, 0] - x[np.arange(40), labels]
+    np.testing.assert_allclose(in_processes[0], want.mean(), rtol=1e-12)
+
+
 def test_out_of_range_labels_give_nan_rows_lazily() -> None:
     counter = Counter()
     x = counter.lazy(np.zeros((4, 3)))
