@@ -37,8 +37,8 @@ from conformance.spec import Inputs, all_specs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = all_specs()
-BATCH = 8  # leading (batch) axis of every input
-CHUNK = 2  # rows per chunk: 4 chunks along the batch axis
+BATCH = 14  # size of the batch axis: a size no feature axis has
+CHUNK = 2  # rows per chunk: 7 chunks along the batch axis
 TOL = {"float32": 2e-4, "float64": 1e-10}
 
 
@@ -49,25 +49,29 @@ class Counter:
         self.loads = 0
 
     def lazy(self, a: np.ndarray) -> Any:
-        """``a`` as a Dask array of 2-row chunks that are only produced on compute.
+        """``a`` as a Dask array chunked along its batch axis, produced only on compute.
 
-        Built with ``da.map_blocks`` and an explicit ``meta``, so that Dask never
-        calls the loader to guess the output type.
+        The batch axis is the first axis of size ``BATCH`` (the leading one, unless a
+        variant puts the features first, as ``axis=0`` does); it is cut into chunks
+        of ``CHUNK``, every other axis is whole.  Built with ``da.map_blocks`` and
+        an explicit ``meta``, so that Dask never calls the loader to guess a type.
         """
-        chunks = tuple(
-            (CHUNK,) * (n // CHUNK) + ((n % CHUNK,) if n % CHUNK else ()) if i == 0 else (n,)
-            for i, n in enumerate(a.shape)
-        )
-        starts = np.cumsum((0, *chunks[0])) if a.ndim else (0,)
+        b = batch_axis(a.shape)
+        chunks = tuple((CHUNK,) * (n // CHUNK) if i == b else (n,) for i, n in enumerate(a.shape))
 
         def load(block_info: Any = None) -> np.ndarray:
             self.loads += 1
-            i = block_info[None]["chunk-location"][0] if a.ndim else 0
-            return a[starts[i] : starts[i + 1]].copy() if a.ndim else a.copy()
+            where = block_info[None]["array-location"]
+            return a[tuple(slice(lo, hi) for lo, hi in where)].copy()
 
         return da.map_blocks(
             load, chunks=chunks, dtype=a.dtype, meta=np.empty((0,) * a.ndim, a.dtype)
         )
+
+
+def batch_axis(shape: tuple[int, ...]) -> int | None:
+    """The first axis of size ``BATCH``, or None (an input without a batch axis)."""
+    return next((i for i, n in enumerate(shape) if n == BATCH), None)
 
 
 class TaskCounter(Callback):
@@ -137,9 +141,10 @@ def test_loss_is_lazy_chunked_and_exact(name: str, vi: int, batch: tuple[int, ..
     )
     assert isinstance(out, da.Array), type(out)
     assert str(out.dtype) == dtype
-    if out.ndim and out.shape[0] == BATCH:
+    b = batch_axis(out.shape)
+    if b is not None:
         # per-example losses stay chunked along the batch axis, as their inputs
-        assert out.chunks[0] == (CHUNK,) * (BATCH // CHUNK), out.chunks
+        assert out.chunks[b] == (CHUNK,) * (BATCH // CHUNK), out.chunks
 
     with np.errstate(all="ignore"):
         got = np.asarray(out.compute(scheduler="sync"), dtype=np.float64)
@@ -158,8 +163,8 @@ def test_every_public_loss_reaches_dask() -> None:
 
 
 def test_reductions_are_dask_reductions(rng: np.random.Generator) -> None:
-    x = rng.normal(size=(40, 6)) * 3
-    labels = rng.integers(0, 6, 40)
+    x = rng.normal(size=(BATCH, 6)) * 3
+    labels = rng.integers(0, 6, BATCH)
     counter = Counter()
     xd, ld = counter.lazy(x), counter.lazy(labels)
     per_example = xlosses.softmax_cross_entropy_with_integer_labels(xd, ld)
@@ -167,11 +172,11 @@ def test_reductions_are_dask_reductions(rng: np.random.Generator) -> None:
     mean, total = xp.mean(per_example), xp.sum(per_example)
     assert counter.loads == 0 and isinstance(mean, da.Array) and mean.shape == ()
     m = x.max(-1, keepdims=True)
-    ce = (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[:, 0] - x[np.arange(40), labels]
+    ce = (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[:, 0] - x[np.arange(BATCH), labels]
     got_mean, got_total = dask.compute(mean, total, scheduler="sync")
     np.testing.assert_allclose([got_mean, got_total], [ce.mean(), ce.sum()], rtol=1e-12)
-    # the graph reduces chunk by chunk: 20 chunks loaded once each for both results
-    assert counter.loads == 40
+    # chunk by chunk: the 7 + 7 chunks are loaded once each for both results
+    assert counter.loads == 2 * BATCH // CHUNK
 
 
 def test_graph_runs_in_worker_processes(rng: np.random.Generator) -> None:
