@@ -270,6 +270,7 @@ BACKENDS: tuple[Backend, ...] = (
         "torch_cuda", "torch", (*_FLOATS, "float16", "bfloat16"), differentiable=True, gpu=True
     ),
     Backend("jax_cuda", "jax", (*_FLOATS, "float16", "bfloat16"), differentiable=True, gpu=True),
+    Backend("dask", "dask.array", (*_FLOATS, "float16"), notes="lazy, chunked by batch"),
 )
 
 

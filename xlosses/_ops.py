@@ -53,6 +53,7 @@ __all__ = [
     "sparsemax",
     "stop_gradient",
     "take_labels",
+    "take_labels_by_comparison",
     "value_range",
     "vector_norm",
     "xlogy",
@@ -523,10 +524,13 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     """``x[..., labels, ...]`` along ``axis``: the entry each label points at.
 
     ``labels`` has the shape of ``x`` without ``axis``; it must hold valid
-    indices (callers replace invalid ones first).  No one-hot is built.
+    indices (callers replace invalid ones first).  No one-hot is built (for
+    namespaces without ``take_along_axis``, see :func:`take_labels_by_comparison`).
     """
     if _library(xp) == "torch" and labels.dtype != xp.int64:
         labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
+    if not hasattr(xp, "take_along_axis"):  # before the 2024.12 standard (Dask)
+        return take_labels_by_comparison(x, labels, axis=axis, xp=xp)
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(xp.take_along_axis(x, idx, axis=axis), axis=axis)
 
@@ -600,6 +604,8 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     count = xp.astype(xp.count_nonzero(supp, axis=axis, keepdims=True), x.dtype)
     tau = (xp.sum(xp.where(supp, z, 0.0), axis=axis, keepdims=True) - 1.0) / count
     return xp.where(z > tau, z - tau, 0.0)
+
+
 def safe_pow(x: Any, p: float, *, xp: Any) -> Any:
     """``x**p`` for ``x >= 0`` that is 0 at ``x == 0`` with a gradient of 0 there.
 
@@ -639,6 +645,8 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
 def relu(x: Any, *, xp: Any) -> Any:
     """``max(x, 0)`` as torch's ``clamp_min(x, 0)``: gradient 1 at ``x == 0``; NaN stays NaN."""
     return xp.where(x < 0, 0.0, x)
+
+
 def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
     """``log(exp(a) + exp(b))`` whose value *and gradient* are exact when both are ``-inf``.
 
@@ -713,3 +721,20 @@ def _jax_scan(step: Any) -> Any:
         jax = sys.modules["jax"]
         fn = _JAX_SCANS[step] = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
     return fn
+
+
+def take_labels_by_comparison(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """:func:`take_labels` for namespaces without ``take_along_axis`` (Dask).
+
+    Sums ``x`` where ``labels == arange(num_classes)`` along ``axis``: one
+    element-wise comparison and a sum, so it stays blockwise on a chunked
+    array (a chunk-sized boolean temporary, never a one-hot of the whole
+    array).  Entries of other classes are replaced by 0 before the sum, so a
+    NaN or ``inf`` elsewhere in the row does not leak into the picked value.
+    """
+    axis = axis % x.ndim
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    classes = xp.reshape(xp.arange(x.shape[axis], dtype=labels.dtype), tuple(shape))
+    hit = xp.expand_dims(labels, axis=axis) == classes
+    return xp.sum(xp.where(hit, x, 0.0), axis=axis)
