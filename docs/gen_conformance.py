@@ -176,12 +176,17 @@ def _check_cell(recs: list[dict]) -> str:
 
 
 def _table(specs: list[str], columns: list[str], groups: dict, cell: Any) -> list[str]:
-    """Markdown rows: one per spec, one ``cell(records)`` per column."""
-    lines = ["| loss | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    """A compact Markdown table: one row per spec, one ``cell(records)`` per column."""
+    lines = [
+        '<div class="xl-matrix" markdown>',
+        "",
+        "| loss | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     for spec in specs:
         cells = [cell(groups.get((spec, c), [])) for c in columns]
         lines.append(f"| `{spec}` | " + " | ".join(cells) + " |")
-    return lines
+    return [*lines, "", "</div>"]
 
 
 def render(report: dict[str, Any]) -> str:

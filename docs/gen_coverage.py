@@ -55,6 +55,11 @@ def _where(root: Path = ROOT) -> dict[str, dict[str, str]]:
     return out
 
 
+def _compact(lines: list[str]) -> list[str]:
+    """A table in the site's compact table style (docs/stylesheets/extra.css)."""
+    return ['<div class="xl-matrix" markdown>', "", *lines, "", "</div>"]
+
+
 def _link(ref: str | None) -> str:
     return f"[`{ref.removeprefix('xlosses.')}`][{ref}]" if ref else "not yet"
 
@@ -70,18 +75,19 @@ def optax_table(root: Path = ROOT) -> str:
     )
     top = gen_reference.top_level(root)
     where = _where(root)
-    lines = [
-        f"optax {optax.__version__}: {len(names)} public functions in `optax.losses`.",
-        "",
-        "| `optax.losses` | `xlosses` |",
-        "|---|---|",
-    ]
+    rows = ["| `optax.losses` | `xlosses` |", "|---|---|"]
+    have = 0
     for n in names:
         module = top.reexports.get(n) if n in top.public else None
         ref = where.get(module, {}).get(n) if module else None
-        lines.append(f"| `{n}` | {_link(ref)} |")
-    have = sum(1 for line in lines[4:] if "not yet" not in line)
-    lines += ["", f"{have} of {len(names)} are in xlosses."]
+        have += ref is not None
+        rows.append(f"| `{n}` | {_link(ref)} |")
+    lines = [
+        f"optax {optax.__version__}: {len(names)} public functions in `optax.losses`,"
+        f" {have} of them in xlosses.",
+        "",
+        *_compact(rows),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -90,15 +96,15 @@ def torch_table(root: Path = ROOT) -> str:
     where = _where(root)
     functional = where.get("functional", {})
     modules = where.get("torch", {})
-    lines = [
+    rows = [
         "| `torch.nn.functional` | `xlosses.functional` | `torch.nn` | `xlosses.torch` |",
         "|---|---|---|---|",
     ]
     for fn, cls in sorted(TORCH_FUNCTIONAL_LOSSES.items()):
-        lines.append(
+        rows.append(
             f"| `{fn}` | {_link(functional.get(fn))} | `{cls}` | {_link(modules.get(cls))} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(_compact(rows)) + "\n"
 
 
 def adapters_table(root: Path = ROOT) -> str:

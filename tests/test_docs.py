@@ -356,3 +356,45 @@ def test_classification_figure_is_a_png():
     gen_plots = pytest.importorskip("gen_plots")
     png = gen_plots.classification_figure()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+# -- migration coverage and MathJax ---------------------------------------------------------
+
+
+def test_optax_coverage_table():
+    optax = pytest.importorskip("optax")
+    gen_coverage = pytest.importorskip("gen_coverage")
+    table = gen_coverage.optax_table(ROOT)
+    names = [n for n in dir(optax.losses) if not n.startswith("_")]
+    names = [n for n in names if callable(getattr(optax.losses, n))]
+    have = [n for n in names if n in xlosses.__all__]
+    assert "softmax_cross_entropy" in have
+    assert f"{len(names)} public functions in `optax.losses`, {len(have)} of them" in table
+    for n in names:
+        if n in have:
+            module = getattr(xlosses, n).__module__.removeprefix("xlosses.")
+            assert f"| `{n}` | [`{module}.{n}`][xlosses.{module}.{n}] |" in table
+        else:
+            assert f"| `{n}` | not yet |" in table
+
+
+def test_torch_coverage_table_follows_functional():
+    gen_coverage = pytest.importorskip("gen_coverage")
+    table = gen_coverage.torch_table(ROOT)
+    functional = _adapter_all("functional")
+    for fn in gen_coverage.TORCH_FUNCTIONAL_LOSSES:
+        if fn in functional:
+            assert f"| `{fn}` | [`functional.{fn}`][xlosses.functional.{fn}] |" in table
+        else:
+            assert f"| `{fn}` | not yet |" in table
+
+
+def test_mathjax_is_served_locally():
+    pytest.importorskip("mkdocs")
+    hooks = importlib.import_module("hooks")
+    es5 = hooks.mathjax_dir()
+    assert (es5 / "tex-mml-chtml.js").stat().st_size > 100_000
+    assert any((es5 / "output" / "chtml" / "fonts").rglob("*.woff"))
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert f"{hooks.MATHJAX_SITE}/tex-mml-chtml.js" in config
+    assert "cdn" not in config.lower() and "https://" not in config.split("extra_javascript")[1]
