@@ -17,8 +17,14 @@ the pages cover ``xlosses.__all__`` (and the adapters' ``__all__``).
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from griffe_rst import rst_to_markdown
 
 __all__ = ["FAMILY_ORDER", "ModuleInfo", "figure_for", "public_modules", "reference_pages"]
 
@@ -120,7 +126,8 @@ def figure_for(module: str) -> str | None:
 
 
 def _first_line(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A docstring's summary line as Markdown for a table cell."""
+    return rst_to_markdown(text).replace("|", "\\|")
 
 
 def _family_page(mod: ModuleInfo) -> str:
