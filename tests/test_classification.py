@@ -410,8 +410,13 @@ def test_bad_axis_and_mask(backend):
 def test_out_of_range_labels(backend):
     x = backend.asarray(np.zeros((3, 4)), "float32")
     bad = backend.asarray(np.array([0, 4, -1]))
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\).*\[-1, 4\]"):
-        xlosses.softmax_cross_entropy_with_integer_labels(x, bad)
+    if backend.gpu:
+        # no value check on a GPU (it would synchronise): the bad rows are NaN instead
+        out = backend.to_numpy(xlosses.softmax_cross_entropy_with_integer_labels(x, bad))
+        assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+    else:
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\).*\[-1, 4\]"):
+            xlosses.softmax_cross_entropy_with_integer_labels(x, bad)
     if backend.differentiable:
         # under jit / torch.compile no check can run: the bad rows are NaN, the good one is not
         out = backend.to_numpy(
