@@ -7,6 +7,8 @@ docstrings are parsed, this extension rewrites
 * ``.. math::`` directives into ``$$ ... $$`` blocks (rendered by
   ``pymdownx.arithmatex`` and MathJax),
 * ``:math:`x``` roles into inline ``$x$``,
+* ``.. note::`` / ``.. warning::`` (…) into admonitions and ``.. [1]``
+  citations into ``[1]``,
 * the types of numpydoc items (``name : array, shape ``[n]````) into plain
   text (mkdocstrings shows them as code, where backticks would print),
 * ``:func:`name```, ``:class:`name``` (and ``:meth:``, ``:mod:``, ``:data:``,
@@ -36,6 +38,11 @@ except ImportError:  # the text conversion works (and is tested) without griffe
 __all__ = ["RstToMarkdown", "rst_to_markdown"]
 
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. math::[ \t]*(?P<arg>.*)$")
+_ADMONITION = re.compile(
+    r"^(?P<indent>[ \t]*)\.\. (?P<kind>note|warning|seealso|important|tip|caution|attention)::"
+    r"[ \t]*(?P<arg>.*)$"
+)
+_CITATION = re.compile(r"^(?P<indent>[ \t]*)\.\. \[(?P<label>[^\]]+)\][ \t]+")
 _MATH_ROLE = re.compile(r":math:`(?P<tex>[^`]+)`")
 _XREF_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|data|attr|obj|exc):`~?(?P<name>[^`]+)`")
 
@@ -94,13 +101,29 @@ def _plain_item_types(lines: list[str]) -> Iterator[str]:
         yield line
 
 
+def _admonitions(lines: list[str]) -> Iterator[str]:
+    """``.. note::`` (and friends) as Material admonitions; ``.. [1] ref`` as ``[1] ref``."""
+    for line in lines:
+        m = _ADMONITION.match(line)
+        if m:
+            kind = {"seealso": "info", "caution": "warning", "attention": "warning"}.get(
+                m.group("kind"), m.group("kind")
+            )
+            yield f"{m.group('indent')}!!! {kind}"
+            if m.group("arg").strip():
+                yield f"{m.group('indent')}    {m.group('arg').strip()}"
+            continue
+        yield _CITATION.sub(lambda c: f"{c.group('indent')}[{c.group('label')}] ", line)
+
+
 def rst_to_markdown(text: str, resolve: Callable[[str], str | None] = lambda name: None) -> str:
     """The docstring ``text`` with RST math and cross-reference roles turned into Markdown.
 
     ``resolve(name)`` returns the full path of a documented object (for an
     autorefs link) or ``None`` (the name is then shown as inline code).
     """
-    text = "\n".join(_plain_item_types(list(_math_blocks(text.splitlines()))))
+    lines = list(_admonitions(list(_math_blocks(text.splitlines()))))
+    text = "\n".join(_plain_item_types(lines))
     text = _MATH_ROLE.sub(lambda m: f"${m.group('tex')}$", text)
 
     def xref(m: re.Match[str]) -> str:

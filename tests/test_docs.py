@@ -398,3 +398,8 @@ def test_mathjax_is_served_locally():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert f"{hooks.MATHJAX_SITE}/tex-mml-chtml.js" in config
     assert "cdn" not in config.lower() and "https://" not in config.split("extra_javascript")[1]
+
+
+def test_rst_admonitions_and_citations():
+    doc = "Text.\n\n.. note::\n    Careful.\n\n.. [1] Lin et al., 2017.\n"
+    assert rst_to_markdown(doc) == "Text.\n\n!!! note\n    Careful.\n\n[1] Lin et al., 2017."
