@@ -110,12 +110,17 @@ def run_quick() -> dict[str, Any]:
         return json.loads(out.read_text(encoding="utf-8"))
 
 
+_QUICK: dict[str, Any] = {}  # one quick run per process (``mkdocs serve`` rebuilds often)
+
+
 def load_report() -> dict[str, Any]:
-    """The report at ``$XLOSSES_CONFORMANCE_JSON``, or a fresh quick run."""
+    """The report at ``$XLOSSES_CONFORMANCE_JSON``, or a quick run (once per process)."""
     path = os.environ.get(ENV_JSON, "").strip()
     if path:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    return run_quick()
+    if "report" not in _QUICK:
+        _QUICK["report"] = run_quick()
+    return _QUICK["report"]
 
 
 def tolerances() -> str:

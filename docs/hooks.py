@@ -41,8 +41,6 @@ MATHJAX_SITE = "mathjax/es5"
 # what it may load lazily (fonts, TeX extensions, the menu's accessibility tools).
 MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input", "a11y", "ui", "sre", "adaptors")
 
-_REPORT: dict[str, Any] = {}
-
 
 def mathjax_dir() -> Path:
     """The ``es5`` folder of a local MathJax 3 (no CDN: the site must work offline)."""
@@ -109,11 +107,9 @@ MARKERS = {
 
 
 def _conformance_report() -> dict[str, Any]:
-    if "report" not in _REPORT:
-        src = os.environ.get(gen_conformance.ENV_JSON) or "a quick run of the suite"
-        log.info("conformance page: using %s", src)
-        _REPORT["report"] = gen_conformance.load_report()
-    return _REPORT["report"]
+    src = os.environ.get(gen_conformance.ENV_JSON) or "a quick run of the suite"
+    log.info("conformance page: using %s", src)
+    return gen_conformance.load_report()
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:

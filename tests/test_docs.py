@@ -403,3 +403,30 @@ def test_mathjax_is_served_locally():
 def test_rst_admonitions_and_citations():
     doc = "Text.\n\n.. note::\n    Careful.\n\n.. [1] Lin et al., 2017.\n"
     assert rst_to_markdown(doc) == "Text.\n\n!!! note\n    Careful.\n\n[1] Lin et al., 2017."
+
+
+def test_in_process_report_has_the_cli_schema(monkeypatch):
+    import conformance.backends
+    import conformance.spec
+
+    spec = conformance.spec.all_specs()["smooth_labels"]
+    numpy_backend = conformance.backends.get_backend("numpy")
+    monkeypatch.setattr(conformance.spec, "all_specs", lambda: {spec.name: spec})
+    monkeypatch.setattr(conformance.backends, "available_backends", lambda **kw: [numpy_backend])
+    report = gen_conformance._run_in_process()
+    meta = report["meta"]
+    assert set(meta) == {
+        "xlosses_version",
+        "date",
+        "backends",
+        "dtypes",
+        "quick",
+        "duration_s",
+        "versions",
+    }
+    assert meta["backends"] == ["numpy"] and meta["dtypes"] == ["float32"] and meta["quick"]
+    assert report["results"], "no results"
+    for r in report["results"]:
+        assert set(r) == {"spec", "backend", "dtype", "check", "ok", "err", "detail", "skipped"}
+        assert (r["spec"], r["backend"], r["dtype"]) == ("smooth_labels", "numpy", "float32")
+    assert "| `smooth_labels` | ✓" in gen_conformance.render(report)
