@@ -20,6 +20,7 @@ import doctest
 import importlib
 import inspect
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -123,7 +124,9 @@ def _modules_with_doctests():
 
 
 @pytest.mark.parametrize("module", _modules_with_doctests())
-def test_docstring_examples(module):
+def test_docstring_examples(module, monkeypatch):
+    if module == "xlosses.keras":  # Keras 3 on an installed backend (its default is TensorFlow)
+        monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:  # an adapter whose framework is not installed
