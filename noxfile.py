@@ -82,6 +82,14 @@ def conformance(session: nox.Session) -> None:
 
 
 @nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """The documentation site, built with ``mkdocs build --strict`` into ``site/``.
 
@@ -95,11 +103,3 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "serve", *session.posargs[1:], env=env)
     else:
         session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
-
-
-@nox.session
-def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
-    session.install("ruff")
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")

@@ -99,14 +99,20 @@ def run_quick() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "conformance.json"
         # exit status 1 means failed checks: the page shows them
-        subprocess.run(
+        proc = subprocess.run(
             [sys.executable, "-m", "conformance", "--quick", "--json", str(out)],
             cwd=ROOT,
             check=False,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         if not out.exists():
-            raise RuntimeError("python -m conformance --quick --json wrote no report")
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise RuntimeError(
+                f"python -m conformance --quick --json wrote no report (exit {proc.returncode}):"
+                f"\n{tail}"
+            )
         return json.loads(out.read_text(encoding="utf-8"))
 
 
