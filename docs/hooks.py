@@ -62,11 +62,34 @@ def mathjax_dir() -> Path:
     )
 
 
+def _nav_pages(nav: Any) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, dict):
+        return set().union(*(_nav_pages(v) for v in nav.values()))
+    if isinstance(nav, list):
+        return set().union(set(), *(_nav_pages(v) for v in nav))
+    return set()
+
+
+def _title(page: Path) -> str:
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return page.stem.replace("-", " ").capitalize()
+
+
 def on_config(config: Any) -> Any:
     nav = config.get("nav") or []
     for i, item in enumerate(nav):
         if isinstance(item, dict) and "Reference" in item:
             nav[i] = {"Reference": gen_reference.reference_nav(ROOT)}
+    # Pages other helpers add to docs/ (distributed.md, ...) join the navigation
+    # before the design decisions, so that none is left out of the site.
+    listed = _nav_pages(nav)
+    extra = [{_title(p): p.name} for p in sorted(DOCS.glob("*.md")) if p.name not in listed]
+    at = next((i for i, item in enumerate(nav) if "decisions.md" in _nav_pages(item)), len(nav))
+    nav[at:at] = extra
     return config
 
 

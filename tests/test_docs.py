@@ -433,3 +433,32 @@ def test_in_process_report_has_the_cli_schema(monkeypatch):
         assert set(r) == {"spec", "backend", "dtype", "check", "ok", "err", "detail", "skipped"}
         assert (r["spec"], r["backend"], r["dtype"]) == ("smooth_labels", "numpy", "float32")
     assert "| `smooth_labels` | ✓" in gen_conformance.render(report)
+
+
+def test_navigation_lists_every_page():
+    pytest.importorskip("mkdocs")
+    yaml = pytest.importorskip("yaml")
+    hooks = importlib.import_module("hooks")
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = yaml.safe_load(text.split("\nnav:\n", 1)[1].split("\n\n", 1)[0].join(["nav:\n", ""]))
+    config = hooks.on_config({"nav": nav["nav"]})
+    pages = hooks._nav_pages(config["nav"])
+    for page in DOCS.glob("*.md"):
+        assert page.name in pages, page.name
+    for page in gen_reference.reference_pages(ROOT):
+        assert page in pages, page
+    assert next(iter(config["nav"][-1].values())) == "decisions.md"
+
+
+def test_pages_missing_from_the_nav_are_added_before_the_decisions(tmp_path, monkeypatch):
+    pytest.importorskip("mkdocs")
+    hooks = importlib.import_module("hooks")
+    (tmp_path / "index.md").write_text("# Home\n")
+    (tmp_path / "distributed.md").write_text("Intro\n\n# Out of one machine\n")
+    monkeypatch.setattr(hooks, "DOCS", tmp_path)
+    nav = [{"Home": "index.md"}, {"Design decisions": "decisions.md"}]
+    assert hooks.on_config({"nav": nav})["nav"] == [
+        {"Home": "index.md"},
+        {"Out of one machine": "distributed.md"},
+        {"Design decisions": "decisions.md"},
+    ]
