@@ -1,4 +1,4 @@
-"""nox sessions: one per backend, all CPU backends together, conformance, lint.
+"""nox sessions: one per backend, all CPU backends together, conformance, docs, lint.
 
 Every session installs with ``constraints/ci.txt`` (the CPU build of torch and
 the versions CI uses).
@@ -109,3 +109,19 @@ def benchmarks(session: nox.Session) -> None:
     """Speed and memory against the native peers (``-- --gpu`` on a GPU machine)."""
     _install(session, "all")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with ``mkdocs build --strict`` into ``site/``.
+
+    The build runs the quick conformance suite for the conformance page unless
+    ``XLOSSES_CONFORMANCE_JSON`` names a report (``python -m conformance --json PATH``).
+    ``nox -s docs -- serve`` serves the site locally instead.
+    """
+    _install(session, "all", "docs")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
