@@ -329,7 +329,8 @@ def test_compiled_equals_eager(backend, rng):
     ):
         eager = backend.to_numpy(fn(x, lab))
         comp = backend.to_numpy(backend.compile(lambda a, b, fn=fn: fn(a, b))(x, lab))
-        np.testing.assert_allclose(comp, eager, rtol=1e-6)
+        # eager torch may take a fused fast path, compiled code the generic body: float32 rounding
+        np.testing.assert_allclose(comp, eager, rtol=1e-5, atol=1e-8)
 
 
 def test_no_one_hot_in_integer_label_ce():

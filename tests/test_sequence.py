@@ -25,6 +25,15 @@ needs_optax = pytest.mark.skipif(not HAS_OPTAX, reason="optax not installed")
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
 
 
+@pytest.fixture(autouse=True)
+def _no_dask(request):
+    """Known gap (issue 7): the CTC recursion gathers with ``take_along_axis``, which Dask's
+    namespace lacks; the sequence losses are not yet supported on Dask."""
+    if "backend" in request.fixturenames and request.getfixturevalue("backend").name == "dask":
+        pytest.skip("CTC on Dask not supported yet (no take_along_axis in Dask's namespace)")
+
+
+
 # -- independent references -------------------------------------------------------------
 
 

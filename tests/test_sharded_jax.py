@@ -130,7 +130,9 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
             rec["errors"].append(f"{what}: value error {e:.2e}; {where}")
 
     for vi, variant in enumerate(spec.variants):
-        for batch in BATCH_SHAPES[: None if vi == 0 else 1]:  # 2-D batches: variant 0 only
+        ndims = {len(s) for s in spec.batch_shapes}  # the batch ranks the entry builds
+        shapes = [b for b in BATCH_SHAPES[: None if vi == 0 else 1] if len(b) in ndims]
+        for batch in shapes or BATCH_SHAPES[:1]:  # 2-D batches: variant 0 only
             where = f"variant {variant} batch {batch}"
             case = _Case(spec, variant, [vi, len(batch)], batch)
             try:

@@ -598,7 +598,10 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     # at least 1 (a NaN row counts 0 and would index out of range)
     size = xp.count_nonzero(cond, axis=axis, keepdims=True)
     size = xp.where(size > 0, size, 1)
-    kth = xp.take_along_axis(u, size - 1, axis=axis)
+    # through take_labels: Dask's namespace has no take_along_axis
+    kth = xp.expand_dims(
+        take_labels(u, xp.squeeze(size - 1, axis=axis), axis=axis, xp=xp), axis=axis
+    )
     # the support in the original order; ties with the k-th value are inside it
     supp = z >= kth
     count = xp.astype(xp.count_nonzero(supp, axis=axis, keepdims=True), x.dtype)
