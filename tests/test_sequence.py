@@ -33,7 +33,6 @@ def _no_dask(request):
         pytest.skip("CTC on Dask not supported yet (no take_along_axis in Dask's namespace)")
 
 
-
 # -- independent references -------------------------------------------------------------
 
 

@@ -25,23 +25,6 @@ from .divergences import (
     kl_divergence,
     kl_divergence_with_log_targets,
 )
-from .margins import (
-    hinge_loss,
-    multi_margin_loss,
-    multiclass_hinge_loss,
-    multiclass_perceptron_loss,
-    multilabel_margin_loss,
-    perceptron_loss,
-)
-from .regression import (
-    absolute_error,
-    gaussian_nll,
-    huber_loss,
-    l2_loss,
-    log_cosh,
-    poisson_nll,
-    squared_error,
-)
 from .embeddings import (
     cosine_distance,
     cosine_embedding_loss,
@@ -51,7 +34,24 @@ from .embeddings import (
     pairwise_distance,
     triplet_margin_loss,
 )
+from .margins import (
+    hinge_loss,
+    multi_margin_loss,
+    multiclass_hinge_loss,
+    multiclass_perceptron_loss,
+    multilabel_margin_loss,
+    perceptron_loss,
+)
 from .ranking import margin_ranking_loss, ranking_softmax_loss
+from .regression import (
+    absolute_error,
+    gaussian_nll,
+    huber_loss,
+    l2_loss,
+    log_cosh,
+    poisson_nll,
+    squared_error,
+)
 from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
 from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
