@@ -191,7 +191,12 @@ def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]],
         key = repr(sorted(static.items()))
         if key not in programs:
             programs[key] = jax.jit(lambda a, kw: fn(*a, **kw, **static, **fixed))
-        return np.asarray(programs[key](a, arrays), dtype=np.float64)
+        try:
+            return np.asarray(programs[key](a, arrays), dtype=np.float64)
+        except jax.errors.ConcretizationTypeError:
+            # a peer that checks input values in Python (optax's dice losses with
+            # probabilities) cannot be traced: call it eagerly
+            return np.asarray(fn(*a, **k, **fixed), dtype=np.float64)
 
     oracle.__qualname__ = f"optax.losses.{name}"
     return oracle
