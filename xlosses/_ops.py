@@ -527,12 +527,10 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     indices (callers replace invalid ones first).  No one-hot is built (for
     namespaces without ``take_along_axis``, see :func:`take_labels_by_comparison`).
     """
-    if _library(xp) == "torch" and labels.dtype != xp.int64:
-        labels = xp.astype(labels, xp.int64)  # torch gathers with int64 only
     if not hasattr(xp, "take_along_axis"):  # before the 2024.12 standard (Dask)
         return take_labels_by_comparison(x, labels, axis=axis, xp=xp)
     idx = xp.expand_dims(labels, axis=axis)
-    return xp.squeeze(xp.take_along_axis(x, idx, axis=axis), axis=axis)
+    return xp.squeeze(gather(x, idx, axis=axis, xp=xp), axis=axis)
 
 
 def stop_gradient(x: Any, *, xp: Any) -> Any:
