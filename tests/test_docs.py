@@ -105,7 +105,7 @@ def _public_callables():
             yield f"xlosses.{adapter}.{name}", getattr(mod, name)
 
 
-@pytest.mark.parametrize("qualname,obj", list(_public_callables()), ids=lambda v: str(v))
+@pytest.mark.parametrize("qualname,obj", [pytest.param(q, o, id=q) for q, o in _public_callables()])
 def test_public_docstrings_have_numpydoc_sections(qualname, obj):
     doc = inspect.getdoc(obj) or ""
     assert doc.strip(), f"{qualname} has no docstring"

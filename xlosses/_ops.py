@@ -674,11 +674,34 @@ def gather(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
     ``axis``) are broadcast explicitly (the standard does not promise
     broadcasting in ``take_along_axis``).  torch gathers with int64 only.
     """
-    if _library(xp) == "torch" and indices.dtype != xp.int64:
-        indices = xp.astype(indices, xp.int64)
+    axis = axis % x.ndim
     shape = list(x.shape)
     shape[axis] = indices.shape[axis]
-    return xp.take_along_axis(x, xp.broadcast_to(indices, tuple(shape)), axis=axis)
+    indices = xp.broadcast_to(indices, tuple(shape))
+    if not hasattr(xp, "take_along_axis"):  # before the 2024.12 standard (Dask)
+        return gather_by_comparison(x, indices, axis=axis, xp=xp)
+    if _library(xp) == "torch" and indices.dtype != xp.int64:
+        indices = xp.astype(indices, xp.int64)
+    return xp.take_along_axis(x, indices, axis=axis)
+
+
+def gather_by_comparison(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
+    """:func:`gather` for namespaces without ``take_along_axis`` (Dask).
+
+    ``indices`` has ``x``'s shape except along ``axis`` (``k`` entries against
+    ``x``'s ``n``).  Each output entry is the sum over ``n`` of ``x`` where the
+    index equals the position: a ``k × n`` comparison per slice, computed
+    blockwise.  Entries not picked are replaced by 0 before the sum, so a NaN
+    or ``inf`` elsewhere in ``x`` does not leak into the picked value.
+    """
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    shape = [1] * (x.ndim + 1)
+    shape[axis + 1] = n
+    positions = xp.reshape(xp.arange(n, dtype=indices.dtype), tuple(shape))
+    hit = xp.expand_dims(indices, axis=axis + 1) == positions  # [..., k, n, ...]
+    picked = xp.where(hit, xp.expand_dims(x, axis=axis), 0.0)
+    return xp.sum(picked, axis=axis + 1)
 
 
 def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> tuple[Any, tuple[Any, ...]]:
