@@ -203,6 +203,11 @@ COMPILED = [
 )
 def test_compiled_equals_torch(backend, name, variant):
     """``jax.jit`` / ``torch.compile(fullgraph=True)`` of a representative call of each loss."""
+    compiled_matches_torch(backend, name, variant)
+
+
+def compiled_matches_torch(backend, name, variant):
+    """The compiled call of ``name`` on its spec's inputs for ``variant`` equals torch's."""
     if not backend.differentiable:
         pytest.skip("no compiler")
     spec = SPECS[f"functional.{name}"]
@@ -210,8 +215,9 @@ def test_compiled_equals_torch(backend, name, variant):
     args, kwargs = _on(backend, raw, "float32")
     arrays = {k: v for k, v in kwargs.items() if hasattr(v, "shape")}
     static = {k: v for k, v in kwargs.items() if k not in arrays}
+    n = len(args)
     got = backend.compile(
-        lambda *a: spec.fn(*a[:2], **dict(zip(arrays, a[2:], strict=True)), **static)
+        lambda *a: spec.fn(*a[:n], **dict(zip(arrays, a[n:], strict=True)), **static)
     )(*args, *arrays.values())
     assert_close(backend.to_numpy(got), _torch_ref(name, raw.args, raw.kwargs), 2e-4)
 

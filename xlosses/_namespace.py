@@ -18,6 +18,7 @@ __all__ = [
     "compute_dtype",
     "is_lazy",
     "is_low_precision",
+    "is_torch_compiling",
     "namespace",
     "value_checks_possible",
 ]
@@ -97,6 +98,15 @@ def is_lazy(xp: Any) -> bool:
 def _is_jax_tracer(x: Any) -> bool:
     jax = sys.modules.get("jax")
     return jax is not None and isinstance(x, jax.core.Tracer)
+
+
+def is_torch_compiling(xp: Any) -> bool:
+    """True while ``torch.compile`` traces a torch namespace's code.
+
+    Python side effects such as ``warnings.warn`` break its ``fullgraph=True``
+    graphs; callers skip them then (``jax.jit`` traces them once, harmlessly).
+    """
+    return _compat.is_torch_namespace(xp) and sys.modules["torch"].compiler.is_compiling()
 
 
 def value_checks_possible(xp: Any, x: Any) -> bool:

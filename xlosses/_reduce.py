@@ -54,15 +54,17 @@ def reduce(
 
     With ``normalizer`` (an array or number), ``'mean'`` is ``sum(loss) / normalizer``:
     torch's weighted mean, where ``loss`` already holds the weights and
-    ``normalizer`` is their sum over the counted elements.
+    ``normalizer`` is their sum over the counted elements.  ``'batchmean'`` is
+    ``sum(loss) / normalizer`` too when one is given (the batch size of an input
+    that ``loss`` outgrew by broadcasting), else ``sum(loss) / loss.shape[0]``.
     """
     check_option("reduction", reduction, allowed)
     if reduction == "none":
         return loss
     if reduction == "sum":
         return xp.sum(loss)
-    if reduction == "batchmean":
-        return xp.sum(loss) / (loss.shape[0] if loss.ndim else 1)
     if normalizer is not None:
         return xp.sum(loss) / normalizer
+    if reduction == "batchmean":
+        return xp.sum(loss) / (loss.shape[0] if loss.ndim else 1)
     return xp.mean(loss)

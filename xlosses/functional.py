@@ -18,22 +18,37 @@ class weights and ``ignore_index``, and reduces with
 Results are arrays of the inputs' library, on their device, in the floating
 dtype of ``input``; 16-bit inputs are computed (and reduced) in float32 and
 cast back.
+
+Element-wise losses (``l1_loss``, ``mse_loss``, ``huber_loss``, ...) accept
+``input`` and ``target`` of different shapes that broadcast together, as torch
+does: what torch users rely on keeps working.  Like torch, ``l1_loss``,
+``mse_loss``, ``huber_loss`` and ``smooth_l1_loss`` warn (``UserWarning``)
+when the shapes differ, because ``[N, 1]`` against ``[N]`` silently becomes
+``[N, N]``; shapes that do not broadcast raise ``ValueError`` naming both.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import array_api_compat as _compat
 
 from ._checks import (
+    broadcast_shapes,
     check_floating,
     check_integer,
     check_label_range,
     check_option,
     check_same_shape,
 )
-from ._namespace import cast, compute_dtype, namespace, value_checks_possible
+from ._namespace import (
+    cast,
+    compute_dtype,
+    is_torch_compiling,
+    namespace,
+    value_checks_possible,
+)
 from ._ops import safe_log, safe_log1m, take_labels
 from ._reduce import REDUCTIONS, reduce
 from .classification import (
@@ -41,14 +56,24 @@ from .classification import (
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
+from .divergences import kl_divergence, kl_divergence_with_log_targets
+from .regression import absolute_error, gaussian_nll, poisson_nll, squared_error
+from .regression import huber_loss as _huber
 from .smoothing import smooth_labels
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "gaussian_nll_loss",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "mse_loss",
     "multilabel_soft_margin_loss",
     "nll_loss",
+    "poisson_nll_loss",
+    "smooth_l1_loss",
     "soft_margin_loss",
 ]
 
@@ -64,13 +89,13 @@ def _finish(
     dtype: Any,
     xp: Any,
     *,
-    normalizer: Array | None = None,
+    normalizer: Array | int | None = None,
     allowed: tuple[str, ...] = REDUCTIONS,
 ) -> Array:
     """Reduce ``loss`` in the compute dtype of ``dtype`` and return it in ``dtype``."""
     work = compute_dtype(xp, dtype)
     loss = cast(loss, work, xp=xp)
-    if normalizer is not None:
+    if normalizer is not None and not isinstance(normalizer, int):
         normalizer = cast(normalizer, work, xp=xp)
     return cast(
         reduce(loss, reduction, xp=xp, allowed=allowed, normalizer=normalizer), dtype, xp=xp
@@ -561,3 +586,477 @@ def multilabel_soft_margin_loss(
         check_floating(weight, "weight", xp=xp)
         loss = cast(weight, work, xp=xp) * loss
     return _finish(xp.mean(loss, axis=-1), reduction, dtype, xp)
+
+
+# -- regression ---------------------------------------------------------------------------
+
+
+def _regression_input(
+    input: Array, target: Array, xp: Any, *, warn: bool = True
+) -> tuple[Any, Array]:
+    """Check ``input`` and ``target``; return ``(input's dtype, input in the compute dtype)``.
+
+    Their shapes must broadcast together (``ValueError`` naming both).  Where
+    they differ, ``warn`` gives a ``UserWarning`` as torch does for its
+    element-wise losses (``[N, 1]`` against ``[N]`` silently becomes
+    ``[N, N]``), except while ``torch.compile`` traces (a graph break).
+    """
+    dtype, work = _input(input, xp)
+    broadcast_shapes(input=input.shape, target=target.shape)
+    if warn and tuple(target.shape) != tuple(input.shape) and not is_torch_compiling(xp):
+        warnings.warn(
+            f"target shape {tuple(target.shape)} differs from input shape "
+            f"{tuple(input.shape)}: they are broadcast together (as torch does), which is "
+            "rarely what is meant; pass arrays of the same shape",
+            UserWarning,
+            stacklevel=3,
+        )
+    return dtype, cast(input, work, xp=xp)
+
+
+def _element_weight(weight: Array | None, input: Array, xp: Any) -> Array | None:
+    """torch's per-element ``weight``, of ``input``'s shape, in the compute dtype."""
+    if weight is None:
+        return None
+    check_floating(weight, "weight", xp=xp)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(
+            f"weight must have input's shape {tuple(input.shape)}, got shape {tuple(weight.shape)}"
+        )
+    return cast(weight, compute_dtype(xp, input.dtype), xp=xp)
+
+
+def _finish_weighted(
+    loss: Array, weight: Array | None, reduction: str, dtype: Any, xp: Any, *, by_weight: bool
+) -> Array:
+    """``weight · loss`` reduced; with ``by_weight``, ``'mean'`` is ``sum(w·loss) / sum(w)``."""
+    if weight is None:
+        return _finish(loss, reduction, dtype, xp)
+    normalizer = xp.sum(weight) if by_weight and reduction == "mean" else None
+    return _finish(weight * loss, reduction, dtype, xp, normalizer=normalizer)
+
+
+def l1_loss(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+) -> Array:
+    r"""Mean absolute error, optionally weighted per element.
+
+    .. math::
+        \ell = w\, |x - y|, \qquad
+        \text{'mean'}: \frac{\sum w\, |x - y|}{\sum w}
+
+    (:math:`w = 1` without ``weight``, where ``'mean'`` is the plain mean).
+    Drop-in for ``torch.nn.functional.l1_loss``; maps onto
+    :func:`xlosses.absolute_error`, whose derivative at ``x = y`` is 0 as
+    torch's.
+
+    Parameters
+    ----------
+    input : array
+        Predictions.
+    target : array, broadcastable with ``input``
+        Targets.  As in torch, shapes that differ but broadcast are accepted
+        with a ``UserWarning`` (``[N, 1]`` against ``[N]`` gives ``[N, N]``).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    weight : array, ``input``'s shape, optional
+        Weight of each element; ``'mean'`` then divides by the sum of the
+        weights, as torch.
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the element-wise loss of the
+        broadcast shape, in ``input``'s dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x, y = np.array([1.0, 2.5, -1.0]), np.array([0.0, 3.0, 1.0])
+    >>> print(np.round(F.l1_loss(x, y), 4))
+    1.1667
+    >>> print(np.round(F.l1_loss(x, y, weight=np.array([1.0, 2.0, 1.0])), 4))  # (1 + 2·0.5 + 2) / 4
+    1.0
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.L1Loss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, x = _regression_input(input, target, xp)
+    w = _element_weight(weight, input, xp)
+    return _finish_weighted(absolute_error(x, target), w, reduction, dtype, xp, by_weight=True)
+
+
+def mse_loss(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
+) -> Array:
+    r"""Mean squared error, optionally weighted per element.
+
+    .. math::
+        \ell = w\, (x - y)^2, \qquad
+        \text{'mean'}: \frac{\sum w\, (x - y)^2}{\sum w}
+
+    (:math:`w = 1` without ``weight``).  The plain squared error, without the
+    ½ of :func:`xlosses.l2_loss`: drop-in for
+    ``torch.nn.functional.mse_loss``; maps onto :func:`xlosses.squared_error`.
+
+    Parameters
+    ----------
+    input, target, reduction, weight
+        As in :func:`l1_loss`.
+
+    Returns
+    -------
+    array
+        As in :func:`l1_loss`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x, y = np.array([1.0, 2.5, -1.0]), np.array([0.0, 3.0, 1.0])
+    >>> print(np.round(F.mse_loss(x, y, reduction="none"), 4))
+    [1.   0.25 4.  ]
+    >>> print(np.round(F.mse_loss(x, y), 4))
+    1.75
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.MSELoss``.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, x = _regression_input(input, target, xp)
+    w = _element_weight(weight, input, xp)
+    if tuple(target.shape) != tuple(input.shape):
+        x, target = xp.broadcast_arrays(x, target)  # squared_error takes equal shapes (optax)
+    return _finish_weighted(squared_error(x, target), w, reduction, dtype, xp, by_weight=True)
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> None:
+    """``ValueError`` unless ``value > 0`` (``>= 0`` with ``zero``)."""
+    if not (value >= 0 if zero else value > 0):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+
+def huber_loss(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Array | None = None,
+) -> Array:
+    r"""Huber loss: quadratic for errors up to ``delta``, linear beyond.
+
+    .. math::
+        \ell = w \begin{cases} \tfrac12 e^2 & |e| \le \delta \\
+                               \delta\,(|e| - \tfrac12\delta) & |e| > \delta \end{cases},
+        \qquad e = x - y
+
+    ``'mean'`` is the plain mean of :math:`\ell` *also with* ``weight`` (torch
+    2.13's ``huber_loss`` does not divide by the sum of the weights, unlike
+    its ``l1_loss`` and ``mse_loss``).  Drop-in for
+    ``torch.nn.functional.huber_loss``; maps onto :func:`xlosses.huber_loss`.
+
+    Parameters
+    ----------
+    input, target, reduction
+        As in :func:`l1_loss`.
+    delta : float, default 1.0
+        Where the loss turns linear; positive (``ValueError`` otherwise, as
+        torch).
+    weight : array, ``input``'s shape, optional
+        Weight of each element.
+
+    Returns
+    -------
+    array
+        As in :func:`l1_loss`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x, y = np.array([0.5, 3.0]), np.array([0.0, 0.0])
+    >>> print(np.round(F.huber_loss(x, y, reduction="none"), 4))
+    [0.125 2.5  ]
+    >>> print(np.round(F.huber_loss(x, y, delta=2.0, weight=np.array([2.0, 1.0])), 4))  # (0.25 + 4) / 2
+    2.125
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.HuberLoss``.
+    Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
+    """
+    xp = namespace(input=input, target=target, weight=weight)
+    check_option("reduction", reduction, REDUCTIONS)
+    _positive("delta", delta)
+    dtype, x = _regression_input(input, target, xp)
+    w = _element_weight(weight, input, xp)
+    loss = _huber(x, target, delta=delta)
+    return _finish_weighted(loss, w, reduction, dtype, xp, by_weight=False)
+
+
+def smooth_l1_loss(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Array:
+    r"""Smooth L1 loss: the Huber loss scaled to slope 1, or L1 at ``beta = 0``.
+
+    .. math::
+        \ell = \begin{cases} \tfrac12 e^2 / \beta & |e| < \beta \\
+                             |e| - \tfrac12\beta & |e| \ge \beta \end{cases}
+             = \frac{\operatorname{huber}_\beta(e)}{\beta},
+        \qquad e = x - y
+
+    and :math:`\ell = |e|` for :math:`\beta = 0`.  Drop-in for
+    ``torch.nn.functional.smooth_l1_loss``; maps onto
+    :func:`xlosses.huber_loss` (``delta=beta``) and, for ``beta = 0``,
+    :func:`xlosses.absolute_error`.
+
+    Parameters
+    ----------
+    input, target, reduction
+        As in :func:`l1_loss`.
+    beta : float, default 1.0
+        Where the loss turns linear; non-negative (``ValueError`` otherwise,
+        as torch).
+
+    Returns
+    -------
+    array
+        As in :func:`l1_loss`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> x, y = np.array([0.5, 3.0]), np.array([0.0, 0.0])
+    >>> print(np.round(F.smooth_l1_loss(x, y, reduction="none", beta=2.0), 4))  # 0.25/4, 3 - 1
+    [0.0625 2.    ]
+    >>> print(np.round(F.smooth_l1_loss(x, y, reduction="none", beta=0.0), 4))
+    [0.5 3. ]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.SmoothL1Loss``.
+    Girshick, *Fast R-CNN*, ICCV 2015.
+    """
+    xp = namespace(input=input, target=target)
+    check_option("reduction", reduction, REDUCTIONS)
+    _positive("beta", beta, zero=True)
+    dtype, x = _regression_input(input, target, xp)
+    loss = absolute_error(x, target) if beta == 0 else _huber(x, target, delta=beta) / beta
+    return _finish(loss, reduction, dtype, xp)
+
+
+def poisson_nll_loss(
+    input: Array,
+    target: Array,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Array:
+    r"""Poisson negative log-likelihood of counts given a (log-)rate.
+
+    .. math::
+        \ell = \begin{cases} e^{x} - y\,x & \text{log\_input} \\
+                             x - y \log(x + \varepsilon) & \text{otherwise} \end{cases}
+        \; + \; [\text{full}]\,[y > 1]\,\bigl(y \log y - y + \tfrac12 \log(2\pi y)\bigr)
+
+    The last term is Stirling's approximation of :math:`\log y!`, added only
+    for :math:`y > 1` as in torch.  Drop-in for
+    ``torch.nn.functional.poisson_nll_loss``; maps onto
+    :func:`xlosses.poisson_nll` (finite where torch has NaN: see there).
+
+    Parameters
+    ----------
+    input : array
+        The log-rate (``log_input=True``) or the rate.
+    target : array, broadcastable with ``input``
+        Observed counts.
+    log_input : bool, default True
+    full : bool, default False
+        Add the Stirling term.
+    eps : float, default 1e-8
+        Added to the rate inside the logarithm when ``log_input=False``.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the loss of each count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> log_rate, counts = np.array([0.0, 1.0]), np.array([1.0, 3.0])
+    >>> print(np.round(F.poisson_nll_loss(log_rate, counts, reduction="none"), 4))  # e^x - y x
+    [ 1.     -0.2817]
+    >>> print(np.round(F.poisson_nll_loss(log_rate, counts, full=True, reduction="none"), 4))
+    [1.     1.4824]
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.PoissonNLLLoss``.
+    """
+    xp = namespace(input=input, target=target)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, x = _regression_input(input, target, xp, warn=False)
+    loss = poisson_nll(x, target, log_input=log_input, full=full, eps=eps)
+    return _finish(loss, reduction, dtype, xp)
+
+
+def gaussian_nll_loss(
+    input: Array,
+    target: Array,
+    var: Array | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Array:
+    r"""Gaussian negative log-likelihood of targets given means and variances.
+
+    .. math::
+        \ell = \tfrac12\Bigl(\log v + \frac{(x - y)^2}{v}\Bigr)
+               + [\text{full}]\,\tfrac12 \log 2\pi,
+        \qquad v = \max(\sigma^2, \varepsilon)
+
+    As in torch, the clamp at ``eps`` is invisible to automatic
+    differentiation (the gradient in ``var`` is that of the formula at
+    :math:`v`), and ``var`` may have ``input``'s shape (one variance per
+    entry), that shape without its last dimension or with a last dimension
+    of 1 (one per row), differ from it in one other dimension of size 1, or
+    be a Python float (one for all).  Drop-in for
+    ``torch.nn.functional.gaussian_nll_loss``; maps onto
+    :func:`xlosses.gaussian_nll`.
+
+    Parameters
+    ----------
+    input : array
+        Means of the Gaussian.
+    target : array, broadcastable with ``input``
+        Samples.
+    var : array or float
+        Non-negative variances.  Negative entries raise ``ValueError`` on
+        eager CPU backends (as torch) and give NaN in their own entries where
+        no check can run (under ``jax.jit``, ``torch.compile``, on GPUs).
+    full : bool, default False
+        Add the constant :math:`\tfrac12 \log 2\pi`.
+    eps : float, default 1e-6
+        Lower clamp of the variance.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the loss of each sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> mean, y = np.array([[0.0, 1.0], [2.0, 2.0]]), np.array([[1.0, 1.0], [2.0, 0.0]])
+    >>> print(np.round(F.gaussian_nll_loss(mean, y, np.array([1.0, 2.0]), reduction="none"), 4))
+    [[0.5    0.    ]
+     [0.3466 1.3466]]
+    >>> print(np.round(F.gaussian_nll_loss(mean, y, 1.0, reduction="sum"), 4))  # ½ (1 + 0 + 0 + 4)
+    2.5
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.GaussianNLLLoss``.
+    Nix and Weigend, *Estimating the Mean and Variance of the Target Probability
+    Distribution*, ICNN 1994.
+    """
+    xp = namespace(input=input, target=target, var=var)
+    check_option("reduction", reduction, REDUCTIONS)
+    dtype, x = _regression_input(input, target, xp, warn=False)
+    return _finish(gaussian_nll(x, target, var, full=full, eps=eps), reduction, dtype, xp)
+
+
+# -- divergences --------------------------------------------------------------------------
+
+KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
+
+
+def kl_div(
+    input: Array,
+    target: Array,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Array:
+    r"""Element-wise Kullback-Leibler divergence of ``input`` from ``target``.
+
+    .. math::
+        \ell = y\,(\log y - x) \quad (0 \text{ where } y = 0), \qquad
+        \ell = e^{y}\,(y - x) \quad \text{with log\_target}
+
+    where ``input`` :math:`x` holds log-probabilities.  ``'batchmean'``
+    divides the sum by the first dimension of ``input`` (the true mean KL
+    divergence per example, for rows of distributions); ``'mean'``, the
+    default as in torch, divides by the number of elements (torch warns about
+    that; xlosses does not).  Drop-in for ``torch.nn.functional.kl_div``;
+    maps onto :func:`xlosses.kl_divergence` and
+    :func:`xlosses.kl_divergence_with_log_targets`, summing over a trailing
+    axis of length 1 (so their terms are the element-wise loss).
+
+    Parameters
+    ----------
+    input : array
+        Log-probabilities of the predicted distribution.
+    target : array, broadcastable with ``input``
+        Probabilities of the target distribution (log-probabilities with
+        ``log_target=True``).  Shapes that broadcast are accepted, as in torch.
+    reduction : {'none', 'batchmean', 'sum', 'mean'}, default 'mean'
+    log_target : bool, default False
+
+    Returns
+    -------
+    array
+        A scalar, or with ``reduction='none'`` the divergence term of each element.
+
+    Notes
+    -----
+    A zero target contributes 0 even where ``input`` is ``-inf`` (torch:
+    NaN), and its gradient is finite (see :func:`xlosses.kl_divergence`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xlosses.functional as F
+    >>> logp = np.log(np.array([[0.5, 0.5], [0.25, 0.75]]))
+    >>> y = np.array([[0.25, 0.75], [0.25, 0.75]])
+    >>> print(np.round(F.kl_div(logp, y, reduction="batchmean"), 4))  # (0.1308 + 0) / 2
+    0.0654
+    >>> print(np.round(F.kl_div(logp, np.log(y), reduction="sum", log_target=True), 4))
+    0.1308
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.KLDivLoss``.
+    Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
+    """
+    xp = namespace(input=input, target=target)
+    check_option("reduction", reduction, KL_REDUCTIONS)
+    dtype, x = _regression_input(input, target, xp, warn=False)
+    check_floating(target, "target", xp=xp)
+    core = kl_divergence_with_log_targets if log_target else kl_divergence
+    # summed over a trailing axis of length 1, the core's terms are the element-wise loss
+    loss = core(xp.expand_dims(x, axis=-1), xp.expand_dims(target, axis=-1), axis=-1)
+    batch = input.shape[0] if input.ndim else 1  # torch's, also where target broadcasts it
+    normalizer = batch if reduction == "batchmean" else None
+    return _finish(loss, reduction, dtype, xp, allowed=KL_REDUCTIONS, normalizer=normalizer)

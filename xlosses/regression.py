@@ -266,7 +266,8 @@ def poisson_nll(
     The last term is Stirling's approximation of ``log y!``, added (as torch
     does) only for ``y > 1``.  A zero target contributes ``0`` for the ``y·x``
     term even at ``x = -inf`` (torch: NaN), and the Stirling term's gradient
-    is finite for every target (torch: NaN at ``y = 0``).
+    is finite for every target (torch: NaN at ``y = 0``).  The derivative in a
+    zero target is ``-x``, as torch's without ``full``.
 
     Parameters
     ----------
@@ -299,8 +300,8 @@ def poisson_nll(
     broadcast_shapes(log_input_or_rate=x.shape, targets=targets.shape)
     y = cast(targets, x.dtype, xp=xp)
     if log_input:
-        zero = y == 0
-        loss = xp.exp(x) - xp.where(zero, 0.0, y * xp.where(zero, 0.0, x))
+        # 0·x = 0 also at x = ±inf; the derivative in y stays x (torch's) at y = 0
+        loss = xp.exp(x) - y * xp.where((y == 0) & xp.isinf(x), 0.0, x)
     else:
         loss = x - y * xp.log(x + eps)
     if full:
