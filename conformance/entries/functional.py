@@ -82,14 +82,23 @@ def _binary_logit_inputs(
     return Inputs([logits(rng, shape, v), y], _options(rng, v, shape))
 
 
-def _functional(name: str, make: Any, variants: tuple[dict[str, Any], ...], **extra: Any) -> Spec:
+def _functional(
+    name: str,
+    make: Any,
+    variants: tuple[dict[str, Any], ...],
+    *,
+    differentiable: tuple[int, ...] = (0,),
+    oracle: Any = None,
+    **extra: Any,
+) -> Spec:
+    """The spec ``functional.<name>``; its oracle is ``torch.nn.functional.<name>`` by default."""
     return Spec(
         f"functional.{name}",
         getattr(F, name),
         make,
-        differentiable=(0,),
+        differentiable=differentiable,
         variants=variants,
-        oracle=torch_peer(name),
+        oracle=oracle or torch_peer(name),
         oracle_name="torch.nn.functional",
         **extra,
     )
