@@ -114,17 +114,18 @@ def _numpy_result(spec: Any, inputs: Inputs) -> np.ndarray:
         return np.asarray(spec.fn(*f64.args, **f64.kwargs), dtype=np.float64)
 
 
+def _batches(spec: Any, vi: int) -> tuple[tuple[int, ...], ...]:
+    """A 1-D batch; for variant 0 also a 2-D one, where the entry builds 2-D batches."""
+    two_d = vi == 0 and any(len(b) == 2 for b in spec.batch_shapes)
+    return ((BATCH,), (BATCH, 3)) if two_d else ((BATCH,),)
+
+
 CASES = [
     pytest.param(name, vi, batch, id=f"{name}-v{vi}-{'x'.join(map(str, batch))}")
     for name, spec in SPECS.items()
     if spec.backends is None or "dask" in spec.backends
     for vi in range(len(spec.variants))
-    # a 2-D batch for variant 0 of the losses whose entries take one (not the CTC losses)
-    for batch in (
-        ((BATCH,), (BATCH, 3))
-        if vi == 0 and any(len(b) > 1 for b in spec.batch_shapes)
-        else ((BATCH,),)
-    )
+    for batch in _batches(spec, vi)
 ]
 
 

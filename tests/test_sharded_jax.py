@@ -56,6 +56,7 @@ CROSS_BATCH: dict[str, str] = {
     # known (issue 7): these two still gather under jit in some variants
     "ctc_loss_from_lengths": "torch's concatenated 1-D targets are one flat array for the "
     "whole batch (offsets from a cumulative sum of target_lengths), so they are gathered",
+    "functional.ctc_loss": "as ctc_loss_from_lengths, which it maps onto",
     "ctc_loss_with_forward_probs": "the forward-probability tables are time-major "
     "[T, B, ...]; the partitioner gathers them in some variants (not yet investigated)",
 }

@@ -86,16 +86,19 @@ def _functional(
     name: str,
     make: Any,
     variants: tuple[dict[str, Any], ...],
+    *,
     differentiable: tuple[int, ...] = (0,),
+    oracle: Any = None,
     **extra: Any,
 ) -> Spec:
+    """The spec ``functional.<name>``; its oracle is ``torch.nn.functional.<name>`` by default."""
     return Spec(
         f"functional.{name}",
         getattr(F, name),
         make,
         differentiable=differentiable,
         variants=variants,
-        oracle=torch_peer(name),
+        oracle=oracle or torch_peer(name),
         oracle_name="torch.nn.functional",
         **extra,
     )
