@@ -525,10 +525,8 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
 
     ``labels`` has the shape of ``x`` without ``axis``; it must hold valid
     indices (callers replace invalid ones first).  No one-hot is built (for
-    namespaces without ``take_along_axis``, see :func:`take_labels_by_comparison`).
+    namespaces without ``take_along_axis``, :func:`gather` compares and sums).
     """
-    if not hasattr(xp, "take_along_axis"):  # before the 2024.12 standard (Dask)
-        return take_labels_by_comparison(x, labels, axis=axis, xp=xp)
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(gather(x, idx, axis=axis, xp=xp), axis=axis)
 
@@ -756,9 +754,5 @@ def take_labels_by_comparison(x: Any, labels: Any, *, axis: int, xp: Any) -> Any
     array).  Entries of other classes are replaced by 0 before the sum, so a
     NaN or ``inf`` elsewhere in the row does not leak into the picked value.
     """
-    axis = axis % x.ndim
-    shape = [1] * x.ndim
-    shape[axis] = x.shape[axis]
-    classes = xp.reshape(xp.arange(x.shape[axis], dtype=labels.dtype), tuple(shape))
-    hit = xp.expand_dims(labels, axis=axis) == classes
-    return xp.sum(xp.where(hit, x, 0.0), axis=axis)
+    idx = xp.expand_dims(labels, axis=axis)
+    return xp.squeeze(gather_by_comparison(x, idx, axis=axis, xp=xp), axis=axis)
