@@ -23,10 +23,11 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from .backends import BACKENDS, Backend, available_backends
 from .checks import Cache, Result, applies, dtypes_for, quick_compile_subset, run_spec
+from .parallel import default_jobs, run_parallel
 from .report import (
     Progress,
     heatmap_png,
@@ -80,6 +81,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-report", action="store_true", help="write no report files")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes, one spec each at a time (default: every CPU core, at most 8; "
+        "1 with --gpu); 1 runs in this process",
+    )
     return p.parse_args(argv)  # fmt: skip
 
 
@@ -117,7 +126,7 @@ def _list(specs: dict[str, Spec]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    t0, c0 = time.monotonic(), time.process_time()
+    t0, c0 = time.monotonic(), _cpu_seconds()
     specs = all_specs()
     missing = missing_entries(specs)
     if args.list:
@@ -162,8 +171,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("".ljust(width) + "".join(n[:16].ljust(18) for n in names), flush=True)
 
     progress = Progress(len(plan))
-    cache = Cache()
+    options = {
+        name: {
+            "quick": args.quick,
+            "dtypes": requested,
+            "compile": name in compiled,
+            "seed": args.seed,
+        }
+        for name in chosen
+    }
+    jobs = min(args.jobs or default_jobs(gpu=args.gpu), len(chosen))
     results: list[Result] = []
+    for name, res in _run_specs(chosen, backends, options, jobs, progress):
+        results += res
+        progress.clear()
+        print(matrix_row(matrix(res), name, names, width), flush=True)
+        for r in res:
+            if not r.ok:
+                print(f"  FAIL {r.backend} {r.dtype} {r.check}: {r.detail}", flush=True)
+    duration = time.monotonic() - t0
+    failures = [r for r in results if not r.ok]
+    print(
+        f"{len(failures)} failed of {len(results)} checks "
+        f"({sum(r.skipped for r in results)} skipped) in {duration:.0f} s "
+        f"({_cpu_seconds() - c0:.0f} s CPU)"
+    )
+    meta = make_meta(names, dtypes_run, args.quick, duration)
+    _write_reports(args, meta, results)
+    return 1 if failures else 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished worker processes."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Unix: this process only
+        return time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def _run_specs(
+    chosen: dict[str, Spec],
+    backends: list[Backend],
+    options: dict[str, dict],
+    jobs: int,
+    progress: Progress,
+) -> Iterator[tuple[str, list[Result]]]:
+    """``(name, results)`` per spec, in the order of ``chosen``: in this process
+    (``jobs == 1``) or on ``jobs`` worker processes (:mod:`conformance.parallel`)."""
+    if jobs > 1:
+        yield from run_parallel(
+            jobs, list(chosen), [b.name for b in backends], options, progress.advance
+        )
+        return
+    cache = Cache()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, spec in chosen.items():
@@ -171,31 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             def done(b: Backend, dt: str, res: list[Result], name: str = name) -> None:
                 progress.advance(f"{name} · {b.name} · {dt}")
 
-            res = run_spec(
-                spec,
-                backends,
-                quick=args.quick,
-                dtypes=requested,
-                compile=name in compiled,
-                cache=cache,
-                on_done=done,
-            )
-            results += res
-            progress.clear()
-            print(matrix_row(matrix(res), name, names, width), flush=True)
-            for r in res:
-                if not r.ok:
-                    print(f"  FAIL {r.backend} {r.dtype} {r.check}: {r.detail}", flush=True)
-    duration = time.monotonic() - t0
-    failures = [r for r in results if not r.ok]
-    print(
-        f"{len(failures)} failed of {len(results)} checks "
-        f"({sum(r.skipped for r in results)} skipped) in {duration:.0f} s "
-        f"({time.process_time() - c0:.0f} s CPU)"
-    )
-    meta = make_meta(names, dtypes_run, args.quick, duration)
-    _write_reports(args, meta, results)
-    return 1 if failures else 0
+            yield name, run_spec(spec, backends, cache=cache, on_done=done, **options[name])
 
 
 def _write_reports(args: argparse.Namespace, meta: dict, results: list[Result]) -> None:

@@ -662,12 +662,14 @@ def run_spec(
     dtypes: Sequence[str] | None = None,
     compile: bool = True,
     cache: Cache | None = None,
+    seed: int = 0,
     on_done: Callable[[Backend, str, list[Result]], None] | None = None,
 ) -> list[Result]:
     """Every check of ``spec`` on every applicable backend and dtype.
 
     ``compile=False`` leaves out ``torch.compile`` (``jax.jit`` is cheap and
-    kept; see :func:`quick_compile_subset`).  ``on_done(backend, dtype,
+    kept; see :func:`quick_compile_subset`).  ``seed`` seeds the generated
+    inputs (:func:`run_checks`).  ``on_done(backend, dtype,
     results)`` is called after each backend × dtype (progress reporting).
     """
     out: list[Result] = []
@@ -684,6 +686,7 @@ def run_spec(
                 dtypes=dts,
                 compile=compile or b.module != "torch",
                 cache=cache,
+                seed=seed,
             )
             out += res
             if on_done is not None:

@@ -78,8 +78,12 @@ def test_failure_gives_exit_status_1(monkeypatch, tmp_path, capsys):
 
     bad = Spec(**{**good.__dict__, "name": "smooth_labels[injected fault]", "fn": wrong})
     monkeypatch.setitem(spec_module._REGISTRY, bad.name, bad)
+    # in this process: a worker process would not see the spec injected here
     code = main(
-        ["--quick", "--losses", "*injected*", "--backends", "numpy", "--out", str(tmp_path)]
+        [
+            *("--quick", "--losses", "*injected*", "--backends", "numpy", "--jobs", "1"),
+            *("--out", str(tmp_path)),
+        ]
     )
     assert code == 1
     assert "FAIL numpy float32 peer" in capsys.readouterr().out
@@ -87,3 +91,45 @@ def test_failure_gives_exit_status_1(monkeypatch, tmp_path, capsys):
     failed = [r for r in doc["results"] if not r["ok"]]
     assert failed and failed[0]["check"] == "peer"
     assert "✗" in (tmp_path / "conformance.html").read_text()
+
+
+def _results(path):
+    doc = json.loads(path.read_text())
+    return sorted(doc["results"], key=lambda r: (r["spec"], r["backend"], r["dtype"], r["check"]))
+
+
+def test_worker_processes_give_the_in_process_results(tmp_path, capsys):
+    """``--jobs 2`` (two spawned workers) checks the same things with the same outcome."""
+    common = ["--quick", "--losses", "smooth_labels,squared_error,l2_loss", "--backends", "numpy"]
+    assert main([*common, "--jobs", "1", "--json", str(tmp_path / "one.json")]) == 0
+    assert main([*common, "--jobs", "2", "--json", str(tmp_path / "two.json")]) == 0
+    one, two = _results(tmp_path / "one.json"), _results(tmp_path / "two.json")
+    assert len(one) > 6 and one == two
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines() if "✓" in line]
+    # rows in the order of the specs, whichever worker finished first
+    assert rows == ["l2_loss", "smooth_labels", "squared_error"] * 2
+
+
+def test_a_failing_worker_fails_its_spec():
+    """An exception outside the checks (here: a spec the worker cannot find) is a failure."""
+    from conformance.parallel import run_parallel
+
+    seen: list[str] = []
+    opts = {"quick": True, "dtypes": None, "compile": False, "seed": 0}
+    names = ["no_such_spec", "smooth_labels"]
+    out = dict(run_parallel(2, names, ["numpy"], dict.fromkeys(names, opts), seen.append))
+    assert list(out) == names
+    (bad,) = out["no_such_spec"]
+    assert not bad.ok and "KeyError" in bad.detail
+    assert out["smooth_labels"] and all(r.ok for r in out["smooth_labels"])
+    assert "smooth_labels · numpy · float32" in seen
+
+
+def test_seed_changes_the_inputs(tmp_path):
+    paths = [tmp_path / f"{seed}.json" for seed in (0, 1)]
+    for seed, path in zip((0, 1), paths, strict=True):
+        argv = ["--quick", "--losses", "squared_error", "--backends", "numpy", "--jobs", "1"]
+        assert main([*argv, "--seed", str(seed), "--json", str(path)]) == 0
+    errs = [{r["check"]: r["err"] for r in _results(p) if r["check"] == "value"} for p in paths]
+    assert errs[0] != errs[1]
