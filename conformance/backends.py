@@ -38,6 +38,11 @@ class Backend:
     differentiable: bool = False
     gpu: bool = False
     notes: str = ""
+    # run by the conformance suite, not by every test of the test suite (which gets
+    # the plain backends unless ``$XLOSSES_BACKENDS`` names these)
+    conformance_only: bool = False
+    # array-api-strict's simulated device (``"device1"``, ``"no_x64"``) for the inputs
+    device: str | None = None
     _extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- availability -------------------------------------------------------
@@ -79,7 +84,7 @@ class Backend:
 
     def dtype(self, name: str) -> Any:
         mod = importlib.import_module(self.module)
-        if self.name == "array_api_strict":
+        if self.module == "array_api_strict":
             return getattr(mod, name)
         if self.module == "dask.array":
             return np.dtype(name)
@@ -99,10 +104,15 @@ class Backend:
             a = a.astype(dtype)
         if self.name == "numpy":
             return a.copy()
-        if self.name == "array_api_strict":
+        if self.module == "array_api_strict":
             import array_api_strict as xps
 
-            return xps.asarray(a)
+            _strict_flags()
+            if self.device is None:
+                return xps.asarray(a)
+            if self.device == "no_x64" and a.dtype == np.int64:
+                a = a.astype(np.int32)  # the device has no 64-bit types (JAX's default)
+            return xps.asarray(a, device=xps.Device(self.device))
         if self.module == "torch":
             import torch
 
@@ -135,9 +145,11 @@ class Backend:
 
     def to_numpy(self, x: Any) -> np.ndarray:
         """Bring a result back to NumPy (float64 for floating results)."""
-        if self.name == "array_api_strict":
+        if self.module == "array_api_strict":
             import array_api_strict as xps
 
+            if self.device is not None:  # only arrays on the CPU device convert to NumPy
+                x = x.to_device(xps.Device("CPU_DEVICE"))
             if x.dtype in (xps.float32, xps.float64):
                 x = xps.astype(x, xps.float64)
             return np.asarray(x)
@@ -258,11 +270,40 @@ class Backend:
         raise NotImplementedError(f"{self.name} has no compiler")
 
 
+def _strict_flags() -> None:
+    """array-api-strict without the optional behaviours a loss must not rely on.
+
+    Boolean indexing and functions with data-dependent output shapes (``unique``,
+    ``nonzero``) are switched off: under ``jax.jit`` and ``torch.compile`` they fail.
+    """
+    import array_api_strict as xps
+
+    xps.set_array_api_strict_flags(boolean_indexing=False, data_dependent_shapes=False)
+
+
 _FLOATS = ("float32", "float64")
 
 BACKENDS: tuple[Backend, ...] = (
     Backend("numpy", "numpy", (*_FLOATS, "float16")),
     Backend("array_api_strict", "array_api_strict", _FLOATS),
+    # simulated devices: a second device (arrays must stay on their inputs' device, new
+    # ones be created there) and one without 64-bit types (default dtypes int32/float32)
+    Backend(
+        "strict@device1",
+        "array_api_strict",
+        _FLOATS,
+        conformance_only=True,
+        device="device1",
+        notes="array-api-strict's simulated second device",
+    ),
+    Backend(
+        "strict@no_x64",
+        "array_api_strict",
+        ("float32",),
+        conformance_only=True,
+        device="no_x64",
+        notes="array-api-strict's device without float64/int64 (integer inputs int32)",
+    ),
     Backend("torch", "torch", (*_FLOATS, "float16", "bfloat16"), differentiable=True),
     Backend("jax", "jax", (*_FLOATS, "float16", "bfloat16"), differentiable=True),
     Backend("cupy", "cupy", (*_FLOATS, "float16"), gpu=True),
@@ -287,12 +328,16 @@ def available_backends(
     """Backends installed (and, for GPU ones, with a device present).
 
     ``names`` restricts to those names (e.g. from ``$XLOSSES_BACKENDS``);
-    ``gpu`` keeps only GPU (True) or CPU (False) backends.
+    ``gpu`` keeps only GPU (True) or CPU (False) backends.  Without names
+    (the test suite's default) the ``conformance_only`` backends are left out.
     """
     if names is None:
         env = os.environ.get("XLOSSES_BACKENDS", "").strip()
         names = [n.strip() for n in env.split(",") if n.strip()] or None
-    chosen = [get_backend(n) for n in names] if names else list(BACKENDS)
+    if names:
+        chosen = [get_backend(n) for n in names]
+    else:
+        chosen = [b for b in BACKENDS if not b.conformance_only]
     out = [b for b in chosen if (gpu is None or b.gpu == gpu) and b.available()]
     if any(b.module == "jax" for b in out):
         import jax

@@ -18,12 +18,21 @@ import pytest
 from conftest import BACKENDS
 
 import xlosses
-from conformance.checks import Cache, quick_compile_subset, run_spec
+from conformance.backends import BACKENDS as ALL_BACKENDS
+from conformance.backends import available_backends
+from conformance.checks import Cache, applies, quick_compile_subset, run_spec
 from conformance.spec import NOT_LOSSES, Spec, all_specs, base_name, missing_entries, public_losses
 
 SPECS = all_specs()
 COMPILED = quick_compile_subset(SPECS.values())
 _CACHE = Cache()  # references shared by the per-spec tests of this module
+# the test backends, and with array-api-strict its simulated devices (conformance only)
+_NAMES = [b.name for b in BACKENDS]
+if "array_api_strict" in _NAMES:
+    _NAMES += [
+        b.name for b in ALL_BACKENDS if b.conformance_only and b.module == "array_api_strict"
+    ]
+RUN_ON = available_backends(_NAMES)
 
 
 def test_every_public_loss_has_an_entry():
@@ -71,6 +80,11 @@ def test_adapter_modules_are_covered(monkeypatch, module):
     assert f"{module}.SomeLoss" not in missing_entries(covered)
 
 
+def test_strict_devices_are_checked():
+    if "array_api_strict" in [b.name for b in BACKENDS]:
+        assert {"strict@device1", "strict@no_x64"} <= {b.name for b in RUN_ON}
+
+
 def test_specs_are_well_formed():
     for name, spec in SPECS.items():
         assert isinstance(spec, Spec) and spec.name == name
@@ -80,7 +94,9 @@ def test_specs_are_well_formed():
 
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_quick_conformance(name):
-    results = run_spec(SPECS[name], BACKENDS, quick=True, compile=name in COMPILED, cache=_CACHE)
+    if not any(applies(SPECS[name], b) for b in RUN_ON):  # restricted by $XLOSSES_BACKENDS
+        pytest.skip(f"no selected backend runs {name}")
+    results = run_spec(SPECS[name], RUN_ON, quick=True, compile=name in COMPILED, cache=_CACHE)
     ran = {r.backend for r in results if not r.skipped}
     assert ran, f"no check ran for {name}"
     failed = [r for r in results if not r.ok]

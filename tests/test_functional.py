@@ -128,6 +128,8 @@ def test_input_gradients_match_torch_autograd(name):
     spec = SPECS[name]
     torch_name = name.removeprefix("functional.")
     tb, jb = backend_named("torch"), backend_named("jax")
+    if tb is None:  # a session restricted by $XLOSSES_BACKENDS
+        pytest.skip("the torch backend is not selected")
     diff = spec.differentiable
     for variant, raw in _cases(spec, shapes=spec.batch_shapes[-1:]):
         args = [torch.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a for a in raw.args]
@@ -154,7 +156,6 @@ def test_input_gradients_match_torch_autograd(name):
             # one jax.jit program per variant: eager JAX dispatches (and compiles) op by op
             for i, g, w in zip(diff, jb.grad_fn(loss, diff, jit=True)(*jargs), want, strict=True):
                 _assert_grad_close(jb.to_numpy(g), w.numpy(), f"arg {i} {variant}")
-    assert tb is not None
 
 
 def _assert_grad_close(got, want, msg):

@@ -592,7 +592,9 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     k = xp.reshape(xp.arange(1, n + 1, dtype=x.dtype, device=_device(x)), tuple(shape))
     cond = 1.0 + k * u > xp.cumulative_sum(u, axis=axis)
     # at least 1 (a NaN row counts 0 and would index out of range)
-    size = xp.count_nonzero(cond, axis=axis, keepdims=True)
+    # counts by sums of explicit dtypes (count_nonzero gives the default integer dtype,
+    # 64-bit where that exists even for int32 indices)
+    size = xp.sum(xp.astype(cond, xp.int32), axis=axis, keepdims=True, dtype=xp.int32)
     size = xp.where(size > 0, size, 1)
     # through take_labels: Dask's namespace has no take_along_axis
     kth = xp.expand_dims(
@@ -600,7 +602,7 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     )
     # the support in the original order; ties with the k-th value are inside it
     supp = z >= kth
-    count = xp.astype(xp.count_nonzero(supp, axis=axis, keepdims=True), x.dtype)
+    count = xp.sum(xp.astype(supp, x.dtype), axis=axis, keepdims=True)
     tau = (xp.sum(xp.where(supp, z, 0.0), axis=axis, keepdims=True) - 1.0) / count
     return xp.where(z > tau, z - tau, 0.0)
 
@@ -696,7 +698,7 @@ def gather_by_comparison(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
     n = x.shape[axis]
     shape = [1] * (x.ndim + 1)
     shape[axis + 1] = n
-    positions = xp.reshape(xp.arange(n, dtype=indices.dtype), tuple(shape))
+    positions = xp.reshape(xp.arange(n, dtype=indices.dtype, device=_device(x)), tuple(shape))
     hit = xp.expand_dims(indices, axis=axis + 1) == positions  # [..., k, n, ...]
     picked = xp.where(hit, xp.expand_dims(x, axis=axis), 0.0)
     return xp.sum(picked, axis=axis + 1)

@@ -335,7 +335,7 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     n = x.shape[-1]
     check_label_range(targets, n, xp=xp, name="targets", ignore_index=-1)
     bad = xp.any((targets < -1) | (targets >= n), axis=-1)
-    ended = xp.cumulative_sum(xp.astype(targets < 0, xp.int32), axis=-1) > 0
+    ended = xp.cumulative_sum(xp.astype(targets < 0, xp.int32), axis=-1, dtype=xp.int32) > 0
     listed = ~ended
     t = xp.where(listed, targets, 0)
     # [..., i, j]: entry i of the list is class j

@@ -137,7 +137,7 @@ def _ctc_forward(
     eps_repeat = xp.where(repeat, log_zero, 0.0)
     eps_differ = xp.where(repeat, 0.0, log_zero)
 
-    first = xp.arange(n + 1, device=dev) == 0
+    first = xp.arange(n + 1, dtype=labels.dtype, device=dev) == 0
     phi0 = xp.broadcast_to(xp.where(first, 0.0, log_zero), (batch, n + 1))
     emit0 = xp.broadcast_to(log_zero, (batch, n))
 
@@ -145,7 +145,8 @@ def _ctc_forward(
     carry = (phi0, emit0, eps_repeat, eps_differ)
     (phi, emit, _, _), ys = scan(step, carry, (emit_lp, blank_lp, frame_pad), xp=xp)
     phi_last = xp.concat([phi[:, :1], safe_logaddexp(phi[:, 1:], emit, xp=xp)], axis=1)
-    lengths = n - xp.sum(cast(label_pad, labels.dtype, xp=xp), axis=1)
+    # explicit dtypes: a sum of int32 is int64 by default where int64 exists
+    lengths = n - xp.sum(cast(label_pad, labels.dtype, xp=xp), axis=1, dtype=labels.dtype)
     loss = -gather(phi_last, lengths[:, None], axis=1, xp=xp)[:, 0]
     if not keep:
         return loss, None, None
@@ -378,7 +379,7 @@ def _concatenated_targets(
     padding (or make the row invalid).
     """
     total = targets.shape[0]
-    ends = xp.cumulative_sum(target_lengths, axis=0)
+    ends = xp.cumulative_sum(target_lengths, axis=0, dtype=target_lengths.dtype)
     starts = ends - target_lengths
     idx = starts[:, None] + xp.arange(width, dtype=starts.dtype, device=dev)[None, :]
     idx = xp.where((idx >= 0) & (idx < total), idx, 0)
@@ -519,9 +520,9 @@ def ctc_loss_from_lengths(
     elif targets.ndim == 1 and not unbatched:
         total = targets.shape[0]
         width = total if max_target_length is None else operator.index(max_target_length)
-        if value_checks_possible(xp, tl) and bool(xp.sum(tl) > total):
+        if value_checks_possible(xp, tl) and bool(xp.sum(tl, dtype=tl.dtype) > total):
             raise ValueError(
-                f"target_lengths sum to {int(xp.sum(tl))} but the concatenated targets "
+                f"target_lengths sum to {int(xp.sum(tl, dtype=tl.dtype))} but the concatenated targets "
                 f"have only {total} entries"
             )
         labels, fits = _concatenated_targets(targets, tl, width, xp=xp, dev=dev)

@@ -63,5 +63,5 @@ def smooth_labels(
         k: Any = math.prod([y.shape[a] for a in axes])
     else:
         mask = expand_mask(where, y.ndim, axes, xp=xp)
-        k = cast(xp.sum(cast(mask, xp.int32, xp=xp), axis=axes, keepdims=True), y.dtype, xp=xp)
+        k = xp.sum(cast(mask, y.dtype, xp=xp), axis=axes, keepdims=True)
     return cast((1.0 - alpha) * y + alpha / k, dtype, xp=xp)
