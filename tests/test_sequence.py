@@ -445,6 +445,48 @@ def test_scan_fast_path_equals_generic_loop(rng):
     np.testing.assert_allclose(np.asarray(g_fast), np.asarray(g_gen), rtol=1e-10, atol=1e-12)
 
 
+def test_scan_under_shard_map_values_and_gradients(rng):
+    """The lax.scan fast path runs per device: its initial carry (built from constants, so
+    typed as equal on every device) is made varying over the mesh axis like the carry the
+    step returns.  One device suffices for the typing; tests/test_sharded_jax.py runs 8."""
+    jb = backend_named("jax")
+    if jb is None:
+        pytest.skip("needs jax")
+    import jax
+    from jax.sharding import Mesh
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("batch",))
+    t, k, n = 5, 4, 2
+    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
+    args = [
+        jb.asarray(x, "float64"),
+        jb.asarray(_pads(frame_len, t), "float64"),
+        jb.asarray(labels),
+        jb.asarray(_pads(label_len, n), "float64"),
+    ]
+
+    def total(*a):
+        loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
+        return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+
+    def per_device(*a):  # the gradient of the shard's total, summed over the mesh axis
+        value, grad = jax.value_and_grad(total)(*a)
+        return jax.lax.psum(value, "batch"), grad
+
+    sm = jax.shard_map(
+        per_device, mesh=mesh, in_specs=(P("batch"),) * 4, out_specs=(P(), P("batch"))
+    )
+    v_sm, g_sm = jax.jit(sm)(*args)
+    v, g = jax.jit(jax.value_and_grad(total))(*args)
+    np.testing.assert_allclose(float(v_sm), float(v), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g_sm), np.asarray(g), rtol=1e-10, atol=1e-12)
+    eager = jax.shard_map(
+        xlosses.ctc_loss, mesh=mesh, in_specs=(P("batch"),) * 4, out_specs=P("batch")
+    )(*args)
+    np.testing.assert_allclose(np.asarray(eager), np.asarray(xlosses.ctc_loss(*args)), rtol=1e-12)
+
+
 # -- numerics ------------------------------------------------------------------------------------
 
 

@@ -61,15 +61,6 @@ CROSS_BATCH: dict[str, str] = {
     "[T, B, ...]; the partitioner gathers them in some variants (not yet investigated)",
 }
 
-# Known gap (issue 7), checked under jit and pmap but not yet under shard_map: the JAX scan
-# fast path of the CTC recursion builds its initial carry from constants, which shard_map
-# types as replicated while the carry it returns varies over the mesh axis ("scan body
-# function carry input and carry output must have equal types").  name -> reason.
-SHARD_MAP_GAPS: dict[str, str] = {
-    n: "lax.scan carry replicated vs varying under shard_map"
-    for n in ("ctc_loss", "ctc_loss_from_lengths", "ctc_loss_with_forward_probs")
-}
-
 
 # -- the subprocess (run as a script) ------------------------------------------------------
 
@@ -174,7 +165,7 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
             if per_example and not out.sharding.is_equivalent_to(by_batch, out.ndim):
                 rec["errors"].append(f"jit: output sharding {out.sharding} not over the batch")
             value("jit", out, case, where)
-            if vi or not per_example or name in CROSS_BATCH or name in SHARD_MAP_GAPS:
+            if vi or not per_example or name in CROSS_BATCH:
                 continue  # per-device runs: variant 0 of per-example losses
 
             in_specs = tuple(_pspec(b) for b in case.axes)

@@ -710,10 +710,13 @@ def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> tuple[Any, t
     ``jax.lax.scan``.  The generic body is a Python loop over the (static)
     leading size, which ``jax.jit`` and ``torch.compile`` unroll: the graph and
     its compile time grow linearly with the number of steps.  Fast path: JAX
-    uses ``jax.lax.scan`` (one compiled loop body).  ``xs`` must have at least
-    one step.  Pass a module-level ``step`` and keep per-call constants in the
-    carry (not in a closure): eager ``lax.scan`` then reuses its compiled body
-    across calls instead of compiling a new one each time.
+    uses ``jax.lax.scan`` (one compiled loop body); under ``jax.shard_map`` the
+    initial carry is first made varying over the mesh axes that the ``xs`` or
+    the carry vary over (:func:`_jax_match_varying`), as ``lax.scan`` needs.
+    ``xs`` must have at least one step.  Pass a module-level ``step`` and keep
+    per-call constants in the carry (not in a closure): eager ``lax.scan`` then
+    reuses its compiled body across calls instead of compiling a new one each
+    time.
     """
     n = xs[0].shape[0]
     if n == 0:
@@ -741,8 +744,49 @@ def _jax_scan(step: Any) -> Any:
     fn = _JAX_SCANS.get(step)
     if fn is None:
         jax = sys.modules["jax"]
-        fn = _JAX_SCANS[step] = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
+
+        def run(carry: Any, xs: Any) -> Any:
+            return jax.lax.scan(step, _jax_match_varying(carry, xs), xs)
+
+        fn = _JAX_SCANS[step] = jax.jit(run)
     return fn
+
+
+def _jax_match_varying(carry: Any, xs: Any) -> Any:
+    """``carry`` made varying over every mesh axis that a leaf of ``carry`` or ``xs`` varies over.
+
+    Inside ``jax.shard_map`` a value built from constants (the initial state
+    of the CTC recursion) is typed as equal on every device, while a loop step
+    that reads per-device data returns a carry that varies over the mesh axis;
+    ``lax.scan`` needs the step to keep the carry's type.  The step reads
+    nothing but the carry and ``xs``, so its output carry varies over the
+    union of their varying axes (``jax.typeof(leaf).manual_axis_type.varying``,
+    ``.vma`` in earlier JAX), and ``jax.lax.pcast(leaf, axes, to='varying')``
+    gives each initial leaf the axes it lacks.  Values do not change.  Where
+    no leaf varies (eager, ``jax.jit``, ``jax.grad`` outside ``shard_map``) the
+    carry is returned as it is, as on JAX versions without varying types.
+    """
+    jax = sys.modules["jax"]
+    typeof, pcast = getattr(jax, "typeof", None), getattr(jax.lax, "pcast", None)
+    if typeof is None or pcast is None:  # pragma: no cover - JAX without varying types
+        return carry
+
+    def vma(leaf: Any) -> frozenset:
+        aval = typeof(leaf)
+        mat = getattr(aval, "manual_axis_type", None)  # ``aval.vma`` in earlier JAX
+        return mat.varying if mat is not None else getattr(aval, "vma", frozenset())
+
+    axes: dict[Any, None] = {}  # first-seen order: deterministic programs
+    for leaf in jax.tree.leaves((carry, xs)):
+        axes.update(dict.fromkeys(vma(leaf)))
+    if not axes:
+        return carry
+
+    def cast(leaf: Any) -> Any:
+        missing = tuple(a for a in axes if a not in vma(leaf))
+        return pcast(leaf, missing, to="varying") if missing else leaf
+
+    return jax.tree.map(cast, carry)
 
 
 def take_labels_by_comparison(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
