@@ -413,24 +413,31 @@ def test_compiled_equals_eager(backend, rng):
     np.testing.assert_allclose(comp, eager, rtol=1e-6)
 
 
+def _float64_optax_args(backend, rng, *, t, k, n):
+    """optax-style CTC arguments (logits, paddings, labels) of a random batch of 3, float64."""
+    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
+    return [
+        backend.asarray(x, "float64"),
+        backend.asarray(_pads(frame_len, t), "float64"),
+        backend.asarray(labels),
+        backend.asarray(_pads(label_len, n), "float64"),
+    ]
+
+
+def _forward_probs_total(*a):
+    """A scalar of the loss and both alpha tables: its gradient runs through all three."""
+    loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
+    return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+
+
 def test_scan_fast_path_equals_generic_loop(rng):
     jb = backend_named("jax")
     if jb is None:
         pytest.skip("needs jax")
     import jax
 
-    t, k, n = 7, 4, 3
-    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
-    args = [
-        jb.asarray(x, "float64"),
-        jb.asarray(_pads(frame_len, t), "float64"),
-        jb.asarray(labels),
-        jb.asarray(_pads(label_len, n), "float64"),
-    ]
-
-    def total(*a):
-        loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
-        return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+    args = _float64_optax_args(jb, rng, t=7, k=4, n=3)
+    total = _forward_probs_total
 
     fast = jax.jit(jax.value_and_grad(total))
     jaxpr = str(jax.make_jaxpr(total)(*args))
@@ -457,18 +464,8 @@ def test_scan_under_shard_map_values_and_gradients(rng):
     from jax.sharding import PartitionSpec as P
 
     mesh = Mesh(np.array(jax.devices()[:1]), ("batch",))
-    t, k, n = 5, 4, 2
-    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
-    args = [
-        jb.asarray(x, "float64"),
-        jb.asarray(_pads(frame_len, t), "float64"),
-        jb.asarray(labels),
-        jb.asarray(_pads(label_len, n), "float64"),
-    ]
-
-    def total(*a):
-        loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
-        return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+    args = _float64_optax_args(jb, rng, t=5, k=4, n=2)
+    total = _forward_probs_total
 
     def per_device(*a):  # the gradient of the shard's total, summed over the mesh axis
         value, grad = jax.value_and_grad(total)(*a)
