@@ -97,6 +97,7 @@ _NATIVE = {
     "jax.numpy": "jax",
     "array_api_compat.numpy": "numpy",
     "array_api_compat.cupy": "cupy",
+    "array_api_compat.dask.array": "dask",
 }
 # NumPy-like libraries: their fast paths call the library's own ufuncs with
 # ``out=`` on temporaries the primitive allocated itself (never on an input),
@@ -550,21 +551,55 @@ def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
     """``fn`` applied to every 1-D slice ``x[..., :]``; an array of shape ``x.shape[:-1]``.
 
     ``fn`` maps a vector to a 0-D array.  JAX uses ``jnp.vectorize`` (as optax
-    does), torch ``torch.func.vmap``; the generic body loops over the rows
-    (eager, or unrolled while tracing) and stacks the results.
+    does), torch ``torch.func.vmap``, Dask one task per chunk of rows
+    (:func:`_dask_map_rows`, lazy, chunked like the leading axes of ``x``,
+    in ``x``'s dtype); the generic body loops over the rows (eager, or
+    unrolled while tracing) and stacks the results.
     """
     native = _native(xp)
     if native == "jax":
         return sys.modules["jax"].numpy.vectorize(fn, signature="(n)->()")(x)
+    if native == "dask":
+        return _dask_map_rows(fn, x)
     batch = tuple(x.shape[:-1])
     flat = xp.reshape(x, (-1, x.shape[-1]))
     if native == "torch":
         out = _torch().func.vmap(fn)(flat)
-    elif flat.shape[0] == 0:
-        out = xp.zeros((0,), dtype=x.dtype, device=_device(x))
     else:
-        out = xp.stack([fn(flat[i, ...]) for i in range(flat.shape[0])])
+        out = _loop_rows(fn, flat, xp=xp)
     return xp.reshape(out, batch)
+
+
+def _loop_rows(fn: Any, flat: Any, *, xp: Any) -> Any:
+    """``fn`` of each row of the 2-D array ``flat``, stacked: shape ``[rows]``."""
+    if flat.shape[0] == 0:
+        return xp.zeros((0,), dtype=flat.dtype, device=_device(flat))
+    return xp.stack([fn(flat[i, ...]) for i in range(flat.shape[0])])
+
+
+def _dask_map_rows(fn: Any, x: Any) -> Any:
+    """:func:`map_rows` on a Dask array: ``fn`` on the rows of each chunk, in one task per chunk.
+
+    The last axis is rechunked to one chunk (a row is needed whole); each
+    task loops over the rows of its chunk, a NumPy (or CuPy) array, so ``fn``
+    sees the chunk's library, and the result is chunked like the leading axes
+    of ``x``.  The output dtype must be known before anything is computed:
+    it is ``x``'s (each chunk's result is cast to it).  Lazy: the graph is
+    built from ``x``'s metadata, without calling ``fn``.
+    """
+    import array_api_compat
+
+    da = sys.modules["dask.array"]
+    last = x.ndim - 1
+    x = x.rechunk({last: -1})
+
+    def rows(block: Any) -> Any:
+        bxp = array_api_compat.array_namespace(block)
+        out = _loop_rows(fn, bxp.reshape(block, (-1, block.shape[-1])), xp=bxp)
+        return bxp.reshape(bxp.astype(out, block.dtype), tuple(block.shape[:-1]))
+
+    meta = da.utils.meta_from_array(x, ndim=last)
+    return da.map_blocks(rows, x, drop_axis=last, dtype=x.dtype, meta=meta, token="map_rows")
 
 
 def _device(x: Any) -> Any:
