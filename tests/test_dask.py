@@ -211,6 +211,38 @@ def test_out_of_range_labels_give_nan_rows_lazily() -> None:
     assert np.isnan(got[1]) and np.isnan(got[2])
 
 
+def test_row_mapped_loss_runs_one_task_per_chunk() -> None:
+    """A max function of one vector (optax's protocol) is mapped over the rows of each chunk.
+
+    One task per chunk of rows (not one per row), the class axis gathered into one chunk
+    first, each row handed to ``max_fun`` as a NumPy vector, nothing computed early.
+    """
+    from conformance.entries.structured import logsumexp_row
+
+    seen: list[type] = []
+
+    def max_fun(s: Any) -> Any:
+        seen.append(type(s))
+        return logsumexp_row(s)
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(40, 3, 6)) * 3, rng.random((40, 3, 6))
+    counter = Counter()
+    # 4 chunks of 10 rows; the class axis in 2 chunks, to be joined
+    xd = da.from_array(x, chunks=(10, 3, 3))
+    yd = counter.lazy(y)
+    out = xlosses.make_fenchel_young_loss(max_fun)(xd, yd)
+    assert counter.loads == 0 and not seen
+    assert out.chunks == ((10,) * 4, (3,)), out.chunks
+    row_layers = [n for n in out.dask.layers if n.startswith("map_rows-")]
+    assert [len(out.dask.layers[n]) for n in row_layers] == [4], row_layers
+    got = out.compute(scheduler="sync")
+    assert set(seen) == {np.ndarray} and len(seen) == 40 * 3
+    m = x.max(-1, keepdims=True)
+    want = (m + np.log(np.exp(x - m).sum(-1, keepdims=True)))[..., 0] - (x * y).sum(-1)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_mixed_numpy_and_dask_refused() -> None:
     x = da.zeros((4, 3), chunks=2)
     with pytest.raises(TypeError, match="logits and labels come from different array libraries"):

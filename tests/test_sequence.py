@@ -413,24 +413,31 @@ def test_compiled_equals_eager(backend, rng):
     np.testing.assert_allclose(comp, eager, rtol=1e-6)
 
 
+def _float64_optax_args(backend, rng, *, t, k, n):
+    """optax-style CTC arguments (logits, paddings, labels) of a random batch of 3, float64."""
+    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
+    return [
+        backend.asarray(x, "float64"),
+        backend.asarray(_pads(frame_len, t), "float64"),
+        backend.asarray(labels),
+        backend.asarray(_pads(label_len, n), "float64"),
+    ]
+
+
+def _forward_probs_total(*a):
+    """A scalar of the loss and both alpha tables: its gradient runs through all three."""
+    loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
+    return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+
+
 def test_scan_fast_path_equals_generic_loop(rng):
     jb = backend_named("jax")
     if jb is None:
         pytest.skip("needs jax")
     import jax
 
-    t, k, n = 7, 4, 3
-    x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)
-    args = [
-        jb.asarray(x, "float64"),
-        jb.asarray(_pads(frame_len, t), "float64"),
-        jb.asarray(labels),
-        jb.asarray(_pads(label_len, n), "float64"),
-    ]
-
-    def total(*a):
-        loss, phi, emit = xlosses.ctc_loss_with_forward_probs(*a)
-        return loss.sum() + 1e-3 * (phi.sum() + emit.sum())
+    args = _float64_optax_args(jb, rng, t=7, k=4, n=3)
+    total = _forward_probs_total
 
     fast = jax.jit(jax.value_and_grad(total))
     jaxpr = str(jax.make_jaxpr(total)(*args))
@@ -443,6 +450,38 @@ def test_scan_fast_path_equals_generic_loop(rng):
     v_fast, g_fast = fast(*args)
     np.testing.assert_allclose(float(v_fast), float(v_gen), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g_fast), np.asarray(g_gen), rtol=1e-10, atol=1e-12)
+
+
+def test_scan_under_shard_map_values_and_gradients(rng):
+    """The lax.scan fast path runs per device: its initial carry (built from constants, so
+    typed as equal on every device) is made varying over the mesh axis like the carry the
+    step returns.  One device suffices for the typing; tests/test_sharded_jax.py runs 8."""
+    jb = backend_named("jax")
+    if jb is None:
+        pytest.skip("needs jax")
+    import jax
+    from jax.sharding import Mesh
+    from jax.sharding import PartitionSpec as P
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("batch",))
+    args = _float64_optax_args(jb, rng, t=5, k=4, n=2)
+    total = _forward_probs_total
+
+    def per_device(*a):  # the gradient of the shard's total, summed over the mesh axis
+        value, grad = jax.value_and_grad(total)(*a)
+        return jax.lax.psum(value, "batch"), grad
+
+    sm = jax.shard_map(
+        per_device, mesh=mesh, in_specs=(P("batch"),) * 4, out_specs=(P(), P("batch"))
+    )
+    v_sm, g_sm = jax.jit(sm)(*args)
+    v, g = jax.jit(jax.value_and_grad(total))(*args)
+    np.testing.assert_allclose(float(v_sm), float(v), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g_sm), np.asarray(g), rtol=1e-10, atol=1e-12)
+    eager = jax.shard_map(
+        xlosses.ctc_loss, mesh=mesh, in_specs=(P("batch"),) * 4, out_specs=P("batch")
+    )(*args)
+    np.testing.assert_allclose(np.asarray(eager), np.asarray(xlosses.ctc_loss(*args)), rtol=1e-12)
 
 
 # -- numerics ------------------------------------------------------------------------------------

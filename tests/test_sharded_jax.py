@@ -22,8 +22,16 @@ covered without editing this file) and each of its variants:
     the same with ``jax.pmap`` over a leading device axis.
 
 A loss whose output is not per-example (it reduces over the batch) may
-all-reduce; a loss whose definition couples the examples of a batch (listed
-in ``CROSS_BATCH`` with the reason) may also gather, and is not run per shard.
+all-reduce; a loss (or a variant of its inputs) whose definition couples the
+examples of a batch, listed in ``CROSS_BATCH`` with the reason, may also
+gather, and is not run per shard.
+
+A spec whose function flattens several outputs into one array for the
+conformance comparison (``ctc_loss_with_forward_probs``: the loss ``[B]`` and
+two time-major tables ``[T, B, ...]``) is run here as the public function
+with its tuple output (``TUPLE_OUTPUTS``), since the flattening itself would
+move the batch between devices; each output is checked sharded over its own
+batch axis.
 """
 
 from __future__ import annotations
@@ -32,12 +40,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import xlosses
 from conformance.checks import _err  # relative error, as the conformance suite measures it
 from conformance.spec import all_specs
 
@@ -48,27 +58,48 @@ FLAGS = f"--xla_force_host_platform_device_count={DEVICES}"
 # Communication the partitioned program must not contain for a per-example loss.
 MOVES_DATA = ("all-gather", "all-to-all", "collective-permute", "all-reduce", "reduce-scatter")
 
-# Losses whose value for one example depends on the other examples of the batch, by
-# definition: the batch has to meet on some device.  name -> reason.
-CROSS_BATCH: dict[str, str] = {
-    "ntxent": "each embedding is contrasted with every other embedding of the batch "
-    "(the batch's similarity matrix), so the embeddings are gathered",
-    # known (issue 7): these two still gather under jit in some variants
-    "ctc_loss_from_lengths": "torch's concatenated 1-D targets are one flat array for the "
-    "whole batch (offsets from a cumulative sum of target_lengths), so they are gathered",
-    "functional.ctc_loss": "as ctc_loss_from_lengths, which it maps onto",
-    "ctc_loss_with_forward_probs": "the forward-probability tables are time-major "
-    "[T, B, ...]; the partitioner gathers them in some variants (not yet investigated)",
+
+def _contrasted_axis_sharded(variant: dict[str, Any], batch: tuple[int, ...]) -> bool:
+    """A 1-D batch ``[n]``: the sharded axis is the one whose embeddings are contrasted."""
+    return len(batch) == 1
+
+
+def _concatenated_targets(variant: dict[str, Any], batch: tuple[int, ...]) -> bool:
+    """The variants with torch's concatenated 1-D CTC targets (``"concat"`` in the entries)."""
+    return bool(variant.get("concat"))
+
+
+# Losses (or variants of their inputs) whose value for one example depends on the other
+# examples along the sharded batch axis, by definition: the batch has to meet on some
+# device.  name -> (which variants and batch shapes, reason).
+CROSS_BATCH: dict[str, tuple[Callable[[dict[str, Any], tuple[int, ...]], bool], str]] = {
+    "ntxent": (
+        _contrasted_axis_sharded,
+        "each embedding is contrasted with every other embedding of its batch (the batch's "
+        "similarity matrix), so the embeddings are gathered; a 2-D batch [L, n] is L "
+        "independent batches along the sharded axis and moves nothing",
+    ),
+    "ctc_loss_from_lengths": (
+        _concatenated_targets,
+        "torch's concatenated 1-D targets are one flat array for the whole batch: the row "
+        "of an example starts at the cumulative sum of the target lengths before it",
+    ),
+    "functional.ctc_loss": (_concatenated_targets, "as ctc_loss_from_lengths"),
 }
 
-# Known gap (issue 7), checked under jit and pmap but not yet under shard_map: the JAX scan
-# fast path of the CTC recursion builds its initial carry from constants, which shard_map
-# types as replicated while the carry it returns varies over the mesh axis ("scan body
-# function carry input and carry output must have equal types").  name -> reason.
-SHARD_MAP_GAPS: dict[str, str] = {
-    n: "lax.scan carry replicated vs varying under shard_map"
-    for n in ("ctc_loss", "ctc_loss_from_lengths", "ctc_loss_with_forward_probs")
+# Specs whose function flattens several outputs into one array for the conformance
+# comparison; here the public function runs with its tuple output.
+# name -> (the function, the batch axis of each of its outputs).
+TUPLE_OUTPUTS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
+    # loss [B], logalpha_phi [T, B, N + 1], logalpha_emit [T, B, N]
+    "ctc_loss_with_forward_probs": (xlosses.ctc_loss_with_forward_probs, (0, 1, 1)),
 }
+
+
+def _cross_batch(name: str, variant: dict[str, Any], batch: tuple[int, ...]) -> bool:
+    """Whether the loss ``name`` couples the examples along the sharded axis of ``batch``."""
+    when, _ = CROSS_BATCH.get(name, (None, ""))
+    return when is not None and when(variant, batch)
 
 
 # -- the subprocess (run as a script) ------------------------------------------------------
@@ -103,16 +134,40 @@ def _pspec(axis: int | None) -> Any:
     return P() if axis is None else P(*([None] * axis), "batch")
 
 
-class _Case:
-    """One call of a loss: its NumPy inputs, the float64 result and the traced arguments."""
+def _outputs(result: Any) -> tuple[Any, ...]:
+    """A loss's result as a tuple of arrays (one array for all but ``TUPLE_OUTPUTS``)."""
+    return tuple(result) if isinstance(result, tuple) else (result,)
 
-    def __init__(self, spec: Any, variant: dict[str, Any], seed: list[int], batch: tuple[int, ...]):
+
+def _batch_axes_match(outs: tuple[Any, ...], axes: tuple[int, ...], size: int) -> bool:
+    """Whether each output has an axis of the batch size where ``TUPLE_OUTPUTS`` says."""
+    return len(outs) == len(axes) and all(
+        a < o.ndim and o.shape[a] == size for o, a in zip(outs, axes, strict=True)
+    )
+
+
+class _Case:
+    """One call of a loss: its NumPy inputs, the float64 results and the traced arguments.
+
+    ``fn`` replaces the spec's function (``TUPLE_OUTPUTS``); ``want`` holds one float64
+    array per output.
+    """
+
+    def __init__(
+        self,
+        spec: Any,
+        variant: dict[str, Any],
+        seed: list[int],
+        batch: tuple[int, ...],
+        fn: Callable[..., Any] | None = None,
+    ):
         raw = spec.make(np.random.default_rng(seed), batch, dict(variant))
-        self.fn = spec.fn
+        self.fn = spec.fn if fn is None else fn
         self.args, self.kwargs = _in_dtype(raw.args, raw.kwargs, np.float32)
         args64, kw64 = _in_dtype(self.args, self.kwargs, np.float64)
         with np.errstate(all="ignore"):
-            self.want = np.asarray(spec.fn(*args64, **kw64), dtype=np.float64)
+            result = self.fn(*args64, **kw64)
+        self.want = tuple(np.asarray(o, dtype=np.float64) for o in _outputs(result))
         # array arguments (positional and keyword) are traced; the rest are static
         self.slots = [("a", i) for i, a in enumerate(self.args) if isinstance(a, np.ndarray)]
         self.slots += [("k", k) for k, v in self.kwargs.items() if isinstance(v, np.ndarray)]
@@ -130,26 +185,34 @@ class _Case:
 
 
 def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: no cover
-    """Run one loss sharded under jit, shard_map and pmap; collect failures."""
+    """Run one loss sharded under jit, shard_map and pmap; collect failures.
+
+    ``collectives``: every collective of its compiled programs; ``cross_batch``: for each
+    run of a ``CROSS_BATCH`` variant, the collectives beyond those its output allows.
+    """
     import jax
     import jax.numpy as jnp
     from jax.sharding import NamedSharding
 
     tol = spec.rtol.get("float32", 2e-4)
-    rec: dict[str, Any] = {"errors": [], "collectives": [], "max_err": 0.0}
+    fn, declared_axes = TUPLE_OUTPUTS.get(name, (None, None))
+    rec: dict[str, Any] = {"errors": [], "collectives": [], "cross_batch": [], "max_err": 0.0}
 
     def value(what: str, got: Any, case: _Case, where: str) -> None:
-        e = _err(np.asarray(got), case.want)
-        rec["max_err"] = max(rec["max_err"], e)
-        if e > tol:
-            rec["errors"].append(f"{what}: value error {e:.2e}; {where}")
+        for i, (g, w) in enumerate(zip(_outputs(got), case.want, strict=True)):
+            e = _err(np.asarray(g), w)
+            rec["max_err"] = max(rec["max_err"], e)
+            if e > tol:
+                which = f" output {i}" if len(case.want) > 1 else ""
+                rec["errors"].append(f"{what}:{which} value error {e:.2e}; {where}")
 
     for vi, variant in enumerate(spec.variants):
         ndims = {len(s) for s in spec.batch_shapes}  # the batch ranks the entry builds
         shapes = [b for b in BATCH_SHAPES[: None if vi == 0 else 1] if len(b) in ndims]
         for batch in shapes or BATCH_SHAPES[:1]:  # 2-D batches: variant 0 only
             where = f"variant {variant} batch {batch}"
-            case = _Case(spec, variant, [vi, len(batch)], batch)
+            cross = _cross_batch(name, variant, batch)
+            case = _Case(spec, variant, [vi, len(batch)], batch, fn)
             try:
                 placed = [
                     jax.device_put(jnp.asarray(v), NamedSharding(mesh, _pspec(b)))
@@ -161,37 +224,56 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
             except Exception as exc:
                 rec["errors"].append(f"jit: {type(exc).__name__}: {exc}; {where}")
                 continue
-            out_axis = _batch_axis(out.shape, batch[0])
-            per_example = out_axis is not None
+            outs = _outputs(out)
+            out_axes = declared_axes or tuple(_batch_axis(o.shape, batch[0]) for o in outs)
+            if declared_axes and not _batch_axes_match(outs, out_axes, batch[0]):
+                got = [tuple(o.shape) for o in outs]
+                rec["errors"].append(f"outputs {got} lack the batch axes {out_axes}; {where}")
+                continue
+            per_example = all(a is not None for a in out_axes)
             moved = _collectives(hlo)
             allowed = set() if per_example else {"all-reduce"}
-            if name in CROSS_BATCH:
-                allowed = set(MOVES_DATA)
             rec["collectives"] = sorted(set(rec["collectives"]) | set(moved))
+            if cross:  # what the coupling of the batch adds to what the output allows
+                rec["cross_batch"].append({"where": where, "moves": sorted(set(moved) - allowed)})
+                allowed = set(MOVES_DATA)
             if set(moved) - allowed:
                 rec["errors"].append(f"jit: compiled program has {', '.join(moved)}; {where}")
-            by_batch = NamedSharding(mesh, _pspec(out_axis))
-            if per_example and not out.sharding.is_equivalent_to(by_batch, out.ndim):
-                rec["errors"].append(f"jit: output sharding {out.sharding} not over the batch")
+            for i, (o, a) in enumerate(zip(outs, out_axes, strict=True)):
+                by_batch = NamedSharding(mesh, _pspec(a))
+                if a is not None and not o.sharding.is_equivalent_to(by_batch, o.ndim):
+                    which = f" {i}" if len(outs) > 1 else ""
+                    rec["errors"].append(
+                        f"jit: output{which} sharding {o.sharding} not over the batch (axis {a})"
+                    )
             value("jit", out, case, where)
-            if vi or not per_example or name in CROSS_BATCH or name in SHARD_MAP_GAPS:
+            if vi or not per_example or cross:
                 continue  # per-device runs: variant 0 of per-example losses
 
             in_specs = tuple(_pspec(b) for b in case.axes)
+            multi = isinstance(out, tuple)
+            out_specs = tuple(map(_pspec, out_axes)) if multi else _pspec(out_axes[0])
             try:
-                sm = jax.shard_map(case, mesh=mesh, in_specs=in_specs, out_specs=_pspec(out_axis))
+                sm = jax.shard_map(case, mesh=mesh, in_specs=in_specs, out_specs=out_specs)
                 value("shard_map", jax.jit(sm)(*placed), case, where)
             except Exception as exc:
                 rec["errors"].append(f"shard_map: {type(exc).__name__}: {exc}; {where}")
-            if len(batch) > 1 or out_axis or any(case.axes):
-                continue  # pmap once per loss, over a leading batch axis
+            if len(batch) > 1 or any(case.axes):
+                continue  # pmap once per loss, over a leading batch axis of the inputs
             try:
                 stacked = [
                     v if b is None else v.reshape(DEVICES, -1, *v.shape[1:])
                     for v, b in zip(case.values, case.axes, strict=True)
                 ]
-                pm = jax.pmap(case, in_axes=tuple(b for b in case.axes))
-                value("pmap", np.asarray(pm(*stacked)).reshape(case.want.shape), case, where)
+                # the device axis of each output at its batch axis, the shard's rows after it
+                pm = jax.pmap(
+                    case, in_axes=tuple(case.axes), out_axes=out_axes if multi else out_axes[0]
+                )
+                got = tuple(
+                    np.asarray(o).reshape(w.shape)
+                    for o, w in zip(_outputs(pm(*stacked)), case.want, strict=True)
+                )
+                value("pmap", got, case, where)
             except Exception as exc:
                 rec["errors"].append(f"pmap: {type(exc).__name__}: {exc}; {where}")
     return rec
@@ -249,9 +331,18 @@ def test_sharded_over_batch(report: dict[str, Any], name: str) -> None:
 
 
 def test_cross_batch_list_is_current(report: dict[str, Any]) -> None:
-    """Every loss allowed to gather that is in the table really does communicate."""
+    """Every variant allowed to move the batch really does (beyond what its output allows).
+
+    An entry whose runs no longer communicate, or that matches no run, is stale.
+    """
+    names = set(_spec_names())
+    assert CROSS_BATCH.keys() <= names, sorted(CROSS_BATCH.keys() - names)
+    assert TUPLE_OUTPUTS.keys() <= names, sorted(TUPLE_OUTPUTS.keys() - names)
     for name in CROSS_BATCH.keys() & report.keys():
-        assert report[name]["collectives"], f"{name} no longer communicates: drop it"
+        runs = report[name]["cross_batch"]
+        assert runs, f"no run of {name} matches its CROSS_BATCH entry: narrow or drop it"
+        for run in runs:
+            assert run["moves"], f"{name} no longer moves the batch ({run['where']}): narrow it"
 
 
 if __name__ == "__main__":  # the subprocess

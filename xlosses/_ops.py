@@ -97,6 +97,7 @@ _NATIVE = {
     "jax.numpy": "jax",
     "array_api_compat.numpy": "numpy",
     "array_api_compat.cupy": "cupy",
+    "array_api_compat.dask.array": "dask",
 }
 # NumPy-like libraries: their fast paths call the library's own ufuncs with
 # ``out=`` on temporaries the primitive allocated itself (never on an input),
@@ -550,21 +551,55 @@ def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
     """``fn`` applied to every 1-D slice ``x[..., :]``; an array of shape ``x.shape[:-1]``.
 
     ``fn`` maps a vector to a 0-D array.  JAX uses ``jnp.vectorize`` (as optax
-    does), torch ``torch.func.vmap``; the generic body loops over the rows
-    (eager, or unrolled while tracing) and stacks the results.
+    does), torch ``torch.func.vmap``, Dask one task per chunk of rows
+    (:func:`_dask_map_rows`, lazy, chunked like the leading axes of ``x``,
+    in ``x``'s dtype); the generic body loops over the rows (eager, or
+    unrolled while tracing) and stacks the results.
     """
     native = _native(xp)
     if native == "jax":
         return sys.modules["jax"].numpy.vectorize(fn, signature="(n)->()")(x)
+    if native == "dask":
+        return _dask_map_rows(fn, x)
     batch = tuple(x.shape[:-1])
     flat = xp.reshape(x, (-1, x.shape[-1]))
     if native == "torch":
         out = _torch().func.vmap(fn)(flat)
-    elif flat.shape[0] == 0:
-        out = xp.zeros((0,), dtype=x.dtype, device=_device(x))
     else:
-        out = xp.stack([fn(flat[i, ...]) for i in range(flat.shape[0])])
+        out = _loop_rows(fn, flat, xp=xp)
     return xp.reshape(out, batch)
+
+
+def _loop_rows(fn: Any, flat: Any, *, xp: Any) -> Any:
+    """``fn`` of each row of the 2-D array ``flat``, stacked: shape ``[rows]``."""
+    if flat.shape[0] == 0:
+        return xp.zeros((0,), dtype=flat.dtype, device=_device(flat))
+    return xp.stack([fn(flat[i, ...]) for i in range(flat.shape[0])])
+
+
+def _dask_map_rows(fn: Any, x: Any) -> Any:
+    """:func:`map_rows` on a Dask array: ``fn`` on the rows of each chunk, in one task per chunk.
+
+    The last axis is rechunked to one chunk (a row is needed whole); each
+    task loops over the rows of its chunk, a NumPy (or CuPy) array, so ``fn``
+    sees the chunk's library, and the result is chunked like the leading axes
+    of ``x``.  The output dtype must be known before anything is computed:
+    it is ``x``'s (each chunk's result is cast to it).  Lazy: the graph is
+    built from ``x``'s metadata, without calling ``fn``.
+    """
+    import array_api_compat
+
+    da = sys.modules["dask.array"]
+    last = x.ndim - 1
+    x = x.rechunk({last: -1})
+
+    def rows(block: Any) -> Any:
+        bxp = array_api_compat.array_namespace(block)
+        out = _loop_rows(fn, bxp.reshape(block, (-1, block.shape[-1])), xp=bxp)
+        return bxp.reshape(bxp.astype(out, block.dtype), tuple(block.shape[:-1]))
+
+    meta = da.utils.meta_from_array(x, ndim=last)
+    return da.map_blocks(rows, x, drop_axis=last, dtype=x.dtype, meta=meta, token="map_rows")
 
 
 def _device(x: Any) -> Any:
@@ -712,10 +747,13 @@ def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> tuple[Any, t
     ``jax.lax.scan``.  The generic body is a Python loop over the (static)
     leading size, which ``jax.jit`` and ``torch.compile`` unroll: the graph and
     its compile time grow linearly with the number of steps.  Fast path: JAX
-    uses ``jax.lax.scan`` (one compiled loop body).  ``xs`` must have at least
-    one step.  Pass a module-level ``step`` and keep per-call constants in the
-    carry (not in a closure): eager ``lax.scan`` then reuses its compiled body
-    across calls instead of compiling a new one each time.
+    uses ``jax.lax.scan`` (one compiled loop body); under ``jax.shard_map`` the
+    initial carry is first made varying over the mesh axes that the ``xs`` or
+    the carry vary over (:func:`_jax_match_varying`), as ``lax.scan`` needs.
+    ``xs`` must have at least one step.  Pass a module-level ``step`` and keep
+    per-call constants in the carry (not in a closure): eager ``lax.scan`` then
+    reuses its compiled body across calls instead of compiling a new one each
+    time.
     """
     n = xs[0].shape[0]
     if n == 0:
@@ -743,8 +781,49 @@ def _jax_scan(step: Any) -> Any:
     fn = _JAX_SCANS.get(step)
     if fn is None:
         jax = sys.modules["jax"]
-        fn = _JAX_SCANS[step] = jax.jit(lambda carry, xs: jax.lax.scan(step, carry, xs))
+
+        def run(carry: Any, xs: Any) -> Any:
+            return jax.lax.scan(step, _jax_match_varying(carry, xs), xs)
+
+        fn = _JAX_SCANS[step] = jax.jit(run)
     return fn
+
+
+def _jax_match_varying(carry: Any, xs: Any) -> Any:
+    """``carry`` made varying over every mesh axis that a leaf of ``carry`` or ``xs`` varies over.
+
+    Inside ``jax.shard_map`` a value built from constants (the initial state
+    of the CTC recursion) is typed as equal on every device, while a loop step
+    that reads per-device data returns a carry that varies over the mesh axis;
+    ``lax.scan`` needs the step to keep the carry's type.  The step reads
+    nothing but the carry and ``xs``, so its output carry varies over the
+    union of their varying axes (``jax.typeof(leaf).manual_axis_type.varying``,
+    ``.vma`` in earlier JAX), and ``jax.lax.pcast(leaf, axes, to='varying')``
+    gives each initial leaf the axes it lacks.  Values do not change.  Where
+    no leaf varies (eager, ``jax.jit``, ``jax.grad`` outside ``shard_map``) the
+    carry is returned as it is, as on JAX versions without varying types.
+    """
+    jax = sys.modules["jax"]
+    typeof, pcast = getattr(jax, "typeof", None), getattr(jax.lax, "pcast", None)
+    if typeof is None or pcast is None:  # pragma: no cover - JAX without varying types
+        return carry
+
+    def vma(leaf: Any) -> frozenset:
+        aval = typeof(leaf)
+        mat = getattr(aval, "manual_axis_type", None)  # ``aval.vma`` in earlier JAX
+        return mat.varying if mat is not None else getattr(aval, "vma", frozenset())
+
+    axes: dict[Any, None] = {}  # first-seen order: deterministic programs
+    for leaf in jax.tree.leaves((carry, xs)):
+        axes.update(dict.fromkeys(vma(leaf)))
+    if not axes:
+        return carry
+
+    def cast(leaf: Any) -> Any:
+        missing = tuple(a for a in axes if a not in vma(leaf))
+        return pcast(leaf, missing, to="varying") if missing else leaf
+
+    return jax.tree.map(cast, carry)
 
 
 def take_labels_by_comparison(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:

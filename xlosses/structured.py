@@ -152,9 +152,11 @@ def make_fenchel_young_loss(
         * ``batched=False`` (default, optax's protocol): ``max_fun`` takes one
           1-D vector of scores and returns a 0-D array.  It is mapped over the
           rows with ``jnp.vectorize`` on JAX (as optax), ``torch.func.vmap`` on
-          torch, and a loop over the rows elsewhere.  ``*args``/``**kwargs``
-          are passed unchanged to every call (optax's ``jnp.vectorize`` accepts
-          keyword arguments only).
+          torch, one task per chunk of rows on Dask (``max_fun`` then gets the
+          rows of a chunk as vectors of the chunk's library, NumPy usually;
+          the loss stays lazy and chunked like the batch), and a loop over the
+          rows elsewhere.  ``*args``/``**kwargs`` are passed unchanged to every
+          call (optax's ``jnp.vectorize`` accepts keyword arguments only).
         * ``batched=True``: ``max_fun`` takes the whole ``[..., n]`` array and
           reduces its last axis, returning shape ``[...]``: one call, no
           mapping, the fast form on every backend.

@@ -84,9 +84,6 @@ register(
         differentiable=(0, 1),
         oracle=_fy_peer,
         oracle_name="optax.losses.make_fenchel_young_loss(jax.scipy.special.logsumexp)",
-        # known gap (issue 7): the per-row map loops over rows, so on Dask the output has one
-        # chunk per row; the batched form below runs on Dask
-        backends=("numpy", "array_api_strict", "torch", "jax", "cupy", "torch_cuda", "jax_cuda"),
     ),
     Spec(
         "make_fenchel_young_loss[batched]",
