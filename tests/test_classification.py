@@ -7,6 +7,7 @@ xlosses' primitives) and from optax / torch.nn.functional where installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import numpy as np
@@ -425,6 +426,40 @@ def test_out_of_range_labels(backend):
             backend.compile(xlosses.softmax_cross_entropy_with_integer_labels)(x, bad)
         )
         assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+@pytest.mark.parametrize("bad", [-100, -1, 4, 2**31 - 1])
+@pytest.mark.parametrize("label_dtype", ["int64", "int32"])
+def test_each_out_of_range_label_is_reported(backend, bad, label_dtype):
+    """Every invalid value raises where checks run, -100 too (torch's own kernel, used for
+    the check on eager CPU torch, would ignore its default ``ignore_index``)."""
+    if backend.gpu or backend.name == "dask":
+        pytest.skip("no value check on GPUs and lazy arrays (covered above)")
+    x = backend.asarray(np.zeros((3, 4)), "float32")
+    labels = backend.asarray(np.array([0, bad, 3]).astype(label_dtype))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        xlosses.softmax_cross_entropy_with_integer_labels(x, labels)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+        xlosses.poly_loss_cross_entropy(x, labels)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0, 3.5])
+def test_focal_fast_path_gradients_in_both_arguments(gamma, rng):
+    """torch's eager fast path (linear-space weight) against the generic log-space body,
+    in value and in the gradients of logits and soft labels."""
+    torch = pytest.importorskip("torch")
+    x0 = torch.from_numpy(np.concatenate([3 * rng.standard_normal(20), [-90.0, 90.0, 0.0]]))
+    y0 = torch.from_numpy(np.concatenate([rng.random(20), [1.0, 1.0, 0.5]]))
+    results = []
+    for generic in (False, True):
+        x, y = x0.clone().requires_grad_(True), y0.clone().requires_grad_(True)
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            out = xlosses.poly_loss_sigmoid_focal(x, y, gamma=gamma, alpha=0.25)
+        gx, gy = torch.autograd.grad(out.sum(), (x, y))
+        results.append([out.detach().numpy(), gx.numpy(), gy.numpy()])
+    for fast, generic in zip(*results, strict=True):
+        assert np.all(np.isfinite(fast))
+        np.testing.assert_allclose(fast, generic, rtol=1e-10, atol=1e-12)
 
 
 def test_nan_stays_in_its_row(backend):

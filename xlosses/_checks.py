@@ -14,7 +14,7 @@ from typing import Any
 
 import array_api_compat as _compat
 
-from ._namespace import value_checks_possible
+from ._namespace import compute_dtype, value_checks_possible
 from ._ops import value_range
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "check_length_range",
     "check_option",
     "check_same_shape",
+    "floating_input",
     "normalize_axes",
 ]
 
@@ -42,14 +43,16 @@ def _fmt(shape: Sequence[int | None]) -> str:
 # (type(dtype), kind) -> {dtype: bool}: ``xp.isdtype`` costs microseconds on
 # some wrappers; its answer for a dtype never changes.  One inner dict per
 # dtype class, so that torch.compile never compares a torch dtype with a NumPy one.
-_KIND: dict[tuple[type, str], dict[Any, bool]] = {}
+_KIND: dict[str, dict[type, dict[Any, bool]]] = {"real floating": {}, "integral": {}}
 
 
 def _is_kind(xp: Any, dtype: Any, kind: str) -> bool:
-    cache = _KIND.setdefault((type(dtype), kind), {})
-    ok = cache.get(dtype)
+    by_class = _KIND[kind].get(type(dtype))
+    if by_class is None:
+        by_class = _KIND[kind][type(dtype)] = {}
+    ok = by_class.get(dtype)
     if ok is None:
-        ok = cache[dtype] = bool(xp.isdtype(dtype, kind))
+        ok = by_class[dtype] = bool(xp.isdtype(dtype, kind))
     return ok
 
 
@@ -57,6 +60,27 @@ def check_floating(x: Any, name: str, *, xp: Any) -> None:
     """``TypeError`` unless ``x`` has a real floating dtype."""
     if not _is_kind(xp, x.dtype, "real floating"):
         raise TypeError(f"{name} must have a real floating dtype, got {x.dtype}")
+
+
+# type(dtype) -> {floating dtype: its compute dtype}, filled by floating_input.
+_COMPUTE: dict[type, dict[Any, Any]] = {}
+
+
+def floating_input(xp: Any, x: Any, name: str = "logits") -> tuple[Any, Any]:
+    """``(x in its compute dtype, x's dtype)``; ``TypeError`` unless ``x`` is real floating.
+
+    16-bit inputs are cast to float32 (the dtype policy); others are returned
+    as they are.  One dictionary lookup per call once a dtype has been seen:
+    the check and the policy's answer for a dtype never change.
+    """
+    dtype = x.dtype
+    by_class = _COMPUTE.get(type(dtype))
+    cd = None if by_class is None else by_class.get(dtype)
+    if cd is None:
+        check_floating(x, name, xp=xp)
+        cd = compute_dtype(xp, dtype)
+        _COMPUTE.setdefault(type(dtype), {})[dtype] = cd
+    return (x if cd == dtype else xp.astype(x, cd)), dtype
 
 
 def check_integer(x: Any, name: str, *, xp: Any) -> None:

@@ -90,9 +90,27 @@ def compute_dtype(xp: Any, dtype: Any) -> Any:
     return xp.float32 if is_low_precision(xp, dtype) else dtype
 
 
+# Namespace module name -> library, for the checks below.  Comparing ``xp.__name__``
+# costs a dict lookup and is traceable by torch.compile (array_api_compat's
+# ``is_*_namespace`` helpers are lru_cached, which dynamo warns about and steps over).
+_LIBRARY = {
+    "array_api_compat.numpy": "numpy",
+    "numpy": "numpy",
+    "array_api_strict": "strict",
+    "array_api_compat.torch": "torch",
+    "jax.numpy": "jax",
+    "array_api_compat.cupy": "cupy",
+    "array_api_compat.dask.array": "dask",
+}
+
+
+def _lib(xp: Any) -> str | None:
+    return _LIBRARY.get(getattr(xp, "__name__", ""))
+
+
 def is_lazy(xp: Any) -> bool:
     """Namespaces whose arrays hold no values yet (Dask)."""
-    return _compat.is_dask_namespace(xp)
+    return _lib(xp) == "dask"
 
 
 def _is_jax_tracer(x: Any) -> bool:
@@ -106,7 +124,7 @@ def is_torch_compiling(xp: Any) -> bool:
     Python side effects such as ``warnings.warn`` break its ``fullgraph=True``
     graphs; callers skip them then (``jax.jit`` traces them once, harmlessly).
     """
-    return _compat.is_torch_namespace(xp) and sys.modules["torch"].compiler.is_compiling()
+    return _lib(xp) == "torch" and sys.modules["torch"].compiler.is_compiling()
 
 
 def value_checks_possible(xp: Any, x: Any) -> bool:
@@ -117,12 +135,13 @@ def value_checks_possible(xp: Any, x: Any) -> bool:
     traced or compiled, on GPUs (a check would force a device synchronisation)
     and for lazy arrays.
     """
-    if _compat.is_numpy_namespace(xp) or _compat.is_array_api_strict_namespace(xp):
+    lib = _lib(xp)
+    if lib == "numpy" or lib == "strict":
         return True
-    if _compat.is_torch_namespace(xp):
+    if lib == "torch":
         torch = sys.modules["torch"]
-        return not (torch.compiler.is_compiling() or x.device.type != "cpu" or x.is_meta)
-    if _compat.is_jax_namespace(xp):
+        return x.is_cpu and not torch.compiler.is_compiling()  # ``is_cpu``: not meta, not GPU
+    if lib == "jax":
         if _is_jax_tracer(x):
             return False
         try:

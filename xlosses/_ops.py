@@ -44,9 +44,11 @@ __all__ = [
     "safe_logaddexp",
     "safe_pow",
     "scan",
+    "self_checked_label_cross_entropy",
     "sigmoid",
     "sigmoid_cross_entropy",
     "sigmoid_focal_parts",
+    "sigmoid_focal_powers",
     "soft_label_cross_entropy",
     "softmax",
     "softplus",
@@ -379,28 +381,9 @@ def sigmoid_focal_parts(x: Any, y: Any, *, xp: Any) -> tuple[Any, Any]:
     ``log1p`` (shared with the BCE) and one ``log``.  Exact for soft labels
     (the numerator is a sum of non-negative terms); where it underflows to 0
     (``a = 0`` and ``|x| > ~87`` in float32) its log is exactly ``-|x|``, taken
-    through a double ``where`` so that gradients stay finite.
-
-    torch eager fast path (fewer kernel launches): the fused BCE kernel and
-    ``logaddexp(log σ(x) + log1p(-y), log σ(-x) + log y)``; it is used only when
-    ``y`` needs no gradient (``log y`` has an infinite derivative at 0).
+    through a double ``where`` so that gradients stay finite.  Standard-only
+    (no fast path): :func:`sigmoid_focal_powers` is what the losses call.
     """
-    native = _native(xp)
-    if (
-        native == "torch"
-        and x.shape == y.shape
-        and x.dtype == y.dtype
-        and not y.requires_grad
-        and not _torch().compiler.is_compiling()
-    ):
-        torch = _torch()
-        logsigmoid = torch.nn.functional.logsigmoid
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
-        log_1m_pt = torch.logaddexp(logsigmoid(x) + torch.log1p(-y), logsigmoid(-x) + torch.log(y))
-        return bce, log_1m_pt
-    np_ = _np_like(native, x, y)
-    if np_ is not None:
-        return _np_focal_parts(np_, x, y)
     pos = x >= 0
     ax = xp.where(pos, x, -x)
     u = xp.exp(-ax)
@@ -412,25 +395,82 @@ def sigmoid_focal_parts(x: Any, y: Any, *, xp: Any) -> tuple[Any, Any]:
     return bce, log_v - lg
 
 
-def _np_focal_parts(np_: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """NumPy/CuPy :func:`sigmoid_focal_parts` with in-place temporaries (values only)."""
+def _static_power(g: Any) -> bool:
+    """A Python exponent for which ``q**g`` has a finite derivative at ``q = 0``."""
+    return isinstance(g, (int, float)) and (g == 0 or g >= 1)
+
+
+def sigmoid_focal_powers(
+    x: Any, y: Any, gammas: tuple[Any, ...], *, xp: Any
+) -> tuple[Any, tuple[Any, ...]]:
+    r"""``(BCE(x, y), ((1 - p_t)**g for g in gammas))`` of the sigmoid focal losses.
+
+    Generic body: the powers are ``exp(g·log(1 - p_t))`` with ``log(1 - p_t)``
+    from :func:`sigmoid_focal_parts`, so values and gradients are finite for
+    every ``g ≥ 0`` (``g`` may be an array) and every finite logit, and soft
+    labels are exact.
+
+    Fast paths compute ``q = 1 - p_t`` in linear space, as a sum of
+    non-negative terms (relative accuracy: no cancellation), and ``q**g``
+    directly, which saves a ``log`` and an ``exp`` per element and per power:
+
+    * NumPy/CuPy (values only): ``q = (a(1 - u) + u) / (1 + u)`` with the
+      ``u = exp(-|x|)`` of the BCE;
+    * torch eager, when every ``g`` is a Python number that is 0 or ≥ 1 (then
+      ``q**g`` has a finite derivative at ``q = 0``, where ``q`` underflows):
+      the fused BCE kernel and ``q = σ(x)(1 - y) + σ(-x) y``.  Other
+      exponents, and ``torch.compile`` (which fuses the generic body), use the
+      generic body.
+    """
+    native = _native(xp)
+    np_ = _np_like(native, x, y)
+    if np_ is not None:
+        bce, q = _np_focal_q(np_, x, y)
+        return bce, tuple(_np_power(np_, q, g) for g in gammas)
+    if (
+        native == "torch"
+        and x.shape == y.shape
+        and x.dtype == y.dtype
+        and all(_static_power(g) for g in gammas)
+        and not _torch().compiler.is_compiling()
+    ):
+        torch = _torch()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+        q = torch.sigmoid(x) * (1.0 - y) + torch.sigmoid(-x) * y
+        return bce, tuple(_torch_power(torch, q, g) for g in gammas)
+    bce, log_q = sigmoid_focal_parts(x, y, xp=xp)
+    return bce, tuple(xp.exp(g * log_q) for g in gammas)
+
+
+def _torch_power(torch: Any, q: Any, g: float) -> Any:
+    if g == 0:
+        return torch.ones_like(q)
+    if g == 1:
+        return q
+    return torch.square(q) if g == 2 else torch.pow(q, g)
+
+
+def _np_power(np_: Any, q: Any, g: Any) -> Any:
+    if isinstance(g, (int, float)) and g == 2:
+        return np_.square(q)
+    return np_.power(q, g, dtype=q.dtype) if isinstance(g, (int, float)) else q**g
+
+
+def _np_focal_q(np_: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """NumPy/CuPy ``(BCE(x, y), 1 - p_t)`` with in-place temporaries (values only)."""
     pos = x >= 0
-    nax = np_.abs(x)
-    np_.negative(nax, out=nax)  # -|x|
-    u = np_.exp(nax)
-    lg = np_.log1p(u)
+    u = np_.abs(x)
+    np_.negative(u, out=u)
+    np_.exp(u, out=u)  # u = exp(-|x|)
     bce = np_.multiply(x, y)
     np_.subtract(np_.maximum(x, 0), bce, out=bce)
-    bce += lg
-    a = np_.where(pos, 1 - y, y).astype(x.dtype, copy=False)
-    v = np_.subtract(1, u, dtype=x.dtype)
-    v *= a
-    v += u
-    with _errstate(np_):
-        np_.log(v, out=v)
-    np_.maximum(v, nax, out=v)  # log(a(1-u) + u) >= -|x|: exact where it underflowed
-    v -= lg
-    return bce, v
+    bce += np_.log1p(u)
+    q = np_.where(pos, 1 - y, y).astype(x.dtype, copy=False)  # a
+    q *= np_.subtract(1, u, dtype=x.dtype)
+    q += u
+    u += 1
+    q /= u  # (a(1 - u) + u) / (1 + u)
+    return bce, q
 
 
 def one_minus_exp(x: Any, *, xp: Any) -> Any:
@@ -484,6 +524,39 @@ def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
         logits = x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
         return torch.nn.functional.cross_entropy(logits, labels, reduction="none")
     return logsumexp(x, axis=axis, xp=xp) - take_labels(x, labels, axis=axis, xp=xp)
+
+
+# torch's cross_entropy ignores the targets equal to ``ignore_index`` (default -100);
+# the most negative int64 is the one value no class index or plausible label takes.
+_NO_IGNORE = -(2**63)
+
+
+def self_checked_label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """:func:`label_cross_entropy` where the backend's kernel validates the labels itself.
+
+    torch's fused ``cross_entropy`` on the CPU raises for a target outside
+    ``[0, C)``, so on eager CPU torch the separate range check (a reduction
+    and two host reads, ~2 µs, more than the loss itself on small batches) is
+    left to it.  Returns the loss, or ``None`` where there is no such kernel
+    (other backends, GPUs, ``torch.compile``, fast paths off) or it rejected
+    a label: the caller then checks the labels itself and raises its own
+    ``ValueError``.  No target is ignored (torch's ``ignore_index`` is set to
+    the most negative int64, which the caller's check would report).
+    """
+    if _native(xp) != "torch" or not x.ndim:
+        return None
+    torch = _torch()
+    if not x.is_cpu or torch.compiler.is_compiling():
+        return None
+    if labels.dtype != torch.int64:
+        labels = labels.to(torch.int64)
+    logits = x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
+    try:
+        return torch.nn.functional.cross_entropy(
+            logits, labels, reduction="none", ignore_index=_NO_IGNORE
+        )
+    except (IndexError, RuntimeError):  # a target out of range
+        return None
 
 
 def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:

@@ -11,19 +11,20 @@ from typing import Any
 
 from ._checks import (
     broadcast_shapes,
-    check_floating,
     check_integer,
     check_label_range,
     normalize_axes,
 )
-from ._namespace import cast, compute_dtype, namespace
+from ._checks import floating_input as _floating
+from ._namespace import cast, namespace
 from ._ops import (
     label_cross_entropy,
     log_softmax,
     logsumexp,
     one_minus_exp,
+    self_checked_label_cross_entropy,
     sigmoid_cross_entropy,
-    sigmoid_focal_parts,
+    sigmoid_focal_powers,
     soft_label_cross_entropy,
     take_labels,
 )
@@ -40,13 +41,6 @@ __all__ = [
 ]
 
 Array = Any
-
-
-def _floating(xp: Any, logits: Array, name: str = "logits") -> tuple[Array, Any]:
-    """Check ``logits`` and return it in its compute dtype, with the output dtype."""
-    check_floating(logits, name, xp=xp)
-    dtype = logits.dtype
-    return cast(logits, compute_dtype(xp, dtype), xp=xp), dtype
 
 
 def _axis_arg(axes: tuple[int, ...]) -> int | tuple[int, ...]:
@@ -148,12 +142,16 @@ def _integer_label_setup(
     """
     x, dtype = _floating(xp, logits)
     check_integer(labels, "labels", xp=xp)
-    _check_mask(xp, where, logits)
     axes = normalize_axes(axis, x.ndim)
-    mask = expand_mask(where, x.ndim, axes, xp=xp)
+    if where is None:  # the common case: no mask to check or expand
+        mask = None
+    else:
+        _check_mask(xp, where, logits)
+        mask = expand_mask(where, x.ndim, axes, xp=xp)
     if len(axes) == 1:
         ax = axes[0]
-        batch_shape = tuple(d for i, d in enumerate(x.shape) if i != ax)
+        shape = tuple(x.shape)
+        batch_shape = shape[:ax] + shape[ax + 1 :]
     else:
         batch = tuple(i for i in range(x.ndim) if i not in axes)
         batch_shape = tuple(x.shape[i] for i in batch)
@@ -173,6 +171,10 @@ def _integer_label_setup(
 def _integer_label_ce(x: Array, labels: Array, ax: int, mask: Array, xp: Any) -> Array:
     """``logsumexp(x) - x[label]`` per row; NaN in rows whose label is out of range."""
     num_classes = x.shape[ax]
+    if mask is None:
+        out = self_checked_label_cross_entropy(x, labels, axis=ax, xp=xp)
+        if out is not None:
+            return out
     checked = check_label_range(labels, num_classes, xp=xp)
     if mask is None:
         if checked:  # every label is valid: no masking needed
@@ -310,18 +312,20 @@ def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
     return cast(sigmoid_cross_entropy(x, y, xp=xp), dtype, xp=xp)
 
 
-def _focal_terms(logits: Array, labels: Array, xp: Any) -> tuple[Array, Array, Array, Any]:
-    r"""``(bce, log(1 - p_t), labels, out_dtype)`` for the sigmoid focal losses.
+def _focal_terms(
+    logits: Array, labels: Array, gammas: tuple[Any, ...], xp: Any
+) -> tuple[Array, tuple[Array, ...], Array, Any]:
+    r"""``(bce, ((1 - p_t)**g for g in gammas), labels, out_dtype)`` of the focal losses.
 
-    ``log(1 - p_t) = log((1-y)·σ(x) + y·σ(-x))`` in a direct log-space form
-    (:func:`xlosses._ops.sigmoid_focal_parts`): exact for soft labels, finite
-    (with finite gradients) for any finite logit.
+    ``1 - p_t = (1-y)·σ(x) + y·σ(-x)``; its powers come from
+    :func:`xlosses._ops.sigmoid_focal_powers` (log space in the generic code:
+    exact for soft labels, finite with finite gradients for any finite logit).
     """
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     y = cast(labels, x.dtype, xp=xp)
-    bce, log_1m_pt = sigmoid_focal_parts(x, y, xp=xp)
-    return bce, log_1m_pt, y, dtype
+    bce, powers = sigmoid_focal_powers(x, y, gammas, xp=xp)
+    return bce, powers, y, dtype
 
 
 def _alpha_t(alpha: Any, y: Array, xp: Any) -> Any:
@@ -345,7 +349,10 @@ def sigmoid_focal_loss(
     The focal weight is ``exp(γ·log(1 - p_t))`` with ``log(1 - p_t)`` the
     ``logaddexp`` of two label-weighted log-sigmoids: values and gradients are
     finite for every ``γ ≥ 0`` and every finite logit, and soft labels in
-    ``[0, 1]`` are exact.  Drop-in for ``optax.losses.sigmoid_focal_loss``.
+    ``[0, 1]`` are exact.  (The NumPy and eager torch fast paths take
+    ``(1 - p_t)**γ`` in linear space from a sum of non-negative terms, for
+    ``γ = 0`` or ``γ ≥ 1`` on torch: the same accuracy, one ``log`` and one
+    ``exp`` fewer.)  Drop-in for ``optax.losses.sigmoid_focal_loss``.
 
     Parameters
     ----------
@@ -375,8 +382,8 @@ def sigmoid_focal_loss(
     Detection*, ICCV 2017.
     """
     xp = namespace(logits=logits, labels=labels)
-    bce, log_1m_pt, y, dtype = _focal_terms(logits, labels, xp)
-    loss = _alpha_t(alpha, y, xp) * xp.exp(gamma * log_1m_pt) * bce
+    bce, (weight,), y, dtype = _focal_terms(logits, labels, (gamma,), xp)
+    loss = _alpha_t(alpha, y, xp) * weight * bce
     return cast(loss, dtype, xp=xp)
 
 
@@ -425,9 +432,9 @@ def poly_loss_sigmoid_focal(
     Classification Loss Functions*, ICLR 2022.
     """
     xp = namespace(logits=logits, labels=labels)
-    bce, log_1m_pt, y, dtype = _focal_terms(logits, labels, xp)
-    focal = _alpha_t(alpha, y, xp) * xp.exp(gamma * log_1m_pt) * bce
-    return cast(focal + epsilon * xp.exp((gamma + 1.0) * log_1m_pt), dtype, xp=xp)
+    bce, (weight, poly), y, dtype = _focal_terms(logits, labels, (gamma, gamma + 1.0), xp)
+    focal = _alpha_t(alpha, y, xp) * weight * bce
+    return cast(focal + epsilon * poly, dtype, xp=xp)
 
 
 def poly_loss_cross_entropy(

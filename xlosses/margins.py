@@ -21,7 +21,8 @@ from ._checks import (
     check_option,
     check_same_shape,
 )
-from ._namespace import cast, compute_dtype, namespace
+from ._checks import floating_input as _floating
+from ._namespace import cast, namespace
 from ._ops import take_labels
 
 __all__ = [
@@ -34,11 +35,6 @@ __all__ = [
 ]
 
 Array = Any
-
-
-def _floating(xp: Any, x: Array, name: str) -> tuple[Array, Any]:
-    check_floating(x, name, xp=xp)
-    return cast(x, compute_dtype(xp, x.dtype), xp=xp), x.dtype
 
 
 def _relu_optax(z: Array, *, xp: Any) -> Array:

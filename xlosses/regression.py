@@ -15,7 +15,8 @@ import math
 from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, check_same_shape
-from ._namespace import cast, compute_dtype, namespace, value_checks_possible
+from ._checks import floating_input as _floating
+from ._namespace import cast, namespace, value_checks_possible
 from ._ops import stop_gradient
 
 __all__ = [
@@ -32,12 +33,6 @@ Array = Any
 
 _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _floating(xp: Any, x: Array, name: str) -> tuple[Array, Any]:
-    """Check ``x`` and return it in its compute dtype, with the output dtype."""
-    check_floating(x, name, xp=xp)
-    return cast(x, compute_dtype(xp, x.dtype), xp=xp), x.dtype
 
 
 def _errors(

@@ -13,18 +13,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._checks import broadcast_shapes, check_floating, check_integer, check_label_range
-from ._namespace import cast, compute_dtype, namespace
+from ._checks import broadcast_shapes, check_integer, check_label_range
+from ._checks import floating_input as _floating
+from ._namespace import cast, namespace
 from ._ops import map_rows, sparsemax, take_labels
 
 __all__ = ["make_fenchel_young_loss", "multiclass_sparsemax_loss", "sparsemax_loss"]
 
 Array = Any
-
-
-def _floating(xp: Any, x: Array, name: str) -> tuple[Array, Any]:
-    check_floating(x, name, xp=xp)
-    return cast(x, compute_dtype(xp, x.dtype), xp=xp), x.dtype
 
 
 def sparsemax_loss(logits: Array, labels: Array) -> Array:
