@@ -6,7 +6,8 @@ Examples::
     python -m benchmarks --backends torch --losses sigmoid_binary_cross_entropy
     python -m benchmarks --sizes 8x10,4096x1000 --repeats 31
     python -m benchmarks --gpu                            # GPU modes + bandwidth (lent GPU)
-    python -m benchmarks --tiny                           # a few seconds: proves it runs
+    python -m benchmarks --tiny                           # about a minute: proves it runs
+    python -m benchmarks --list                           # the losses and their peers
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated modes (default: {','.join(CPU_MODES)}; with --gpu: "
         f"{','.join(GPU_MODES)})",
     )
-    p.add_argument("--losses", help=f"comma-separated losses (default: all {len(CASES)})")
+    p.add_argument(
+        "--losses",
+        help=f"comma-separated losses (default: all {len(CASES)}; --list shows them and their peers)",
+    )
+    p.add_argument("--list", action="store_true", help="list the losses and their peers, and exit")
     p.add_argument("--sizes", help=f"ROWSxCLASSES list (default {DEFAULT_SIZES})")
     p.add_argument("--dtypes", default="float32", help="comma-separated (default float32)")
     p.add_argument("--repeats", type=int, help="samples per side (default 15; --tiny 3)")
@@ -108,8 +113,22 @@ def _set_threads(n: int) -> None:
             pass
 
 
+def list_cases() -> str:
+    """One line per loss: its name, then its peer in each library."""
+    from .cases import CASES
+
+    lines = []
+    for c in CASES:
+        lines.append(c.name)
+        lines.extend(f"    {lib:5s}  {peer.name}" for lib, peer in c.peers.items())
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.list:
+        print(list_cases())
+        return 0
     if args.gpu:
         # JAX would otherwise take 75 % of the GPU's memory at its first array
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -148,7 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     t0 = time.time()
     for mode in modes:
-        for case in cases:
+        # a loss without a peer in this mode's library is not timed there
+        timed = [c for c in cases if mode.peer_lib in c.peers]
+        if len(timed) < len(cases):
+            print(
+                f"  {mode.name}: {len(cases) - len(timed)} loss(es) without a {mode.peer_lib} peer"
+                " skipped",
+                flush=True,
+            )
+        for case in timed:
             for rows, classes in sizes:
                 for dtype in dtypes:
                     rec = run_case(

@@ -1,13 +1,21 @@
 """The loss table of the benchmarks: one :class:`Case` per loss.
 
 A case names the xlosses function, builds its inputs (float64 NumPy data for a
-``rows x classes`` problem, converted per backend and dtype by the runner) and
-lists the peer to time it against, per library:
+``rows x classes`` problem, converted per backend and dtype by the runner; the
+builders and the shapes they make are in :mod:`benchmarks.inputs`) and lists
+the peer to time it against, per library:
 
 * ``"jax"``: the ``optax.losses`` function (both sides run under ``jax.jit``);
 * ``"torch"``: ``torch.nn.functional`` (or the formula torch users write where
   ``torch.nn.functional`` has no such loss), eager;
-* ``"numpy"``: a plain vectorised NumPy/SciPy baseline written here.
+* ``"numpy"``: a plain vectorised NumPy/SciPy baseline (most are written once
+  for NumPy and torch in :mod:`benchmarks.baselines`).
+
+A case without a peer for a library is not timed in that library's modes.  The
+core functions (optax's names and arguments, and the per-example losses that
+only torch has) come first, family by family, then ``xlosses.functional``
+(torch.nn.functional's names and arguments, timed against the same
+``torch.nn.functional`` call with the default ``reduction='mean'``).
 
 To add a loss, append a :class:`Case` to :data:`CASES` (or call
 :func:`register`): the runner, the report and the tests pick it up.  Peers are
@@ -24,16 +32,40 @@ from typing import Any
 import numpy as np
 
 import xlosses
+import xlosses.functional
+from conformance.entries.structured import logsumexp_batched
+
+from . import baselines as B
+from .baselines import Peer, formula, mean_of, numpy_formula, optax, torch_F
+from .inputs import (
+    Builder,
+    binary_inputs,
+    ctc_lengths,
+    ctc_paddings,
+    gaussian_inputs,
+    integer_binary_inputs,
+    integer_inputs,
+    label_rows,
+    log_log_inputs,
+    log_probability_inputs,
+    log_probability_labels,
+    multilabel_inputs,
+    ntxent_inputs,
+    poisson_inputs,
+    probability_inputs,
+    regression_inputs,
+    relevance_inputs,
+    score_pairs_signs,
+    segmentation_inputs,
+    sign_inputs,
+    soft_inputs,
+    triplet_inputs,
+    unnormalised_inputs,
+    vector_pairs,
+    vector_pairs_signs,
+)
 
 __all__ = ["CASES", "Case", "Peer", "register"]
-
-
-@dataclass(frozen=True)
-class Peer:
-    """A peer implementation: ``make()`` returns the function, ``name`` describes it."""
-
-    name: str
-    make: Callable[[], Callable[..., Any]]
 
 
 @dataclass(frozen=True)
@@ -42,51 +74,13 @@ class Case:
 
     name: str
     fn: Callable[..., Any]
-    make: Callable[[np.random.Generator, int, int], list[np.ndarray]]
+    make: Builder
     peers: dict[str, Peer] = field(default_factory=dict)
     kwargs: dict[str, Any] = field(default_factory=dict)  # fixed options, both sides
     logits_arg: int = 0  # the argument whose bytes define the problem size
 
 
-# -- input builders (float64 NumPy; integer labels stay int64) ------------------------------
-
-
-def _logits(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
-    return 3.0 * rng.standard_normal((n, c))
-
-
-def _probabilities(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
-    z = rng.standard_normal((n, c))
-    e = np.exp(z - z.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
-
-
-def soft_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
-    """Logits and rows of probabilities."""
-    return [_logits(rng, n, c), _probabilities(rng, n, c)]
-
-
-def integer_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
-    """Logits and class indices."""
-    return [_logits(rng, n, c), rng.integers(0, c, n).astype(np.int64)]
-
-
-def binary_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
-    """Logits and hard multi-label targets (0/1)."""
-    return [_logits(rng, n, c), (rng.random((n, c)) < 0.5).astype(np.float64)]
-
-
 # -- peers ----------------------------------------------------------------------------------
-
-
-def optax(name: str, **kw: Any) -> Peer:
-    def make() -> Callable[..., Any]:
-        import optax as ox
-
-        fn = getattr(ox.losses, name)
-        return (lambda *a: fn(*a, **kw)) if kw else fn
-
-    return Peer(f"optax.losses.{name}", make)
 
 
 def _F() -> Any:
@@ -95,22 +89,12 @@ def _F() -> Any:
     return F
 
 
-def torch_cross_entropy() -> Peer:
-    return Peer(
-        "F.cross_entropy(reduction='none')",
-        lambda: lambda x, y: _F().cross_entropy(x, y, reduction="none"),
-    )
+def torch_focal(alpha: float | None, gamma: float, epsilon: float | None = None) -> Peer:
+    """torchvision.ops.sigmoid_focal_loss's formula, in torch operations.
 
-
-def torch_bce() -> Peer:
-    return Peer(
-        "F.binary_cross_entropy_with_logits(reduction='none')",
-        lambda: lambda x, y: _F().binary_cross_entropy_with_logits(x, y, reduction="none"),
-    )
-
-
-def torch_focal(alpha: float | None, gamma: float) -> Peer:
-    """torchvision.ops.sigmoid_focal_loss's formula, in torch operations."""
+    With ``epsilon``: the PolyLoss paper's Poly-1 focal loss, the focal term
+    plus ``ε·(1 - p_t)^(γ+1)`` (α weights the focal term only).
+    """
 
     def make() -> Callable[..., Any]:
         import torch
@@ -124,11 +108,15 @@ def torch_focal(alpha: float | None, gamma: float) -> Peer:
             loss = ce * ((1 - p_t) ** gamma)
             if alpha is not None:
                 loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+            if epsilon is not None:
+                loss = loss + epsilon * (1 - p_t) ** (gamma + 1)
             return loss
 
         return focal
 
-    return Peer("torchvision's sigmoid_focal_loss formula", make)
+    if epsilon is None:
+        return Peer("torchvision's sigmoid_focal_loss formula", make)
+    return Peer("torchvision's focal formula + ε·(1 - p_t)^(γ+1) (paper's Poly-1)", make)
 
 
 def torch_poly_ce(epsilon: float) -> Peer:
@@ -148,12 +136,6 @@ def torch_poly_ce(epsilon: float) -> Peer:
     return Peer("F.cross_entropy + ε·(1 - p_t) (paper's formula)", make)
 
 
-def _numpy_lse(x: np.ndarray) -> np.ndarray:
-    from scipy.special import logsumexp
-
-    return logsumexp(x, axis=-1)
-
-
 def _numpy_log_softmax(x: np.ndarray) -> np.ndarray:
     from scipy.special import log_softmax
 
@@ -161,11 +143,10 @@ def _numpy_log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def _numpy_bce(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # the usual stable formula: max(x, 0) - x·y + log1p(exp(-|x|))
-    return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    return B.bce(B.NumpyKit, x, y)
 
 
-def _numpy_focal(alpha: float | None, gamma: float) -> Callable[..., Any]:
+def _numpy_focal(alpha: float | None, gamma: float, epsilon: float | None = None) -> Callable:
     from scipy.special import expit
 
     def focal(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -174,6 +155,8 @@ def _numpy_focal(alpha: float | None, gamma: float) -> Callable[..., Any]:
         loss = _numpy_bce(x, y) * (1 - p_t) ** gamma
         if alpha is not None:
             loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+        if epsilon is not None:
+            loss = loss + epsilon * (1 - p_t) ** (gamma + 1)
         return loss
 
     return focal
@@ -184,8 +167,7 @@ def _numpy_soft_ce(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _numpy_int_ce(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    picked = np.take_along_axis(x, labels[:, None], axis=-1)[:, 0]
-    return _numpy_lse(x) - picked
+    return B.integer_ce(B.NumpyKit, x, labels)
 
 
 def _numpy_safe_ce(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -204,10 +186,101 @@ def numpy(name: str, fn: Callable[[], Callable[..., Any]]) -> Peer:
     return Peer(name, fn)
 
 
+# -- case constructors ----------------------------------------------------------------------
+
+
+def core(
+    name: str,
+    make: Builder,
+    desc: str,
+    fn: Callable[..., Any],
+    *,
+    torch: Peer | None = None,
+    jax: bool = True,
+    **kwargs: Any,
+) -> Case:
+    """``xlosses.<name>`` against ``optax.losses.<name>`` (unless ``jax=False``) and a formula.
+
+    ``fn`` (named ``desc``) is the NumPy baseline and, unless ``torch`` gives
+    another peer (a ``torch.nn.functional`` call), the torch peer too.
+    ``kwargs`` are options of every side.
+    """
+    peers = {"jax": optax(name, **kwargs)} if jax else {}
+    peers.update(formula(desc, fn, **kwargs))
+    if torch is not None:
+        peers["torch"] = torch
+    return Case(name, getattr(xlosses, name), make, peers, kwargs=kwargs)
+
+
+def torch_only(name: str, make: Builder, desc_fn: tuple[str, Callable], torch_name: str) -> Case:
+    """``xlosses.<name>``, which optax lacks: ``F.<torch_name>(reduction='none')`` and a formula."""
+    return core(name, make, *desc_fn, torch=none(torch_name), jax=False)
+
+
+def none(name: str, **kw: Any) -> Peer:
+    """``torch.nn.functional.<name>(..., reduction='none')``."""
+    return torch_F(name, reduction="none", **kw)
+
+
+def functional(name: str, make: Builder, numpy_peer: Peer | None = None, **kwargs: Any) -> Case:
+    """``xlosses.functional.<name>`` against ``torch.nn.functional.<name>``, same arguments."""
+    peers = {"torch": torch_F(name, **kwargs)}
+    if numpy_peer is not None:
+        peers["numpy"] = numpy_peer
+    return Case(f"functional.{name}", getattr(xlosses.functional, name), make, peers, kwargs)
+
+
+def mean_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
+    """The NumPy baseline of a ``reduction='mean'`` loss: ``fn``'s formula, then the mean."""
+    return numpy_formula(f"mean of {desc}", mean_of(fn), **kw)
+
+
+def _sum_last(out: Any) -> Any:
+    return out.sum(-1)
+
+
+def _one_minus(out: Any) -> Any:
+    return 1 - out
+
+
+def _optax_fenchel_young_lse() -> Peer:
+    def make() -> Callable[..., Any]:
+        import optax as ox
+        from jax.scipy.special import logsumexp
+
+        return ox.losses.make_fenchel_young_loss(logsumexp)
+
+    return Peer("optax.losses.make_fenchel_young_loss(jax.scipy.special.logsumexp)", make)
+
+
+def _torch_ctc_from_paddings() -> Peer:
+    return Peer(
+        "F.ctc_loss(log_softmax(logits).transpose(0, 1), lengths from the paddings, "
+        "reduction='none')",
+        B.torch_ctc_from_paddings,
+    )
+
+
 # -- the table ------------------------------------------------------------------------------
 
 FOCAL = {"alpha": 0.25, "gamma": 2.0}
 POLY_EPS = 2.0
+POLY_FOCAL = {"epsilon": 1.0, **FOCAL}
+SMOOTHING = 0.1
+# formulas named once: a core case and its functional counterpart share them
+SQUARED = ("(x - y)²", B.squared_error)
+ABSOLUTE = ("|x - y|", B.absolute_error)
+HUBER = ("Huber, δ = 1", B.huber)
+POISSON = ("exp(x) - y·x", B.poisson_nll)
+GAUSSIAN = ("(log v + (μ - y)²/v)/2", B.gaussian_nll)
+MARGIN_RANKING = ("max(0, -y·(x1 - x2))", B.margin_ranking)
+HINGE_EMBEDDING = ("where(y = 1, x, max(0, 1 - x))", B.hinge_embedding)
+COSINE_EMBEDDING = ("where(y = 1, 1 - cos, max(0, cos))", B.cosine_embedding)
+MULTI_MARGIN = ("Σ_{j≠y} max(0, 1 - x[y] + x[j]) / C", B.multi_margin)
+MULTILABEL_MARGIN = ("all pairs [N, C, C]", B.multilabel_margin)
+BCE = ("softplus(x) - x·y", B.bce)
+
+CE_NONE = none("cross_entropy")
 
 CASES: list[Case] = [
     Case(
@@ -216,7 +289,7 @@ CASES: list[Case] = [
         soft_inputs,
         {
             "jax": optax("softmax_cross_entropy"),
-            "torch": torch_cross_entropy(),
+            "torch": CE_NONE,
             "numpy": numpy("-sum(y·scipy log_softmax)", lambda: _numpy_soft_ce),
         },
     ),
@@ -226,7 +299,7 @@ CASES: list[Case] = [
         integer_inputs,
         {
             "jax": optax("softmax_cross_entropy_with_integer_labels"),
-            "torch": torch_cross_entropy(),
+            "torch": CE_NONE,
             "numpy": numpy("scipy logsumexp - take_along_axis", lambda: _numpy_int_ce),
         },
     ),
@@ -236,7 +309,7 @@ CASES: list[Case] = [
         soft_inputs,
         {
             "jax": optax("safe_softmax_cross_entropy"),
-            "torch": torch_cross_entropy(),
+            "torch": CE_NONE,
             "numpy": numpy("-sum(where(y≠0, y·log_softmax))", lambda: _numpy_safe_ce),
         },
     ),
@@ -246,7 +319,7 @@ CASES: list[Case] = [
         binary_inputs,
         {
             "jax": optax("sigmoid_binary_cross_entropy"),
-            "torch": torch_bce(),
+            "torch": torch_F("binary_cross_entropy_with_logits", reduction="none"),
             "numpy": numpy("max(x,0) - x·y + log1p(exp(-|x|))", lambda: _numpy_bce),
         },
     ),
@@ -271,6 +344,213 @@ CASES: list[Case] = [
             "numpy": numpy("paper's formula in NumPy", lambda: _numpy_poly_ce(POLY_EPS)),
         },
         kwargs={"epsilon": POLY_EPS},
+    ),
+    Case(
+        "poly_loss_sigmoid_focal",
+        xlosses.poly_loss_sigmoid_focal,
+        binary_inputs,
+        {  # optax has no such loss
+            "torch": torch_focal(**POLY_FOCAL),
+            "numpy": numpy(
+                "paper's Poly-1 focal formula in NumPy", lambda: _numpy_focal(**POLY_FOCAL)
+            ),
+        },
+        kwargs=POLY_FOCAL,
+    ),
+    # -- regression (element-wise on rows x classes) --
+    core("squared_error", regression_inputs, *SQUARED, torch=none("mse_loss")),
+    core(
+        "l2_loss",
+        regression_inputs,
+        "0.5·(x - y)²",
+        B.l2_loss,
+        torch=none("mse_loss", then=lambda o: 0.5 * o, then_name="0.5·{}"),
+    ),
+    core("huber_loss", regression_inputs, *HUBER, torch=none("huber_loss")),
+    core("log_cosh", regression_inputs, "logaddexp(e, -e) - log 2", B.log_cosh),
+    # optax has no absolute_error, poisson_nll, gaussian_nll: torch's peers only
+    torch_only("absolute_error", regression_inputs, ABSOLUTE, "l1_loss"),
+    torch_only("poisson_nll", poisson_inputs, POISSON, "poisson_nll_loss"),
+    torch_only("gaussian_nll", gaussian_inputs, GAUSSIAN, "gaussian_nll_loss"),
+    # -- divergences (rows of log-probabilities) --
+    core(
+        "kl_divergence",
+        log_probability_inputs,
+        "Σ t·(log t - log p)",
+        B.kl,
+        torch=none("kl_div", then=_sum_last, then_name="{}.sum(-1)"),
+    ),
+    core(
+        "kl_divergence_with_log_targets",
+        log_log_inputs,
+        "Σ exp(lt)·(lt - lp)",
+        B.kl_log_targets,
+        torch=none("kl_div", log_target=True, then=_sum_last, then_name="{}.sum(-1)"),
+    ),
+    *(
+        core(name, unnormalised_inputs, "Σ t·(log t - log p) + Σ (p - t)", B.generalized_kl)
+        for name in ("generalized_kl_divergence", "convex_kl_divergence")
+    ),
+    # -- margins --
+    core("hinge_loss", sign_inputs, "max(0, 1 - x·y)", B.hinge),
+    core("perceptron_loss", sign_inputs, "max(0, -x·y)", B.perceptron),
+    core(
+        "multiclass_hinge_loss", integer_inputs, "max(x + 1 - onehot(y)) - x[y]", B.multiclass_hinge
+    ),
+    core("multiclass_perceptron_loss", integer_inputs, "max(x) - x[y]", B.multiclass_perceptron),
+    torch_only("multi_margin_loss", integer_inputs, MULTI_MARGIN, "multi_margin_loss"),
+    torch_only(
+        "multilabel_margin_loss", multilabel_inputs, MULTILABEL_MARGIN, "multilabel_margin_loss"
+    ),
+    # -- sparsemax and Fenchel-Young --
+    core(
+        "sparsemax_loss", integer_binary_inputs, "sparse_plus(where(y, -x, x))", B.sparsemax_binary
+    ),
+    core(
+        "multiclass_sparsemax_loss",
+        integer_inputs,
+        "sparsemax by sorting; <p, x> - x[y] + (1 - |p|²)/2",
+        B.multiclass_sparsemax,
+    ),
+    Case(
+        "make_fenchel_young_loss[logsumexp]",
+        xlosses.make_fenchel_young_loss(logsumexp_batched, batched=True),
+        soft_inputs,
+        {
+            "jax": _optax_fenchel_young_lse(),
+            **formula("logsumexp(x) - <y, x>", B.fenchel_young_lse),
+        },
+    ),
+    # -- ranking --
+    core(
+        "ranking_softmax_loss",
+        relevance_inputs,
+        "-mean Σ r·log_softmax(x)",
+        B.ranking_softmax,
+        # cross-entropy with unnormalised soft targets, averaged over the lists: the same sum
+        torch=torch_F("cross_entropy", then_name="{} (relevance as soft targets)"),
+    ),
+    torch_only("margin_ranking_loss", score_pairs_signs, MARGIN_RANKING, "margin_ranking_loss"),
+    # -- embeddings (rows vectors of classes dimensions) --
+    core(
+        "cosine_similarity",
+        vector_pairs,
+        "<a, b>/(|a|·|b|)",
+        B.cosine_similarity,
+        torch=torch_F("cosine_similarity", dim=-1),
+    ),
+    core(
+        "cosine_distance",
+        vector_pairs,
+        "1 - <a, b>/(|a|·|b|)",
+        B.cosine_distance,
+        torch=torch_F("cosine_similarity", dim=-1, then=_one_minus, then_name="1 - {}"),
+    ),
+    core(
+        "pairwise_distance",
+        vector_pairs,
+        "|a - b + eps|",
+        B.pairwise_distance,
+        torch=torch_F("pairwise_distance"),
+        jax=False,
+    ),
+    core(
+        "triplet_margin_loss",
+        triplet_inputs,
+        "optax's formula",
+        B.triplet_optax,
+        # torch adds eps to the difference, optax to the sum of squares: ~1e-6 apart
+        torch=none("triplet_margin_loss"),
+    ),
+    torch_only(
+        "cosine_embedding_loss", vector_pairs_signs, COSINE_EMBEDDING, "cosine_embedding_loss"
+    ),
+    torch_only("hinge_embedding_loss", sign_inputs, HINGE_EMBEDDING, "hinge_embedding_loss"),
+    core("ntxent", ntxent_inputs, "NT-Xent with a matmul of unit vectors", B.ntxent),
+    # -- segmentation (rows images of classes // 4 pixels, 4 classes) --
+    core("dice_loss", segmentation_inputs, "softmax Dice, mean over classes", B.dice),
+    core("binary_dice_loss", binary_inputs, "sigmoid Dice per row", B.binary_dice),
+    core(
+        "multiclass_generalized_dice_loss",
+        segmentation_inputs,
+        "Dice weighted by 1/frequency²",
+        B.generalized_dice,
+    ),
+    # -- CTC (rows frames in sequences of 16, classes the vocabulary) --
+    Case(
+        "ctc_loss",
+        xlosses.ctc_loss,
+        ctc_paddings,
+        {
+            "jax": optax("ctc_loss"),
+            "torch": _torch_ctc_from_paddings(),
+            "numpy": Peer("CTC forward recursion (NumPy)", lambda: B.ctc_from_paddings),
+        },
+    ),
+    # torch and NumPy have no forward-probability tables to compare with
+    Case(
+        "ctc_loss_with_forward_probs",
+        xlosses.ctc_loss_with_forward_probs,
+        ctc_paddings,
+        {"jax": optax("ctc_loss_with_forward_probs")},
+    ),
+    Case(
+        "ctc_loss_from_lengths",
+        xlosses.ctc_loss_from_lengths,
+        ctc_lengths,
+        {
+            "torch": none("ctc_loss"),
+            "numpy": Peer("CTC forward recursion (NumPy)", lambda: B.ctc_time_major),
+        },
+    ),
+    # -- smoothing --
+    core("smooth_labels", label_rows, "(1 - α)·y + α/C", B.smooth_labels, alpha=SMOOTHING),
+    # -- xlosses.functional vs torch.nn.functional, same arguments (reduction='mean') --
+    *(
+        functional(name, make, mean_formula(desc, fn))
+        for name, make, desc, fn in (
+            ("cross_entropy", integer_inputs, "logsumexp - x[y]", B.integer_ce),
+            ("nll_loss", log_probability_labels, "-log p[y]", B.nll),
+            (
+                "binary_cross_entropy",
+                probability_inputs,
+                "-(y·log p + (1 - y)·log(1 - p))",
+                B.bce_of_probabilities,
+            ),
+            ("binary_cross_entropy_with_logits", binary_inputs, *BCE),
+            ("mse_loss", regression_inputs, *SQUARED),
+            ("l1_loss", regression_inputs, *ABSOLUTE),
+            ("huber_loss", regression_inputs, *HUBER),
+            ("smooth_l1_loss", regression_inputs, "smooth L1, β = 1", B.smooth_l1),
+            ("poisson_nll_loss", poisson_inputs, *POISSON),
+            ("gaussian_nll_loss", gaussian_inputs, *GAUSSIAN),
+            ("soft_margin_loss", sign_inputs, "softplus(-y·x)", B.soft_margin),
+            ("multilabel_soft_margin_loss", binary_inputs, *BCE),
+            ("margin_ranking_loss", score_pairs_signs, *MARGIN_RANKING),
+            ("hinge_embedding_loss", sign_inputs, *HINGE_EMBEDDING),
+            ("cosine_embedding_loss", vector_pairs_signs, *COSINE_EMBEDDING),
+            ("triplet_margin_loss", triplet_inputs, "torch's triplet formula", B.triplet_torch),
+            (
+                "triplet_margin_with_distance_loss",  # the default distance: pairwise_distance
+                triplet_inputs,
+                "torch's triplet formula",
+                B.triplet_torch,
+            ),
+            ("multi_margin_loss", integer_inputs, *MULTI_MARGIN),
+            ("multilabel_margin_loss", multilabel_inputs, *MULTILABEL_MARGIN),
+        )
+    ),
+    # 'batchmean' is kl_div's true KL ('mean', the default, makes torch warn on every call)
+    functional(
+        "kl_div",
+        log_probability_inputs,
+        numpy_formula("Σ t·(log t - log p) / N", B.kl_div_batchmean),
+        reduction="batchmean",
+    ),
+    functional(
+        "ctc_loss",
+        ctc_lengths,
+        Peer("CTC forward recursion, mean of loss/target length (NumPy)", lambda: B.ctc_mean),
     ),
 ]
 

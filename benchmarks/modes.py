@@ -79,7 +79,9 @@ class Mode:
     def sync(self, out: Any, *, peer: bool) -> None:
         lib = get_backend(self.peer_backend if peer else self.backend).module
         if lib == "jax":
-            out.block_until_ready()
+            import jax
+
+            jax.block_until_ready(out)  # an array or a tuple of them
         elif lib == "torch" and self.gpu:
             import torch
 

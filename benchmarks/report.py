@@ -1,4 +1,4 @@
-"""The benchmark report: a text table, JSON and a PNG of ratio against size per mode."""
+"""The benchmark report: a text table, JSON and a PNG of each loss's ratio per mode."""
 
 from __future__ import annotations
 
@@ -144,7 +144,12 @@ def write_json(path: Path, records: Sequence[Record], extra: dict[str, Any]) -> 
 
 
 def plot(path: Path, records: Sequence[Record]) -> bool:
-    """Ratio against problem size (rows × classes), one panel per mode; False without matplotlib."""
+    """One panel per mode: each loss's ratio, a dot per problem size; False without matplotlib.
+
+    A row per loss (dozens of them: lines against size would be unreadable),
+    the ratio on a log axis, the dots coloured by size (rows × classes) and
+    shaped by dtype, with the mode's large-size target as a dashed line.
+    """
     try:
         import matplotlib
 
@@ -156,32 +161,59 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
     modes = list(dict.fromkeys(r.mode for r in ok))
     if not modes:
         return False
+    sizes = sorted({(r.rows, r.classes) for r in ok}, key=lambda s: (s[0] * s[1], s))
+    dtypes = list(dict.fromkeys(r.dtype for r in ok))
+    colour = dict(
+        zip(
+            sizes,
+            plt.cm.viridis([i / max(1, len(sizes) - 1) for i in range(len(sizes))]),
+            strict=True,
+        )
+    )
+    marker = dict(zip(dtypes, "osD^v<>", strict=False))
+    most = max(len({r.loss for r in ok if r.mode == m}) for m in modes)
     cols = min(2, len(modes))
     nrows = (len(modes) + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows,
+        cols,
+        figsize=(7.5 * cols, (0.16 * most + 1.4) * nrows),
+        squeeze=False,
+        constrained_layout=True,
+    )
     for ax, mode in zip(axes.flat, modes, strict=False):
         rs = [r for r in ok if r.mode == mode]
-        for loss in dict.fromkeys(r.loss for r in rs):
-            for dt in dict.fromkeys(r.dtype for r in rs):
-                pts = sorted(
-                    (r.rows * r.classes, r.ratio) for r in rs if r.loss == loss and r.dtype == dt
-                )
+        losses = list(dict.fromkeys(r.loss for r in rs))
+        row = {loss: i for i, loss in enumerate(losses)}
+        for size in sizes:
+            for dt in dtypes:
+                pts = [
+                    (r.ratio, row[r.loss])
+                    for r in rs
+                    if (r.rows, r.classes) == size and r.dtype == dt
+                ]
                 if pts:
-                    label = loss if len({r.dtype for r in rs}) == 1 else f"{loss} ({dt})"
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=label)
+                    label = f"{size[0]}x{size[1]}" + (f" {dt}" if len(dtypes) > 1 else "")
+                    ax.scatter(
+                        *zip(*pts, strict=True),
+                        s=14,
+                        color=colour[size],
+                        marker=marker.get(dt, "o"),
+                        label=label,
+                    )
         large = TARGETS.get(mode, (None, None))[1]
         if large is not None:
-            ax.axhline(large, color="k", ls="--", lw=0.8, label=f"target {large:g}")
-        ax.axhline(1.0, color="grey", lw=0.5)
+            ax.axvline(large, color="k", ls="--", lw=0.8, label=f"target {large:g}")
+        ax.axvline(1.0, color="grey", lw=0.5)
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        ax.set_yticks(range(len(losses)), losses, fontsize=6)
+        ax.set_ylim(len(losses) - 0.5, -0.5)
+        ax.grid(axis="y", lw=0.3, alpha=0.5)
         ax.set_title(mode)
-        ax.set_xlabel("rows × classes")
-        ax.set_ylabel("time xlosses / peer")
-        ax.legend(fontsize=6)
+        ax.set_xlabel("time xlosses / peer")
+        ax.legend(fontsize=6, loc="best")
     for ax in list(axes.flat)[len(modes) :]:
         ax.axis("off")
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

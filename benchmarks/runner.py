@@ -98,6 +98,10 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 def _rel_diff(a: Any, b: Any) -> float:
+    if isinstance(a, tuple | list):  # several outputs: the worst of them
+        if not isinstance(b, tuple | list) or len(a) != len(b):
+            return float("inf")
+        return max((_rel_diff(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
     a, b = _to_numpy(a), _to_numpy(b)
     if a.shape != b.shape:
         return float("inf")
