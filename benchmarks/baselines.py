@@ -278,6 +278,11 @@ def integer_ce(k: Kit, x: Any, labels: Any) -> Any:
     return k.logsumexp(x) - take(k, x, labels)
 
 
+def safe_soft_ce(k: Kit, x: Any, y: Any) -> Any:
+    """Soft-label cross-entropy with ``0·log 0 = 0`` (a ``-inf`` logit of label 0 adds 0)."""
+    return -k.m.sum(k.m.where(y != 0, y * k.log_softmax(x), 0.0), -1)
+
+
 def nll(k: Kit, log_p: Any, labels: Any) -> Any:
     return -take(k, log_p, labels)
 
