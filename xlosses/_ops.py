@@ -21,15 +21,20 @@ safe value before a function, select after).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
+    "abs_value",
+    "clamp",
     "fast_paths_enabled",
     "gather",
     "generic_only",
+    "guarded",
+    "huber",
     "label_cross_entropy",
     "log1mexp",
     "log_sigmoid",
@@ -58,6 +63,7 @@ __all__ = [
     "take_labels_by_comparison",
     "value_range",
     "vector_norm",
+    "where_rare",
     "xlogy",
 ]
 
@@ -501,10 +507,82 @@ def log1mexp(x: Any, *, xp: Any) -> Any:
     return xp.where(near, xp.log(-xp.expm1(x_near)), xp.log1p(-xp.exp(x_far)))
 
 
+def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
+    """``xp.where(mask, value, x)`` for a ``mask`` that is rarely true (invalid entries).
+
+    Fast path on NumPy and on torch's CPU tensors outside ``torch.compile``:
+    ``x`` itself when no entry of ``mask`` is true (one pass over the
+    booleans; NumPy's ``where`` costs several arithmetic passes even on an
+    all-false mask), for arrays of at least ``_LARGE`` entries.  There the
+    test of values costs no device synchronisation and no trace, and
+    returning ``x`` is the ``where`` in value and gradient; everywhere else
+    (GPUs: the test would synchronise; traced programs) the ``where`` runs.
+    """
+    if _eager_cpu(_native(xp), x) and _large(x) and mask.shape == x.shape and not mask.any():
+        return x
+    return xp.where(mask, value, x)
+
+
+def _eager_cpu(native: str | None, x: Any) -> bool:
+    """NumPy, or torch on the CPU outside ``torch.compile``: a test of values is free."""
+    if native == "numpy":
+        return True
+    return native == "torch" and x.is_cpu and not _torch().compiler.is_compiling()
+
+
+def _no_gradients(native: str | None, arrays: tuple[Any, ...]) -> bool:
+    """No automatic differentiation will pass through ``arrays`` (NumPy; torch without
+    ``requires_grad`` or with gradients disabled)."""
+    if native == "numpy":
+        return True
+    if native != "torch":
+        return False
+    torch = _torch()
+    return not torch.is_grad_enabled() or not any(
+        getattr(a, "requires_grad", False) for a in arrays
+    )
+
+
+# NumPy fast paths that trade a ``where`` for a test of values pay off above this size
+# (``ndarray.any`` and ``errstate`` cost microseconds; a small ``where`` costs less).
+_LARGE = 1 << 14
+
+
+def _large(x: Any) -> bool:
+    return x.ndim > 0 and math.prod(x.shape) >= _LARGE
+
+
+def guarded(
+    fn: Any,
+    mask: Any,
+    args: tuple[Any, ...],
+    fills: tuple[Any, ...],
+    *,
+    value: float = 0.0,
+    xp: Any,
+) -> Any:
+    """``where(mask, value, fn(*args))`` with values *and gradients* finite at masked entries.
+
+    The double where: each argument ``args[i]`` whose ``fills[i]`` is not
+    None is replaced by that fill at masked entries before ``fn`` (so ``fn``
+    never sees a ``log 0`` or a ``0·inf`` there, whose NaN would reach the
+    gradient), and ``value`` is selected after.  NumPy fast path (no
+    gradients; also torch on the CPU when no argument requires a gradient):
+    ``fn`` of the arguments as they are, warnings silenced, and only the
+    outer select, through :func:`where_rare`: the same values.
+    """
+    native = _native(xp)
+    if _eager_cpu(native, mask) and _large(mask) and _no_gradients(native, args):
+        with _errstate(sys.modules["numpy"]) if native == "numpy" else contextlib.nullcontext():
+            out = fn(*args)
+        return where_rare(mask, value, out, xp=xp)
+    safe = [a if f is None else xp.where(mask, f, a) for a, f in zip(args, fills, strict=True)]
+    return xp.where(mask, value, fn(*safe))
+
+
 def xlogy(x: Any, y: Any, *, xp: Any) -> Any:
     """``x·log(y)``, defined as 0 where ``x == 0`` (values and gradients)."""
-    zero = x == 0
-    return xp.where(zero, 0.0, x * xp.log(xp.where(zero, 1.0, y)))
+    return guarded(lambda x, y: x * xp.log(y), x == 0, (x, y), (None, 1.0), xp=xp)
 
 
 def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
@@ -751,9 +829,100 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-def relu(x: Any, *, xp: Any) -> Any:
-    """``max(x, 0)`` as torch's ``clamp_min(x, 0)``: gradient 1 at ``x == 0``; NaN stays NaN."""
-    return xp.where(x < 0, 0.0, x)
+def relu(x: Any, *, tie: float = 1.0, xp: Any) -> Any:
+    """``max(x, 0)`` whose derivative at ``x == 0`` is ``tie``; NaN stays NaN.
+
+    ``tie=1.0``: torch's ``clamp_min(x, 0)`` (the embedding and ranking losses);
+    ``tie=0.5``: JAX's ``maximum(x, 0)`` (optax's hinge and perceptron losses);
+    ``tie=0.0``: ``relu`` (torch's margin losses).  Fast paths, each with the
+    same derivative at 0: NumPy/CuPy ``maximum(x, 0)`` (no gradients there;
+    ``where`` costs several times an arithmetic pass in NumPy), torch
+    ``clamp_min`` / ``relu`` / ``maximum``, JAX ``maximum`` / ``jax.nn.relu``.
+    """
+    native = _native(xp)
+    if native is not None and x.ndim:
+        if native in _NUMPY_LIKE:
+            return sys.modules[native].maximum(x, 0)
+        if native == "torch":
+            torch = _torch()
+            if tie == 1.0:
+                return torch.clamp_min(x, 0)
+            if tie == 0.0:
+                return torch.relu(x)
+            if tie == 0.5:
+                return torch.maximum(x, x.new_zeros(()))
+        if native == "jax":
+            if tie == 0.5:
+                return sys.modules["jax"].numpy.maximum(x, 0)
+            if tie == 0.0:
+                return _jax_nn().relu(x)
+    if tie == 1.0:
+        return xp.where(x < 0, 0.0, x)
+    if tie == 0.0:
+        return xp.where(x <= 0, 0.0, x)
+    if tie == 0.5:
+        return xp.where(x < 0, 0.0, xp.where(x > 0, x, 0.5 * x))
+    raise ValueError(f"tie must be 0.0, 0.5 or 1.0, got {tie!r}")
+
+
+def clamp(x: Any, *, lo: float | None = None, hi: float | None = None, xp: Any) -> Any:
+    """``x`` clipped to ``[lo, hi]`` (Python-number bounds) as torch's ``clamp``.
+
+    The derivative is 1 inside and *at* the bounds, 0 outside; NaN stays NaN.
+    Generic body: one ``where`` per bound (array_api_compat's ``clip`` and
+    scalar ``minimum`` are Python-level on torch and break ``torch.compile``).
+    Fast paths with the same derivative: NumPy/CuPy ``minimum``/``maximum``
+    (no gradients; NumPy's ``where`` on an unpredictable mask costs several
+    arithmetic passes), torch ``clamp``.
+    """
+    native = _native(xp)
+    if native is not None and x.ndim:
+        if native in _NUMPY_LIKE:
+            np_ = sys.modules[native]
+            if lo is not None:
+                x = np_.maximum(x, lo)
+            return x if hi is None else np_.minimum(x, hi)
+        if native == "torch":
+            return _torch().clamp(x, lo, hi)
+    if lo is not None:
+        x = xp.where(x < lo, lo, x)
+    return x if hi is None else xp.where(x > hi, hi, x)
+
+
+def huber(x: Any, t: Any, delta: Any, *, xp: Any) -> Any:
+    """Huber loss of ``e = x - t`` (of ``x`` when ``t`` is None), ``δ`` a number or an array.
+
+    ``½q² + δ(|e| - q)`` with ``q = min(|e|, δ)``: branch-free, the square only
+    ever of at most ``δ`` (no overflow into the gradient); derivative ``e``
+    clipped to ``[-δ, δ]``, 0 at ``e = 0``.  Fast path: torch's fused
+    ``huber_loss`` (the same derivatives) for a positive number ``δ`` and
+    ``t`` of ``x``'s shape.
+    """
+    if (
+        _native(xp) == "torch"
+        and t is not None
+        and isinstance(delta, (int, float))
+        and delta > 0
+        and x.ndim
+        and x.shape == t.shape
+    ):
+        return _torch().nn.functional.huber_loss(x, t, reduction="none", delta=float(delta))
+    e = x if t is None else x - t
+    a = abs_value(e, xp=xp)
+    q = clamp(a, hi=delta, xp=xp) if isinstance(delta, (int, float)) else xp.minimum(a, delta)
+    return 0.5 * (q * q) + delta * (a - q)
+
+
+def abs_value(x: Any, *, xp: Any) -> Any:
+    """``|x|`` whose derivative at ``x == 0`` is 0 on every backend (torch's); NaN stays NaN.
+
+    Generic body ``x·sign(x)`` (JAX's ``abs`` has derivative 1 at 0); fast
+    paths NumPy/CuPy ``abs`` (no gradients) and torch ``abs`` (derivative 0 at 0).
+    """
+    native = _native(xp)
+    if native is not None and x.ndim and (native in _NUMPY_LIKE or native == "torch"):
+        return xp.abs(x)
+    return x * xp.sign(x)
 
 
 def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes
 from ._namespace import cast, compute_dtype, namespace
+from ._ops import guarded
 from ._reduce import expand_mask, masked_sum
 
 __all__ = [
@@ -55,9 +56,7 @@ def _setup(
 
 def _kl_terms(lp: Array, t: Array, *, xp: Any) -> Array:
     r"""``t·(log t - lp)``, 0 where ``t == 0`` (double where: no ``0·inf``, no NaN gradient)."""
-    zero = t == 0
-    t_safe = xp.where(zero, 1.0, t)
-    return xp.where(zero, 0.0, t * (xp.log(t_safe) - xp.where(zero, 0.0, lp)))
+    return guarded(lambda t, lp: t * (xp.log(t) - lp), t == 0, (t, lp), (1.0, 0.0), xp=xp)
 
 
 def kl_divergence(
@@ -147,9 +146,9 @@ def kl_divergence_with_log_targets(
     """
     xp = namespace(log_predictions=log_predictions, log_targets=log_targets, where=where)
     lp, lt, axes, dtype, mask = _setup(xp, log_predictions, log_targets, "log_targets", axis, where)
-    none = lt == -xp.inf
-    lt_safe = xp.where(none, 0.0, lt)
-    terms = xp.where(none, 0.0, xp.exp(lt_safe) * (lt_safe - xp.where(none, 0.0, lp)))
+    terms = guarded(
+        lambda lt, lp: xp.exp(lt) * (lt - lp), lt == -xp.inf, (lt, lp), (0.0, 0.0), xp=xp
+    )
     return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
 
 

@@ -56,18 +56,26 @@ def _check_mask(xp: Any, where: Array | None) -> None:
         raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
 
 
-def _unit(x: Array, epsilon: Any, axes: tuple[int, ...], where: Array | None, xp: Any) -> Array:
-    """``x / sqrt(max(|x|², ε))`` along ``axes`` (optax's ε: a floor on the squared norm).
+def _inverse_norm(
+    x: Array, epsilon: Any, axes: tuple[int, ...], where: Array | None, xp: Any
+) -> Array:
+    """``1 / sqrt(max(|x|², ε))`` along ``axes``, kept as size-1 axes (optax's ε: a floor
+    on the squared norm).
 
-    Where the floored squared norm is 0 (a zero vector and ``ε <= 0``) the
-    unit vector is 0, with a zero gradient, instead of optax's ``0/0``.
+    Where the floored squared norm is 0 (a zero vector and ``ε <= 0``) it is 0,
+    with a zero gradient, instead of optax's ``1/0``: the unit vector is then 0.
     """
     n2 = masked_sum(x * x, axis=axes, where=where, keepdims=True, xp=xp)
     n2 = xp.where(n2 < epsilon, epsilon, n2)  # clip; not xp.maximum: torch.compile and scalars
     if isinstance(epsilon, (int, float)) and epsilon > 0:
-        return x / xp.sqrt(n2)
+        return 1.0 / xp.sqrt(n2)
     nz = n2 != 0  # NaN stays NaN
-    return xp.where(nz, x / xp.sqrt(xp.where(nz, n2, 1.0)), 0.0)
+    return xp.where(nz, 1.0 / xp.sqrt(xp.where(nz, n2, 1.0)), 0.0)
+
+
+def _unit(x: Array, epsilon: Any, axes: tuple[int, ...], where: Array | None, xp: Any) -> Array:
+    """``x / sqrt(max(|x|², ε))`` along ``axes`` (0 for a zero vector; see :func:`_inverse_norm`)."""
+    return x * _inverse_norm(x, epsilon, axes, where, xp)
 
 
 def _cosine(
@@ -80,9 +88,12 @@ def _cosine(
     a = xp.reshape(a, (1,) * (nd - a.ndim) + tuple(a.shape))
     b = xp.reshape(b, (1,) * (nd - b.ndim) + tuple(b.shape))
     axes = normalize_axes(tuple(range(nd)) if axis is None else axis, nd)
-    ua = _unit(a, epsilon, axes, where, xp)
-    ub = _unit(b, epsilon, axes, where, xp)
-    return masked_sum(ua * ub, axis=axes, where=where, xp=xp), dtype
+    # <a, b> scaled by both inverse norms (small [..., 1] arrays): the same value as
+    # <a/|a|, b/|b|> (|a|² overflows wherever <a, b> would), and XLA and inductor fuse the
+    # three reductions into one pass over the inputs instead of materialising unit vectors.
+    scale = _inverse_norm(a, epsilon, axes, where, xp) * _inverse_norm(b, epsilon, axes, where, xp)
+    dot = masked_sum(a * b, axis=axes, where=where, keepdims=True, xp=xp)
+    return xp.squeeze(dot * scale, axis=axes), dtype
 
 
 def cosine_similarity(

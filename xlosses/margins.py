@@ -23,7 +23,7 @@ from ._checks import (
 )
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace
-from ._ops import take_labels
+from ._ops import relu, take_labels
 
 __all__ = [
     "hinge_loss",
@@ -35,16 +35,6 @@ __all__ = [
 ]
 
 Array = Any
-
-
-def _relu_optax(z: Array, *, xp: Any) -> Array:
-    """``max(0, z)`` with JAX's derivative at the tie (½ at ``z = 0``); NaN stays NaN."""
-    return xp.where(z < 0, 0.0, xp.where(z > 0, z, 0.5 * z))
-
-
-def _relu_torch(z: Array, *, xp: Any) -> Array:
-    """``max(0, z)`` with torch's margin-loss derivative (0 at ``z = 0``); NaN stays NaN."""
-    return xp.where(z <= 0, 0.0, z)
 
 
 def _binary(
@@ -92,7 +82,7 @@ def hinge_loss(predictor_outputs: Array, targets: Array) -> Array:
     """
     xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=False)
-    return cast(_relu_optax(1.0 - st, xp=xp), dtype, xp=xp)
+    return cast(relu(1.0 - st, tie=0.5, xp=xp), dtype, xp=xp)
 
 
 def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
@@ -127,7 +117,7 @@ def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
     """
     xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=True)
-    return cast(_relu_optax(-st, xp=xp), dtype, xp=xp)
+    return cast(relu(-st, tie=0.5, xp=xp), dtype, xp=xp)
 
 
 def _label_setup(
@@ -272,7 +262,7 @@ def multi_margin_loss(
     x, dtype, y, valid = _label_setup(xp, scores, labels)
     n = x.shape[-1]
     z = margin - xp.expand_dims(take_labels(x, y, axis=-1, xp=xp), axis=-1) + x
-    h = _relu_torch(z, xp=xp)
+    h = relu(z, tie=0.0, xp=xp)
     if p == 2:
         h = h * h
     h = xp.where(_is_label(y, n, xp=xp), 0.0, h)
@@ -341,5 +331,5 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     s_t = xp.sum(xp.where(eq, xp.expand_dims(x, axis=-2), 0.0), axis=-1)
     z = 1.0 - xp.expand_dims(s_t, axis=-1) + xp.expand_dims(x, axis=-2)
     pair = xp.expand_dims(listed, axis=-1) & xp.expand_dims(~is_target, axis=-2)
-    loss = xp.sum(xp.where(pair, _relu_torch(z, xp=xp), 0.0), axis=(-2, -1)) / n
+    loss = xp.sum(xp.where(pair, relu(z, tie=0.0, xp=xp), 0.0), axis=(-2, -1)) / n
     return cast(xp.where(bad, xp.nan, loss), dtype, xp=xp)

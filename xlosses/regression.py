@@ -17,7 +17,7 @@ from typing import Any
 from ._checks import broadcast_shapes, check_floating, check_same_shape
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace, value_checks_possible
-from ._ops import stop_gradient
+from ._ops import abs_value, clamp, guarded, huber, stop_gradient, where_rare
 
 __all__ = [
     "absolute_error",
@@ -147,7 +147,7 @@ def absolute_error(predictions: Array, targets: Array | None = None) -> Array:
     """
     xp = namespace(predictions=predictions, targets=targets)
     e, dtype = _errors(xp, predictions, targets)
-    return cast(e * xp.sign(e), dtype, xp=xp)
+    return cast(abs_value(e, xp=xp), dtype, xp=xp)
 
 
 def huber_loss(
@@ -160,10 +160,10 @@ def huber_loss(
                              \delta\,(|e| - \tfrac12\delta) & |e| > \delta \end{cases},
         \qquad e = \hat y - y
 
-    Its gradient is ``e`` clipped to ``[-δ, δ]``.  Drop-in for
-    ``optax.losses.huber_loss``.  Each branch sees only its own inputs (the
-    "double where"), so a huge error cannot overflow the unused quadratic and
-    poison the gradient.
+    Its gradient is ``e`` clipped to ``[-δ, δ]`` (0 at ``e = 0``).  Drop-in for
+    ``optax.losses.huber_loss``.  Computed branch-free as ``½q² + δ(|e| - q)``
+    with ``q = min(|e|, δ)``: the square is only ever taken of at most ``δ``,
+    so a huge error cannot overflow it and poison the gradient.
 
     Parameters
     ----------
@@ -189,14 +189,14 @@ def huber_loss(
     Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
     xp = namespace(predictions=predictions, targets=targets, delta=delta)
-    e, dtype = _errors(xp, predictions, targets)
+    x, dtype = _floating(xp, predictions, "predictions")
+    t = None
+    if targets is not None:
+        broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
+        t = cast(targets, x.dtype, xp=xp)
     if not isinstance(delta, (int, float)):
-        delta = cast(delta, e.dtype, xp=xp)
-    small = xp.abs(e) <= delta
-    e_quad = xp.where(small, e, 0.0)
-    e_lin = xp.where(small, delta, e)
-    loss = xp.where(small, 0.5 * (e_quad * e_quad), delta * (xp.abs(e_lin) - 0.5 * delta))
-    return cast(loss, dtype, xp=xp)
+        delta = cast(delta, x.dtype, xp=xp)
+    return cast(huber(x, t, delta, xp=xp), dtype, xp=xp)
 
 
 def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
@@ -205,11 +205,12 @@ def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
     .. math::
         \ell = \log\cosh e = |e| + \log(1 + e^{-2|e|}) - \log 2
 
-    The form above (with ``softplus(-2|e|)``) is used for ``|e| ≥ 1``: it never
-    overflows, so values and gradients (``tanh e``) stay finite for any finite
-    error.  For ``|e| < 1`` it would cancel, and ``log1p(2·sinh²(e/2))`` (the
-    same function) keeps full relative precision down to tiny errors.  Drop-in
-    for ``optax.losses.log_cosh``.
+    The form above is used for ``|e| ≥ 1``: it never overflows, so values and
+    gradients (``tanh e``) stay finite for any finite error.  For ``|e| < 1``
+    it would cancel, and ``log1p(cosh|e| - 1)`` with ``cosh|e| - 1 =
+    m²/(2(1 + m))``, ``m = expm1(-|e|)`` (the same function) keeps full
+    relative precision down to tiny errors.  Both branches share the one
+    ``expm1`` and the one ``log1p``.  Drop-in for ``optax.losses.log_cosh``.
 
     Parameters
     ----------
@@ -235,12 +236,15 @@ def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
     """
     xp = namespace(predictions=predictions, targets=targets)
     e, dtype = _errors(xp, predictions, targets)
+    # one expm1 and one log1p, m = expm1(-|e|):
+    #   |e| < 1:  log cosh e = log1p(cosh|e| - 1) = log1p(m² / (2(1 + m)))   (no cancellation)
+    #   else:     log cosh e = |e| - log 2 + log1p((1 + m)²)                  (no overflow)
     a = xp.abs(e)
+    m = xp.expm1(-a)
     near = a < 1.0
-    s = xp.sinh(0.5 * xp.where(near, e, 0.0))
-    a_far = xp.where(near, 1.0, a)
-    far = a_far + xp.log1p(xp.exp(-2.0 * a_far)) - _LOG2
-    return cast(xp.where(near, xp.log1p(2.0 * (s * s)), far), dtype, xp=xp)
+    m_near = xp.where(near, m, 0.0)  # far away 1 + m rounds to 0: keep 1/0 out of the gradient
+    arg = xp.where(near, (m_near * m_near) / (2.0 * (1.0 + m_near)), (1.0 + m) * (1.0 + m))
+    return cast(xp.where(near, 0.0, a - _LOG2) + xp.log1p(arg), dtype, xp=xp)
 
 
 def poisson_nll(
@@ -296,7 +300,9 @@ def poisson_nll(
     y = cast(targets, x.dtype, xp=xp)
     if log_input:
         # 0·x = 0 also at x = ±inf; the derivative in y stays x (torch's) at y = 0
-        loss = xp.exp(x) - y * xp.where((y == 0) & xp.isinf(x), 0.0, x)
+        loss = xp.exp(x) - guarded(
+            lambda y, x: y * x, (y == 0) & xp.isinf(x), (y, x), (None, 0.0), xp=xp
+        )
     else:
         loss = x - y * xp.log(x + eps)
     if full:
@@ -386,12 +392,12 @@ def gaussian_nll(
         if value_checks_possible(xp, var) and bool(xp.any(var < 0)):
             raise ValueError("var must be non-negative; it has negative entries")
         bad = var < 0
-        v = var + stop_gradient(xp.where(var < eps, eps, var) - var, xp=xp)
+        v = var + stop_gradient(clamp(var, lo=eps, xp=xp) - var, xp=xp)
         log_v = xp.log(v)
     d = mu - cast(targets, mu.dtype, xp=xp)
     loss = 0.5 * (log_v + d * d / v)
     if full:
         loss = loss + _HALF_LOG_2PI
     if bad is not None:
-        loss = xp.where(bad, xp.nan, loss)
+        loss = where_rare(bad, xp.nan, loss, xp=xp)
     return cast(loss, dtype, xp=xp)

@@ -1,0 +1,91 @@
+"""The small primitives of ``xlosses._ops`` that carry a derivative convention or a
+NumPy fast path: each fast path against the generic body, values and gradients."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+import pytest
+
+import xlosses
+from xlosses import _ops
+
+X = np.array([-1.5, 0.0, 2.0, np.inf, -np.inf, np.nan])
+
+
+def _both(backend, fn, x):
+    """``[(value, gradient or None)]`` of ``fn`` on ``x``, fast paths on, then off."""
+    out = []
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            xb = backend.asarray(x, "float64")
+            value = backend.to_numpy(fn(xb, xp=backend.xp))
+            grad = None
+            if backend.differentiable:
+                (g,) = backend.grad(lambda a: fn(a, xp=backend.xp), [xb], [0])
+                grad = backend.to_numpy(g)
+        out.append((value, grad))
+    return out
+
+
+@pytest.mark.parametrize("tie", [0.0, 0.5, 1.0])
+def test_relu_value_and_derivative_at_zero(backend, tie):
+    for value, grad in _both(backend, lambda a, xp: _ops.relu(a, tie=tie, xp=xp), X):
+        np.testing.assert_array_equal(value, [0.0, 0.0, 2.0, np.inf, 0.0, np.nan])
+        if grad is not None:
+            np.testing.assert_array_equal(grad[:5], [0.0, tie, 1.0, 1.0, 0.0])
+
+
+def test_relu_rejects_other_ties():
+    with pytest.raises(ValueError, match="tie must be"), xlosses.generic_only():
+        _ops.relu(np.zeros(3), tie=0.25, xp=xlosses._namespace.namespace(x=np.zeros(3)))
+
+
+def test_abs_value_has_derivative_zero_at_zero(backend):
+    for value, grad in _both(backend, _ops.abs_value, X):
+        np.testing.assert_array_equal(value, np.abs(X))
+        if grad is not None:
+            np.testing.assert_array_equal(grad[:3], [-1.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("reps", [1, 1 << 12])  # below and above the NumPy fast path's size
+def test_guarded_keeps_values_and_gradients_finite_at_masked_entries(backend, reps):
+    t = np.tile([0.0, 0.25, 0.75, 0.0], reps)
+
+    def terms(a, xp):
+        tt = backend.asarray(t, "float64")
+        return _ops.guarded(lambda t, a: t * (xp.log(t) - a), tt == 0, (tt, a), (1.0, 0.0), xp=xp)
+
+    lp = np.tile([-np.inf, -1.0, -0.5, np.nan], reps)  # log 0 and NaN where t = 0
+    want = np.tile([0.0, 0.25 * (np.log(0.25) + 1.0), 0.75 * (np.log(0.75) + 0.5), 0.0], reps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the NumPy fast path silences log 0 and 0·inf
+        results = _both(backend, terms, lp)
+    for value, grad in results:
+        np.testing.assert_allclose(value, want, rtol=1e-15)
+        if grad is not None:
+            np.testing.assert_array_equal(grad, np.tile([0.0, -0.25, -0.75, 0.0], reps))
+
+
+@pytest.mark.parametrize("size", [6, 1 << 15])  # below and above the NumPy fast path's size
+@pytest.mark.parametrize("hit", [False, True])
+def test_where_rare_equals_where(backend, hit, size):
+    x = np.arange(float(size))
+    mask = np.zeros(size, bool)
+    mask[4] = hit
+    for value, _ in _both(
+        backend, lambda a, xp: _ops.where_rare(backend.asarray(mask), -7.0, a, xp=xp), x
+    ):
+        np.testing.assert_array_equal(value, np.where(mask, -7.0, x))
+
+
+def test_clamp_has_torch_derivative_at_the_bounds(backend):
+    x = np.array([-3.0, -1.0, 0.0, 2.0, 5.0, np.inf, np.nan])
+    for value, grad in _both(backend, lambda a, xp: _ops.clamp(a, lo=-1.0, hi=2.0, xp=xp), x):
+        np.testing.assert_array_equal(value, [-1.0, -1.0, 0.0, 2.0, 2.0, 2.0, np.nan])
+        if grad is not None:
+            np.testing.assert_array_equal(grad[:6], [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    for value, _ in _both(backend, lambda a, xp: _ops.clamp(a, lo=0.5, xp=xp), x):
+        np.testing.assert_array_equal(value, [0.5, 0.5, 0.5, 2.0, 5.0, np.inf, np.nan])
