@@ -58,6 +58,7 @@ __all__ = [
     "softmax",
     "softplus",
     "sparsemax",
+    "squared_difference",
     "stop_gradient",
     "take_labels",
     "take_labels_by_comparison",
@@ -125,6 +126,12 @@ def _native(xp: Any) -> str | None:
 
 def _torch() -> Any:
     return sys.modules["torch"]
+
+
+def _torch_eager(xp: Any) -> bool:
+    """A torch fast path that calls a fused ``torch.nn.functional`` kernel may run: torch,
+    fast paths on, not inside ``torch.compile`` (inductor fuses the generic body)."""
+    return _native(xp) == "torch" and not _torch().compiler.is_compiling()
 
 
 def _np_like(native: str | None, *arrays: Any) -> Any:
@@ -889,17 +896,27 @@ def clamp(x: Any, *, lo: float | None = None, hi: float | None = None, xp: Any) 
     return x if hi is None else xp.where(x > hi, hi, x)
 
 
+def squared_difference(x: Any, t: Any, *, xp: Any) -> Any:
+    """``(x - t)²`` (``x²`` when ``t`` is None).  Fast path: torch's fused
+    ``mse_loss(reduction='none')`` in eager mode for ``t`` of ``x``'s shape (one kernel,
+    not two; inductor fuses the generic body itself)."""
+    if _torch_eager(xp) and t is not None and x.ndim and x.shape == t.shape:
+        return _torch().nn.functional.mse_loss(x, t, reduction="none")
+    e = x if t is None else x - t
+    return e * e
+
+
 def huber(x: Any, t: Any, delta: Any, *, xp: Any) -> Any:
     """Huber loss of ``e = x - t`` (of ``x`` when ``t`` is None), ``δ`` a number or an array.
 
     ``½q² + δ(|e| - q)`` with ``q = min(|e|, δ)``: branch-free, the square only
     ever of at most ``δ`` (no overflow into the gradient); derivative ``e``
     clipped to ``[-δ, δ]``, 0 at ``e = 0``.  Fast path: torch's fused
-    ``huber_loss`` (the same derivatives) for a positive number ``δ`` and
-    ``t`` of ``x``'s shape.
+    ``huber_loss`` (the same derivatives) in eager mode, for a positive
+    number ``δ`` and ``t`` of ``x``'s shape.
     """
     if (
-        _native(xp) == "torch"
+        _torch_eager(xp)
         and t is not None
         and isinstance(delta, (int, float))
         and delta > 0

@@ -17,7 +17,7 @@ from typing import Any
 from ._checks import broadcast_shapes, check_floating, check_same_shape
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace, value_checks_possible
-from ._ops import abs_value, clamp, guarded, huber, stop_gradient, where_rare
+from ._ops import abs_value, clamp, guarded, huber, squared_difference, stop_gradient, where_rare
 
 __all__ = [
     "absolute_error",
@@ -35,18 +35,26 @@ _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _errors(
+def _operands(
     xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
-) -> tuple[Array, Any]:
-    """``predictions - targets`` (or ``predictions``) in the compute dtype, and the out dtype."""
+) -> tuple[Array, Array | None, Any]:
+    """``(predictions, targets or None)`` checked, in the compute dtype, and the out dtype."""
     x, dtype = _floating(xp, predictions, "predictions")
     if targets is None:
-        return x, dtype
+        return x, None, dtype
     if same_shape:
         check_same_shape(predictions=predictions.shape, targets=targets.shape)
     else:
         broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
-    return x - cast(targets, x.dtype, xp=xp), dtype
+    return x, cast(targets, x.dtype, xp=xp), dtype
+
+
+def _errors(
+    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
+) -> tuple[Array, Any]:
+    """``predictions - targets`` (or ``predictions``) in the compute dtype, and the out dtype."""
+    x, t, dtype = _operands(xp, predictions, targets, same_shape=same_shape)
+    return (x if t is None else x - t), dtype
 
 
 def squared_error(predictions: Array, targets: Array | None = None) -> Array:
@@ -81,8 +89,8 @@ def squared_error(predictions: Array, targets: Array | None = None) -> Array:
     Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
     """
     xp = namespace(predictions=predictions, targets=targets)
-    e, dtype = _errors(xp, predictions, targets, same_shape=True)
-    return cast(e * e, dtype, xp=xp)
+    x, t, dtype = _operands(xp, predictions, targets, same_shape=True)
+    return cast(squared_difference(x, t, xp=xp), dtype, xp=xp)
 
 
 def l2_loss(predictions: Array, targets: Array | None = None) -> Array:
@@ -115,8 +123,8 @@ def l2_loss(predictions: Array, targets: Array | None = None) -> Array:
     Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
     """
     xp = namespace(predictions=predictions, targets=targets)
-    e, dtype = _errors(xp, predictions, targets, same_shape=True)
-    return cast(0.5 * (e * e), dtype, xp=xp)
+    x, t, dtype = _operands(xp, predictions, targets, same_shape=True)
+    return cast(0.5 * squared_difference(x, t, xp=xp), dtype, xp=xp)
 
 
 def absolute_error(predictions: Array, targets: Array | None = None) -> Array:
@@ -189,11 +197,7 @@ def huber_loss(
     Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
     xp = namespace(predictions=predictions, targets=targets, delta=delta)
-    x, dtype = _floating(xp, predictions, "predictions")
-    t = None
-    if targets is not None:
-        broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
-        t = cast(targets, x.dtype, xp=xp)
+    x, t, dtype = _operands(xp, predictions, targets)
     if not isinstance(delta, (int, float)):
         delta = cast(delta, x.dtype, xp=xp)
     return cast(huber(x, t, delta, xp=xp), dtype, xp=xp)
