@@ -89,3 +89,33 @@ def test_clamp_has_torch_derivative_at_the_bounds(backend):
             np.testing.assert_array_equal(grad[:6], [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
     for value, _ in _both(backend, lambda a, xp: _ops.clamp(a, lo=0.5, xp=xp), x):
         np.testing.assert_array_equal(value, [0.5, 0.5, 0.5, 2.0, 5.0, np.inf, np.nan])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vector_norm_fast_path_keeps_the_scaled_range(backend, dtype):
+    """The eager p = 2 fast path (an unscaled norm) falls back to the scaled body for rows
+    whose squares overflow or underflow; values and gradients equal the generic ones."""
+    if dtype not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no {dtype}")
+    big = 1e30 if dtype == "float32" else 1e300
+    tiny = 1e-30 if dtype == "float32" else 1e-300
+    x = np.array(
+        [[3.0, 4.0, 0.0], [big, big, 0.0], [tiny, tiny, 0.0], [0.0, 0.0, 0.0], [1.0, np.nan, 2.0]]
+    )
+    want = np.array([5.0, big * np.sqrt(2.0), tiny * np.sqrt(2.0), 0.0, np.nan])
+    results = []
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            xb = backend.asarray(x, dtype)
+            value = backend.to_numpy(_ops.vector_norm(xb, 2, axis=-1, xp=backend.xp))
+            np.testing.assert_allclose(value, want, rtol=1e-6, equal_nan=True)
+            if backend.differentiable:
+                (g,) = backend.grad(
+                    lambda a: _ops.vector_norm(a, 2, axis=-1, xp=backend.xp), [xb[:4]], [0]
+                )
+                results.append(backend.to_numpy(g))
+    if results:
+        np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+        h = 0.5**0.5  # x / |x|, also where |x|² overflows or underflows; 0 at a zero vector
+        want_grad = [[0.6, 0.8, 0.0], [h, h, 0.0], [h, h, 0.0], [0.0, 0.0, 0.0]]
+        np.testing.assert_allclose(results[0], want_grad, rtol=1e-6)

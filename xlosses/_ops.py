@@ -817,8 +817,43 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
     non-zero entries.  For finite ``p > 0`` the largest ``|x|`` is factored
     out (``m · (sum (|x|/m)**p)**(1/p)``), so large or tiny entries neither
     overflow nor vanish.  A zero vector has norm 0 and gradient 0 (the
-    subgradient torch uses), for every ``p``.
+    subgradient torch uses), for every ``p``.  Fast path for ``p = 2`` on
+    NumPy and eager torch CPU: :func:`_eager_norm2`.
     """
+    native = _native(xp)
+    if p == 2 and _eager_cpu(native, x) and x.ndim:
+        return _eager_norm2(native, x, axis, keepdims, xp)
+    return _scaled_norm(x, p, axis, keepdims, xp)
+
+
+def _eager_norm2(native: str | None, x: Any, axis: Axis, keepdims: bool, xp: Any) -> Any:
+    """NumPy / eager torch CPU fast path of :func:`vector_norm` for ``p = 2``.
+
+    The library's own unscaled norm (one pass), kept wherever it can be trusted:
+    finite, and at least ``sqrt(tiny)/eps``, so that squares that underflowed
+    change it by less than a rounding error.  Rows outside that range (zero
+    vectors, tiny or huge entries, NaN) take the scaled generic body; eager
+    CPU arrays make the test of values free (:func:`_eager_cpu`).
+    """
+    if native == "numpy":
+        np_ = sys.modules["numpy"]
+        norm = getattr(np_.linalg, "vector_norm", None)  # NumPy >= 2.0
+        with np_.errstate(over="ignore", under="ignore", invalid="ignore"):
+            plain = (
+                norm(x, axis=axis, keepdims=True)
+                if norm is not None
+                else np_.sqrt(np_.sum(x * x, axis=axis, keepdims=True))
+            )
+    else:
+        plain = _torch().linalg.vector_norm(x, 2, dim=axis, keepdim=True)
+    fi = xp.finfo(x.dtype)
+    ok = (plain >= math.sqrt(float(fi.smallest_normal)) / float(fi.eps)) & (plain < math.inf)
+    out = plain if bool(xp.all(ok)) else xp.where(ok, plain, _scaled_norm(x, 2, axis, True, xp))
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def _scaled_norm(x: Any, p: float, axis: Axis, keepdims: bool, xp: Any) -> Any:
+    """The generic body of :func:`vector_norm`: the largest ``|x|`` factored out."""
     a = xp.abs(x)
     if p == 0:
         return xp.sum(xp.astype(a != 0, x.dtype), axis=axis, keepdims=keepdims)
@@ -826,13 +861,17 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
     if p == float("inf"):
         return m if keepdims else xp.squeeze(m, axis=axis)
     nz = m != 0  # NaN rows stay NaN
-    m_safe = xp.where(nz, m, 1.0)
-    r = a / m_safe
+    # The norm is homogeneous: its derivative in the factor m is exactly 0.  Holding m
+    # constant for autodiff gives d/da_i = r_i^(p-1)·s^(1/p-1) directly, where a derivative
+    # through a / m would form a / m², which overflows or underflows for the very rows the
+    # scaling is for (entries near 1e30 or 1e-30 in float32: wrong or NaN gradients).
+    m_c = stop_gradient(xp.where(nz, m, 1.0), xp=xp)
+    r = a / m_c
     s = xp.sum(r * r if p == 2 else safe_pow(r, p, xp=xp), axis=axis, keepdims=True)
     # s >= 1 where m > 0 (the largest entry contributes 1); s == 0 on a zero vector
     s = xp.where(nz, s, 1.0)
     root = xp.sqrt(s) if p == 2 else s ** (1.0 / p)
-    out = m * root
+    out = xp.where(nz, m_c * root, 0.0)  # a zero vector: norm 0, gradient 0
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
