@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from conftest import assert_close, backend_named, raises_if_checked
 
+import xlosses
 import xlosses.functional as F
 from conformance.checks import _round_to
 from conformance.entries.functional_pairs import torch_kwargs
@@ -373,3 +374,36 @@ def test_inputs_not_mutated_requires_grad_kept():
     F.cross_entropy(x, y, weight=w, label_smoothing=0.1).backward()
     assert x.grad is not None and x.requires_grad
     assert torch.equal(x.detach(), x0) and torch.equal(y, y0) and torch.equal(w, w0)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_torch_fused_kernel_fast_path_equals_generic(name, reduction):
+    """Eager CPU torch hands class-index cross_entropy / nll_loss to torch's fused kernel
+    (_ops.torch_class_index_loss): the same values and gradients as the generic body, with
+    class weights, ignore_index, label smoothing, int32 targets and float16 inputs; targets
+    the kernel refuses still raise xlosses' ValueError."""
+    import contextlib
+
+    torch = pytest.importorskip("torch")
+    fn = getattr(F, name)
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randn(6, 5, 2, generator=g, dtype=torch.float64)
+    t = torch.tensor([[0, 4], [1, -100], [2, 3], [4, 4], [3, 0], [-100, 1]], dtype=torch.int32)
+    w = torch.rand(5, generator=g, dtype=torch.float64) + 0.5
+    extra = {"label_smoothing": 0.1} if name == "cross_entropy" else {}
+    results = []
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            x = x0.clone().requires_grad_(True)
+            out = fn(x, t, weight=w, reduction=reduction, **extra)
+            (gx,) = torch.autograd.grad(out.sum(), (x,))
+            half = fn(x0.half(), t, weight=w, reduction=reduction, **extra)
+            assert half.dtype == torch.float16
+            results.append((out.detach().numpy(), gx.numpy(), half.float().numpy()))
+            with pytest.raises(ValueError, match=r"target must lie in \[0, 5\)"):
+                fn(x0, t + 3, reduction=reduction)
+    (value, grad, half), (value_g, grad_g, half_g) = results
+    np.testing.assert_allclose(value, value_g, rtol=1e-12)
+    np.testing.assert_allclose(grad, grad_g, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(half, half_g, rtol=2e-3, atol=1e-3)

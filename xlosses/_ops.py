@@ -62,6 +62,7 @@ __all__ = [
     "stop_gradient",
     "take_labels",
     "take_labels_by_comparison",
+    "torch_class_index_loss",
     "value_range",
     "vector_norm",
     "where_rare",
@@ -641,6 +642,57 @@ def self_checked_label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any)
             logits, labels, reduction="none", ignore_index=_NO_IGNORE
         )
     except (IndexError, RuntimeError):  # a target out of range
+        return None
+
+
+def torch_class_index_loss(
+    kind: str,
+    input: Any,
+    target: Any,
+    weight: Any,
+    *,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float = 0.0,
+    work: Any,
+    xp: Any,
+) -> Any:
+    """Eager CPU torch fast path of ``functional.cross_entropy`` / ``nll_loss`` with class
+    indices: torch's fused kernel with the same arguments, in the compute dtype ``work``.
+
+    The kernel checks the targets, the shapes and the weight itself, which saves
+    the separate range check and a dozen small kernels (the per-call cost of a
+    small batch).  Returns ``None`` elsewhere (other backends, GPUs,
+    ``torch.compile``, fast paths off, floating or boolean targets, a weight
+    that requires a gradient) and when the kernel refuses the arguments: the
+    caller then runs its own checks, which raise its own ``ValueError`` or
+    ``TypeError``.
+    """
+    if _native(xp) != "torch" or not input.ndim:
+        return None
+    torch = _torch()
+    if not input.is_cpu or torch.compiler.is_compiling():
+        return None
+    if target.dtype == torch.bool or target.dtype.is_floating_point or target.dtype.is_complex:
+        return None
+    if weight is not None and weight.requires_grad and torch.is_grad_enabled():
+        return None
+    x = input if input.dtype == work else input.to(work)
+    w = weight if weight is None or weight.dtype == work else weight.to(work)
+    t = target if target.dtype == torch.int64 else target.to(torch.int64)
+    F = torch.nn.functional
+    try:
+        if kind == "nll_loss":
+            return F.nll_loss(x, t, weight=w, ignore_index=ignore_index, reduction=reduction)
+        return F.cross_entropy(
+            x,
+            t,
+            weight=w,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+        )
+    except (IndexError, RuntimeError, ValueError):  # refused: the caller reports it
         return None
 
 

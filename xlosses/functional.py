@@ -55,7 +55,7 @@ from ._namespace import (
     namespace,
     value_checks_possible,
 )
-from ._ops import safe_log, safe_log1m, take_labels
+from ._ops import safe_log, safe_log1m, take_labels, torch_class_index_loss
 from ._reduce import REDUCTIONS, reduce
 from .classification import (
     sigmoid_binary_cross_entropy,
@@ -296,6 +296,19 @@ def cross_entropy(
         if w is not None:
             y = cast(y, work, xp=xp) * _per_class(w, input.ndim, axis, xp)
         return _finish(softmax_cross_entropy(input, y, axis=axis), reduction, dtype, xp)
+    fast = torch_class_index_loss(
+        "cross_entropy",
+        input,
+        target,
+        weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=eps,
+        work=work,
+        xp=xp,
+    )
+    if fast is not None:
+        return cast(fast, dtype, xp=xp)
     idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
     ce = cast(softmax_cross_entropy_with_integer_labels(input, idx.index, axis=axis), work, xp=xp)
     loss = idx.weigh(ce)
@@ -360,6 +373,18 @@ def nll_loss(
     xp = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
+    fast = torch_class_index_loss(
+        "nll_loss",
+        input,
+        target,
+        weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        work=work,
+        xp=xp,
+    )
+    if fast is not None:
+        return cast(fast, dtype, xp=xp)
     idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
     picked = cast(take_labels(input, idx.index, axis=idx.axis, xp=xp), work, xp=xp)
     return idx.finish(idx.weigh(-picked), reduction, dtype, xp)
