@@ -14,7 +14,7 @@ from typing import Any
 
 import array_api_compat as _compat
 
-from ._namespace import compute_dtype, value_checks_possible
+from ._namespace import compute_dtype, torch_tracing, value_checks_possible
 from ._ops import value_range
 
 __all__ = [
@@ -48,11 +48,11 @@ _KIND: dict[str, dict[type, dict[Any, bool]]] = {"real floating": {}, "integral"
 
 def _is_kind(xp: Any, dtype: Any, kind: str) -> bool:
     by_class = _KIND[kind].get(type(dtype))
-    if by_class is None:
-        by_class = _KIND[kind][type(dtype)] = {}
-    ok = by_class.get(dtype)
+    ok = None if by_class is None else by_class.get(dtype)
     if ok is None:
-        ok = by_class[dtype] = bool(xp.isdtype(dtype, kind))
+        ok = bool(xp.isdtype(dtype, kind))
+        if not torch_tracing():  # filled outside torch.compile only (see torch_tracing)
+            _KIND[kind].setdefault(type(dtype), {})[dtype] = ok
     return ok
 
 
@@ -79,7 +79,8 @@ def floating_input(xp: Any, x: Any, name: str = "logits") -> tuple[Any, Any]:
     if cd is None:
         check_floating(x, name, xp=xp)
         cd = compute_dtype(xp, dtype)
-        _COMPUTE.setdefault(type(dtype), {})[dtype] = cd
+        if not torch_tracing():
+            _COMPUTE.setdefault(type(dtype), {})[dtype] = cd
     return (x if cd == dtype else xp.astype(x, cd)), dtype
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "is_low_precision",
     "is_torch_compiling",
     "namespace",
+    "torch_tracing",
     "value_checks_possible",
 ]
 
@@ -70,6 +71,17 @@ def namespace(**arrays: Any) -> Any:
     return xp
 
 
+def torch_tracing() -> bool:
+    """True while ``torch.compile`` traces (whatever the namespace).
+
+    The module-level caches below are filled only outside tracing: dynamo
+    replays a mutation of a global dict at the end of a graph by hashing its
+    keys, and the keys here are classes (``type(dtype)``), which it cannot hash.
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()
+
+
 # type(dtype) -> {dtype: is 16-bit}.  One inner dict per dtype class, so that
 # torch.compile never compares a torch dtype with a NumPy one.
 _LOW: dict[type, dict[Any, bool]] = {}
@@ -77,11 +89,12 @@ _LOW: dict[type, dict[Any, bool]] = {}
 
 def is_low_precision(xp: Any, dtype: Any) -> bool:
     """True for float16 and bfloat16 (computed internally in float32)."""
-    cache = _LOW.setdefault(type(dtype), {})
-    low = cache.get(dtype)
+    cache = _LOW.get(type(dtype))
+    low = None if cache is None else cache.get(dtype)
     if low is None:
         low = xp.finfo(dtype).bits < 32
-        cache[dtype] = low
+        if not torch_tracing():
+            _LOW.setdefault(type(dtype), {})[dtype] = low
     return low
 
 

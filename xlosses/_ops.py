@@ -650,11 +650,11 @@ def torch_class_index_loss(
     input: Any,
     target: Any,
     weight: Any,
-    *,
     ignore_index: int,
     reduction: str,
-    label_smoothing: float = 0.0,
+    label_smoothing: float,
     work: Any,
+    *,
     xp: Any,
 ) -> Any:
     """Eager CPU torch fast path of ``functional.cross_entropy`` / ``nll_loss`` with class

@@ -296,17 +296,8 @@ def cross_entropy(
         if w is not None:
             y = cast(y, work, xp=xp) * _per_class(w, input.ndim, axis, xp)
         return _finish(softmax_cross_entropy(input, y, axis=axis), reduction, dtype, xp)
-    fast = torch_class_index_loss(
-        "cross_entropy",
-        input,
-        target,
-        weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-        label_smoothing=eps,
-        work=work,
-        xp=xp,
-    )
+    args = (ignore_index, reduction, eps, work)
+    fast = torch_class_index_loss("cross_entropy", input, target, weight, *args, xp=xp)
     if fast is not None:
         return cast(fast, dtype, xp=xp)
     idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
@@ -373,16 +364,8 @@ def nll_loss(
     xp = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
-    fast = torch_class_index_loss(
-        "nll_loss",
-        input,
-        target,
-        weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-        work=work,
-        xp=xp,
-    )
+    args = (ignore_index, reduction, 0.0, work)
+    fast = torch_class_index_loss("nll_loss", input, target, weight, *args, xp=xp)
     if fast is not None:
         return cast(fast, dtype, xp=xp)
     idx = _ClassIndices(input, target, weight, ignore_index, work, xp)
