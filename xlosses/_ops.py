@@ -63,6 +63,8 @@ __all__ = [
     "take_labels",
     "take_labels_by_comparison",
     "torch_class_index_loss",
+    "torch_fused",
+    "torch_margin_loss",
     "value_range",
     "vector_norm",
     "where_rare",
@@ -556,6 +558,11 @@ def _no_gradients(native: str | None, arrays: tuple[Any, ...]) -> bool:
 _LARGE = 1 << 14
 
 
+# torch's ``multi_margin_loss`` CPU kernel is a per-example loop: faster than a dozen small
+# kernels up to about this many scores, twice as slow as the generic body at 4096x1000.
+_SMALL = 1 << 16
+
+
 def _large(x: Any) -> bool:
     return x.ndim > 0 and math.prod(x.shape) >= _LARGE
 
@@ -645,6 +652,50 @@ def self_checked_label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any)
         return None
 
 
+def torch_fused(xp: Any, name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``torch.nn.functional.<name>(x, *args, **kwargs)`` on eager CPU torch, else ``None``.
+
+    For losses whose per-example core *is* one of torch's fused kernels (the
+    torch-style cores of ``xlosses.functional`` and ``margins``): the kernel
+    checks the targets, shapes and weights itself, which saves a separate range
+    check (a reduction and host reads) and a dozen small kernels, the per-call
+    cost of a small batch.  ``None`` on other backends, GPUs, inside
+    ``torch.compile`` (inductor fuses the generic body), with fast paths off,
+    and when the kernel refuses its arguments: the caller then runs its own
+    generic body, whose checks raise xlosses' own ``ValueError`` or ``TypeError``.
+    Callers pass arrays in the compute dtype and integer targets as int64.
+    """
+    if _native(xp) != "torch" or not x.ndim:
+        return None
+    torch = _torch()
+    if not x.is_cpu or torch.compiler.is_compiling():
+        return None
+    try:
+        return getattr(torch.nn.functional, name)(x, *args, **kwargs)
+    except (IndexError, RuntimeError, ValueError):  # refused: the caller reports it
+        return None
+
+
+def _torch_index_target(target: Any) -> Any:
+    """``target`` as int64, or ``None`` unless it is a torch integer (not bool) tensor."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(target, torch.Tensor):
+        return None
+    dt = target.dtype
+    if dt == torch.bool or dt.is_floating_point or dt.is_complex:
+        return None
+    return target if dt == torch.int64 else target.to(torch.int64)
+
+
+def _torch_fixed_weight(weight: Any, work: Any) -> tuple[bool, Any]:
+    """``(usable, weight in work)``: torch's fused kernels give no gradient to a weight."""
+    if weight is None:
+        return True, None
+    if weight.requires_grad and _torch().is_grad_enabled():
+        return False, None
+    return True, weight if weight.dtype == work else weight.to(work)
+
+
 def torch_class_index_loss(
     kind: str,
     input: Any,
@@ -657,43 +708,41 @@ def torch_class_index_loss(
     *,
     xp: Any,
 ) -> Any:
-    """Eager CPU torch fast path of ``functional.cross_entropy`` / ``nll_loss`` with class
-    indices: torch's fused kernel with the same arguments, in the compute dtype ``work``.
-
-    The kernel checks the targets, the shapes and the weight itself, which saves
-    the separate range check and a dozen small kernels (the per-call cost of a
-    small batch).  Returns ``None`` elsewhere (other backends, GPUs,
-    ``torch.compile``, fast paths off, floating or boolean targets, a weight
-    that requires a gradient) and when the kernel refuses the arguments: the
-    caller then runs its own checks, which raise its own ``ValueError`` or
-    ``TypeError``.
-    """
-    if _native(xp) != "torch" or not input.ndim:
+    """:func:`torch_fused` for ``functional.cross_entropy`` / ``nll_loss`` with class indices
+    (``None`` for floating targets: probabilities take the generic body)."""
+    if _native(xp) != "torch":
         return None
-    torch = _torch()
-    if not input.is_cpu or torch.compiler.is_compiling():
-        return None
-    if target.dtype == torch.bool or target.dtype.is_floating_point or target.dtype.is_complex:
-        return None
-    if weight is not None and weight.requires_grad and torch.is_grad_enabled():
+    t = _torch_index_target(target)
+    ok, w = _torch_fixed_weight(weight, work)
+    if t is None or not ok:
         return None
     x = input if input.dtype == work else input.to(work)
-    w = weight if weight is None or weight.dtype == work else weight.to(work)
-    t = target if target.dtype == torch.int64 else target.to(torch.int64)
-    F = torch.nn.functional
-    try:
-        if kind == "nll_loss":
-            return F.nll_loss(x, t, weight=w, ignore_index=ignore_index, reduction=reduction)
-        return F.cross_entropy(
-            x,
-            t,
-            weight=w,
-            ignore_index=ignore_index,
-            reduction=reduction,
-            label_smoothing=label_smoothing,
-        )
-    except (IndexError, RuntimeError, ValueError):  # refused: the caller reports it
+    kw = {"weight": w, "ignore_index": ignore_index, "reduction": reduction}
+    if kind == "cross_entropy":
+        kw["label_smoothing"] = label_smoothing
+    return torch_fused(xp, kind, x, t, **kw)
+
+
+def torch_margin_loss(kind: str, x: Any, target: Any, *, xp: Any, **kwargs: Any) -> Any:
+    """:func:`torch_fused` for the per-example cores of torch's ``multi_margin_loss`` and
+    ``multilabel_margin_loss`` (``x`` of shape ``[C]`` or ``[N, C]``, compute dtype).
+
+    Scores holding a NaN take the generic body, which keeps the NaN in its row;
+    so do ``multi_margin_loss`` batches of more than ``_SMALL`` scores.
+    """
+    if not _eager_cpu(_native(xp), x) or _native(xp) != "torch" or x.ndim > 2:
         return None
+    if kind == "multi_margin_loss" and math.prod(x.shape) > _SMALL:
+        return None  # torch's CPU kernel loops per example: the generic body wins (0.5x)
+    if bool(_torch().isnan(x).any()):
+        return None  # torch's kernels skip a NaN margin (z > 0 is False); xlosses keeps it
+    t = _torch_index_target(target)
+    ok, w = _torch_fixed_weight(kwargs.pop("weight", None), x.dtype)
+    if t is None or not ok:
+        return None
+    if w is not None:
+        kwargs["weight"] = w
+    return torch_fused(xp, kind, x, t, reduction="none", **kwargs)
 
 
 def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:

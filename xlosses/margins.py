@@ -23,7 +23,7 @@ from ._checks import (
 )
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace
-from ._ops import relu, take_labels
+from ._ops import relu, take_labels, torch_margin_loss
 
 __all__ = [
     "hinge_loss",
@@ -259,6 +259,12 @@ def multi_margin_loss(
     """
     check_option("p", p, (1, 2))
     xp = namespace(scores=scores, labels=labels, weight=weight)
+    x, dtype = _floating(xp, scores, "scores")
+    fast = torch_margin_loss(
+        "multi_margin_loss", x, labels, p=p, margin=margin, weight=weight, xp=xp
+    )
+    if fast is not None and tuple(labels.shape) == tuple(x.shape[:-1]):
+        return cast(fast, dtype, xp=xp)
     x, dtype, y, valid = _label_setup(xp, scores, labels)
     n = x.shape[-1]
     z = margin - xp.expand_dims(take_labels(x, y, axis=-1, xp=xp), axis=-1) + x
@@ -318,6 +324,9 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     x, dtype = _floating(xp, scores, "scores")
     check_integer(targets, "targets", xp=xp)
     check_same_shape(scores=scores.shape, targets=targets.shape)
+    fast = torch_margin_loss("multilabel_margin_loss", x, targets, xp=xp)
+    if fast is not None:
+        return cast(fast, dtype, xp=xp)
     n = x.shape[-1]
     check_label_range(targets, n, xp=xp, name="targets", ignore_index=-1)
     bad = xp.any((targets < -1) | (targets >= n), axis=-1)
