@@ -403,6 +403,8 @@ def test_torch_fused_kernel_fast_path_equals_generic(name, reduction):
             results.append((out.detach().numpy(), gx.numpy(), half.float().numpy()))
             with pytest.raises(ValueError, match=r"target must lie in \[0, 5\)"):
                 fn(x0, t + 3, reduction=reduction)
+            with pytest.raises(TypeError, match="weight must have a real floating dtype"):
+                fn(x0, t, weight=torch.ones(5, dtype=torch.int64), reduction=reduction)
     (value, grad, half), (value_g, grad_g, half_g) = results
     np.testing.assert_allclose(value, value_g, rtol=1e-12)
     np.testing.assert_allclose(grad, grad_g, rtol=1e-12, atol=1e-15)

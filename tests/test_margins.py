@@ -269,6 +269,9 @@ def test_torch_fused_kernel_fast_path_equals_generic(kind):
             results.append((out.detach().numpy(), gx.numpy()))
             with pytest.raises(ValueError, match="must lie in"):
                 fn(x0, bad, **kwargs)
+            if "weight" in kwargs:  # an integer weight is refused on both paths
+                with pytest.raises(TypeError, match="weight must have a real floating dtype"):
+                    fn(x0, t, weight=torch.ones(5, dtype=torch.int64))
     (value, grad), (value_g, grad_g) = results
     np.testing.assert_allclose(value, value_g, rtol=1e-12)
     np.testing.assert_allclose(grad, grad_g, rtol=1e-12, atol=1e-15)

@@ -137,7 +137,7 @@ def is_torch_compiling(xp: Any) -> bool:
     Python side effects such as ``warnings.warn`` break its ``fullgraph=True``
     graphs; callers skip them then (``jax.jit`` traces them once, harmlessly).
     """
-    return _lib(xp) == "torch" and sys.modules["torch"].compiler.is_compiling()
+    return _lib(xp) == "torch" and torch_tracing()
 
 
 def value_checks_possible(xp: Any, x: Any) -> bool:

@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ._namespace import value_checks_possible
+
 __all__ = [
     "abs_value",
     "clamp",
@@ -528,16 +530,15 @@ def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
     returning ``x`` is the ``where`` in value and gradient; everywhere else
     (GPUs: the test would synchronise; traced programs) the ``where`` runs.
     """
-    if _eager_cpu(_native(xp), x) and _large(x) and mask.shape == x.shape and not mask.any():
+    if _eager_cpu(xp, x) and _large(x) and mask.shape == x.shape and not mask.any():
         return x
     return xp.where(mask, value, x)
 
 
-def _eager_cpu(native: str | None, x: Any) -> bool:
-    """NumPy, or torch on the CPU outside ``torch.compile``: a test of values is free."""
-    if native == "numpy":
-        return True
-    return native == "torch" and x.is_cpu and not _torch().compiler.is_compiling()
+def _eager_cpu(xp: Any, x: Any) -> bool:
+    """NumPy, or torch on the CPU outside ``torch.compile``, fast paths on: a test of values
+    is free there (``value_checks_possible``, restricted to the libraries with fast paths)."""
+    return _native(xp) in ("numpy", "torch") and value_checks_possible(xp, x)
 
 
 def _no_gradients(native: str | None, arrays: tuple[Any, ...]) -> bool:
@@ -587,7 +588,7 @@ def guarded(
     outer select, through :func:`where_rare`: the same values.
     """
     native = _native(xp)
-    if _eager_cpu(native, mask) and _large(mask) and _no_gradients(native, args):
+    if _eager_cpu(xp, mask) and _large(mask) and _no_gradients(native, args):
         with _errstate(sys.modules["numpy"]) if native == "numpy" else contextlib.nullcontext():
             out = fn(*args)
         return where_rare(mask, value, out, xp=xp)
@@ -636,20 +637,15 @@ def self_checked_label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any)
     ``ValueError``.  No target is ignored (torch's ``ignore_index`` is set to
     the most negative int64, which the caller's check would report).
     """
-    if _native(xp) != "torch" or not x.ndim:
+    if not _eager_cpu(xp, x) or _native(xp) != "torch" or not x.ndim:
         return None
     torch = _torch()
-    if not x.is_cpu or torch.compiler.is_compiling():
-        return None
     if labels.dtype != torch.int64:
         labels = labels.to(torch.int64)
     logits = x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
-    try:
-        return torch.nn.functional.cross_entropy(
-            logits, labels, reduction="none", ignore_index=_NO_IGNORE
-        )
-    except (IndexError, RuntimeError):  # a target out of range
-        return None
+    return torch_fused(
+        xp, "cross_entropy", logits, labels, reduction="none", ignore_index=_NO_IGNORE
+    )
 
 
 def torch_fused(xp: Any, name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -665,13 +661,10 @@ def torch_fused(xp: Any, name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
     generic body, whose checks raise xlosses' own ``ValueError`` or ``TypeError``.
     Callers pass arrays in the compute dtype and integer targets as int64.
     """
-    if _native(xp) != "torch" or not x.ndim:
-        return None
-    torch = _torch()
-    if not x.is_cpu or torch.compiler.is_compiling():
+    if not _eager_cpu(xp, x) or _native(xp) != "torch" or not x.ndim:
         return None
     try:
-        return getattr(torch.nn.functional, name)(x, *args, **kwargs)
+        return getattr(_torch().nn.functional, name)(x, *args, **kwargs)
     except (IndexError, RuntimeError, ValueError):  # refused: the caller reports it
         return None
 
@@ -688,11 +681,12 @@ def _torch_index_target(target: Any) -> Any:
 
 
 def _torch_fixed_weight(weight: Any, work: Any) -> tuple[bool, Any]:
-    """``(usable, weight in work)``: torch's fused kernels give no gradient to a weight."""
+    """``(usable, weight in work)``: a floating weight that needs no gradient (torch's
+    fused kernels give none to a weight)."""
     if weight is None:
         return True, None
-    if weight.requires_grad and _torch().is_grad_enabled():
-        return False, None
+    if not weight.dtype.is_floating_point or (weight.requires_grad and _torch().is_grad_enabled()):
+        return False, None  # the generic body reports a non-floating weight
     return True, weight if weight.dtype == work else weight.to(work)
 
 
@@ -730,7 +724,7 @@ def torch_margin_loss(kind: str, x: Any, target: Any, *, xp: Any, **kwargs: Any)
     Scores holding a NaN take the generic body, which keeps the NaN in its row;
     so do ``multi_margin_loss`` batches of more than ``_SMALL`` scores.
     """
-    if not _eager_cpu(_native(xp), x) or _native(xp) != "torch" or x.ndim > 2:
+    if not _eager_cpu(xp, x) or _native(xp) != "torch" or x.ndim > 2:
         return None
     if kind == "multi_margin_loss" and math.prod(x.shape) > _SMALL:
         return None  # torch's CPU kernel loops per example: the generic body wins (0.5x)
@@ -923,7 +917,7 @@ def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp
     NumPy and eager torch CPU: :func:`_eager_norm2`.
     """
     native = _native(xp)
-    if p == 2 and _eager_cpu(native, x) and x.ndim:
+    if p == 2 and _eager_cpu(xp, x) and x.ndim:
         return _eager_norm2(native, x, axis, keepdims, xp)
     return _scaled_norm(x, p, axis, keepdims, xp)
 
