@@ -119,3 +119,27 @@ def test_vector_norm_fast_path_keeps_the_scaled_range(backend, dtype):
         h = 0.5**0.5  # x / |x|, also where |x|² overflows or underflows; 0 at a zero vector
         want_grad = [[0.6, 0.8, 0.0], [h, h, 0.0], [h, h, 0.0], [0.0, 0.0, 0.0]]
         np.testing.assert_allclose(results[0], want_grad, rtol=1e-6)
+
+
+def test_log_cosh_fast_path_equals_generic_body(backend):
+    """The branch-free fast form (NumPy, eager torch) against the where-based generic body
+    and an independent float64 reference, values and derivatives ``tanh e``, across the
+    branch points (|e| = 1, 20) and down to tiny errors (where a clamp-then-subtract form
+    would cancel the derivative to 0)."""
+    a = np.concatenate([np.logspace(-300, 2, 200), [0.999, 1.0, 1.001, 19.99, 20.0, 20.01, 1e300]])
+    e = np.concatenate([a, -a, [0.0]])
+    s = np.minimum(a, 1e-2)
+    series = s**2 / 2 - s**4 / 12 + s**6 / 45 - 17 * s**8 / 2520 + 31 * s**10 / 14175
+    wide = a.astype(np.longdouble)  # x86's 80-bit: the cancellation stays below float64's ulp
+    far = (wide + np.log1p(np.exp(-2 * wide)) - np.log(np.longdouble(2))).astype(float)
+    ref = np.where(a < 1e-2, series, far)
+    rtol = 4e-15 if np.finfo(np.longdouble).eps < 1e-18 else 1e-13
+    want = np.concatenate([ref, ref, [0.0]])
+    results = _both(backend, _ops.log_cosh, e)
+    for value, grad in results:
+        # below 1e-300, e²/2 is subnormal or underflows to 0 (both right)
+        np.testing.assert_allclose(value, want, rtol=rtol, atol=1e-300)
+        if grad is not None:
+            np.testing.assert_allclose(grad, np.tanh(e), rtol=4e-15, atol=0)
+    (fast, _), (generic, _) = results
+    np.testing.assert_allclose(fast, generic, rtol=2 * rtol, atol=1e-300)
