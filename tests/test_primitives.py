@@ -143,3 +143,63 @@ def test_log_cosh_fast_path_equals_generic_body(backend):
             np.testing.assert_allclose(grad, np.tanh(e), rtol=4e-15, atol=0)
     (fast, _), (generic, _) = results
     np.testing.assert_allclose(fast, generic, rtol=2 * rtol, atol=1e-300)
+
+
+def _both2(backend, fn, a, b):
+    """``[(value, (da, db) or None)]`` of ``fn(a, b)``, fast paths on, then off."""
+    out = []
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            ab, bb = backend.asarray(a, "float64"), backend.asarray(b, "float64")
+            value = backend.to_numpy(fn(ab, bb, xp=backend.xp))
+            grads = None
+            if backend.differentiable:
+                gs = backend.grad(lambda u, v: fn(u, v, xp=backend.xp), [ab, bb], [0, 1])
+                grads = tuple(backend.to_numpy(g) for g in gs)
+        out.append((value, grads))
+    return out
+
+
+@pytest.mark.parametrize("hit", [False, True])  # no entry / some entries take the guarded body
+def test_exp_minus_product_fast_path_equals_generic_body(backend, hit):
+    x = np.tile([-1.5, 0.0, 2.0, -np.inf if hit else -3.0, np.inf if hit else 3.0], 3)
+    y = np.tile([0.0, 3.0, 1.0, 0.0, 0.0], 3)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.where(y == 0, np.exp(x), np.exp(x) - y * x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # 0·inf is silenced
+        results = _both2(backend, _ops.exp_minus_product, x, y)
+    for value, grads in results:
+        np.testing.assert_allclose(value, want, rtol=1e-15)
+        if grads is not None:
+            finite = np.isfinite(x)
+            np.testing.assert_allclose(grads[0][finite], (np.exp(x) - y)[finite], rtol=1e-15)
+            np.testing.assert_array_equal(grads[1][finite], -x[finite])  # -x also at y = 0
+            assert not np.isnan(grads[0]).any()
+
+
+@pytest.mark.parametrize("hit", [False, True])
+def test_exp_times_difference_fast_path_equals_generic_body(backend, hit):
+    a = np.tile([-1.5, 0.0, np.log(0.25), -np.inf if hit else -2.0], 3)
+    b = np.tile([-0.5, -1.0, -np.inf if hit else -4.0, -1.0], 3)
+    with np.errstate(invalid="ignore"):
+        want = np.where(a == -np.inf, 0.0, np.exp(a) * (a - b))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        results = _both2(backend, _ops.exp_times_difference, a, b)
+    for value, grads in results:
+        np.testing.assert_allclose(value, want, rtol=1e-15)
+        if grads is not None:
+            ok = np.isfinite(a) & np.isfinite(b)
+            np.testing.assert_allclose(grads[0][ok], (np.exp(a) * (a - b + 1))[ok], rtol=1e-15)
+            np.testing.assert_allclose(grads[1][ok], -np.exp(a)[ok], rtol=1e-15)
+            np.testing.assert_array_equal(grads[0][a == -np.inf], 0.0)  # the guarded entries
+            np.testing.assert_array_equal(grads[1][a == -np.inf], 0.0)
+
+
+def test_straight_through_clamp_passes_the_gradient_below_the_bound(backend):
+    x = np.array([0.0, 1e-9, 0.5, 2.0])
+    for value, grad in _both(backend, lambda a, xp: _ops.straight_through_clamp(a, 1e-6, xp=xp), x):
+        np.testing.assert_array_equal(value, [1e-6, 1e-6, 0.5, 2.0])
+        if grad is not None:
+            np.testing.assert_array_equal(grad, np.ones(4))

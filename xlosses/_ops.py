@@ -32,6 +32,8 @@ from ._namespace import value_checks_possible
 __all__ = [
     "abs_value",
     "clamp",
+    "exp_minus_product",
+    "exp_times_difference",
     "fast_paths_enabled",
     "gather",
     "generic_only",
@@ -63,6 +65,7 @@ __all__ = [
     "sparsemax",
     "squared_difference",
     "stop_gradient",
+    "straight_through_clamp",
     "take_labels",
     "take_labels_by_comparison",
     "torch_class_index_loss",
@@ -595,6 +598,78 @@ def guarded(
         return where_rare(mask, value, out, xp=xp)
     safe = [a if f is None else xp.where(mask, f, a) for a, f in zip(args, fills, strict=True)]
     return xp.where(mask, value, fn(*safe))
+
+
+def _holds_nan(native: str, out: Any) -> bool:
+    """Some entry of ``out`` may be NaN: one NaN-propagating reduction and a host read, for
+    eager CPU arrays only (torch: ``sum``, which may also report ``inf - inf``; NumPy:
+    ``min``, three times faster than its pairwise ``sum``)."""
+    if native == "torch":
+        return bool(_torch().isnan(out.detach().sum()))
+    return bool(sys.modules[native].isnan(out.min()))
+
+
+def exp_minus_product(x: Any, y: Any, *, xp: Any) -> Any:
+    """``exp(x) - y·x`` with ``0·(±inf) = 0``: the Poisson NLL of log-rates ``x``, counts ``y``.
+
+    Generic body: ``y·x`` through :func:`guarded` (values and gradients
+    finite at ``y = 0``, ``x = ±inf``; the derivative in ``y`` stays ``-x``).
+    Fast paths, eager CPU (NumPy; torch outside ``torch.compile``): the
+    unguarded expression (torch: ``addcmul(exp(x), y, x, value=-1)``, one
+    kernel fewer than torch's own ``poisson_nll_loss``; NumPy: in place),
+    kept when it holds no NaN.  It is NaN at every guarded entry (``0·inf``),
+    so a NaN-free result is the generic body's value and gradient; otherwise
+    the generic body runs.  ``x`` and ``y`` share a dtype.
+    """
+    native = _native(xp)
+    if native == "torch" and _eager_cpu(xp, x) and x.ndim:
+        torch = _torch()
+        out = torch.addcmul(torch.exp(x), y, x, value=-1.0)
+        if not _holds_nan(native, out):
+            return out
+    elif _eager_cpu(xp, x) and (np_ := _np_like(native, x, y)) is not None:
+        with _errstate(np_):
+            out = np_.multiply(y, x)
+            np_.subtract(np_.exp(x), out, out=out)
+        if not _holds_nan(native, out):
+            return out
+    return xp.exp(x) - guarded(
+        lambda y, x: y * x, (y == 0) & xp.isinf(x), (y, x), (None, 0.0), xp=xp
+    )
+
+
+def exp_times_difference(a: Any, b: Any, *, xp: Any) -> Any:
+    """``exp(a)·(a - b)``, 0 where ``a = -inf``: the terms of a KL divergence with log targets.
+
+    Generic body: :func:`guarded` (values and gradients finite at ``a = -inf``,
+    whatever ``b``).  Fast paths, eager CPU: the unguarded expression (torch:
+    ``kl_div(b, a, log_target=True)``, NumPy: in place), kept when it holds no
+    NaN (it is NaN wherever ``a = -inf``: ``0·(-inf - b)``), as in
+    :func:`exp_minus_product`.  ``a`` and ``b`` share a dtype.
+    """
+    native = _native(xp)
+    if native == "torch" and _eager_cpu(xp, a) and a.ndim and a.shape == b.shape:
+        out = _torch().nn.functional.kl_div(b, a, reduction="none", log_target=True)
+        if not _holds_nan(native, out):
+            return out
+    elif _eager_cpu(xp, a) and (np_ := _np_like(native, a, b)) is not None:
+        with _errstate(np_):
+            out = np_.subtract(a, b)
+            out *= np_.exp(a)
+        if not _holds_nan(native, out):
+            return out
+    return guarded(lambda a, b: xp.exp(a) * (a - b), a == -xp.inf, (a, b), (0.0, 0.0), xp=xp)
+
+
+def straight_through_clamp(x: Any, lo: float, *, xp: Any) -> Any:
+    """``max(x, lo)`` in value, ``x`` in gradient (torch's ``gaussian_nll_loss`` variance).
+
+    Generic body ``x + stop_gradient(clamp(x, lo) - x)``; fast path where no
+    gradient will pass (NumPy; torch without ``requires_grad``): the clamp alone.
+    """
+    if x.ndim and _no_gradients(_native(xp), (x,)):
+        return clamp(x, lo=lo, xp=xp)
+    return x + stop_gradient(clamp(x, lo=lo, xp=xp) - x, xp=xp)
 
 
 def xlogy(x: Any, y: Any, *, xp: Any) -> Any:

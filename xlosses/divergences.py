@@ -16,7 +16,7 @@ from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes
 from ._namespace import cast, compute_dtype, namespace
-from ._ops import guarded
+from ._ops import exp_times_difference, guarded
 from ._reduce import expand_mask, masked_sum
 
 __all__ = [
@@ -146,9 +146,7 @@ def kl_divergence_with_log_targets(
     """
     xp = namespace(log_predictions=log_predictions, log_targets=log_targets, where=where)
     lp, lt, axes, dtype, mask = _setup(xp, log_predictions, log_targets, "log_targets", axis, where)
-    terms = guarded(
-        lambda lt, lp: xp.exp(lt) * (lt - lp), lt == -xp.inf, (lt, lp), (0.0, 0.0), xp=xp
-    )
+    terms = exp_times_difference(lt, lp, xp=xp)
     return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
 
 

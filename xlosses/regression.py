@@ -17,7 +17,14 @@ from typing import Any
 from ._checks import broadcast_shapes, check_floating, check_same_shape
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace, value_checks_possible
-from ._ops import abs_value, clamp, guarded, huber, squared_difference, stop_gradient, where_rare
+from ._ops import (
+    abs_value,
+    exp_minus_product,
+    huber,
+    squared_difference,
+    straight_through_clamp,
+    where_rare,
+)
 from ._ops import log_cosh as ops_log_cosh
 
 __all__ = [
@@ -300,9 +307,7 @@ def poisson_nll(
     y = cast(targets, x.dtype, xp=xp)
     if log_input:
         # 0·x = 0 also at x = ±inf; the derivative in y stays x (torch's) at y = 0
-        loss = xp.exp(x) - guarded(
-            lambda y, x: y * x, (y == 0) & xp.isinf(x), (y, x), (None, 0.0), xp=xp
-        )
+        loss = exp_minus_product(x, y, xp=xp)
     else:
         loss = x - y * xp.log(x + eps)
     if full:
@@ -389,10 +394,11 @@ def gaussian_nll(
     else:
         check_floating(var, "var", xp=xp)
         var = cast(_gaussian_var(xp, var, mean), mu.dtype, xp=xp)
-        if value_checks_possible(xp, var) and bool(xp.any(var < 0)):
+        checked = value_checks_possible(xp, var)
+        if checked and bool(xp.any(var < 0)):
             raise ValueError("var must be non-negative; it has negative entries")
-        bad = var < 0
-        v = var + stop_gradient(clamp(var, lo=eps, xp=xp) - var, xp=xp)
+        bad = None if checked else var < 0  # NaN where no check could run
+        v = straight_through_clamp(var, eps, xp=xp)
         log_v = xp.log(v)
     d = mu - cast(targets, mu.dtype, xp=xp)
     loss = 0.5 * (log_v + d * d / v)
