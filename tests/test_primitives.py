@@ -203,3 +203,32 @@ def test_straight_through_clamp_passes_the_gradient_below_the_bound(backend):
         np.testing.assert_array_equal(value, [1e-6, 1e-6, 0.5, 2.0])
         if grad is not None:
             np.testing.assert_array_equal(grad, np.ones(4))
+
+
+@pytest.mark.parametrize("hit", [False, True])
+def test_xlog_ratio_fast_path_equals_generic_body(backend, hit):
+    t = np.tile([0.25, 0.75, 0.0 if hit else 0.5, 1.0], 3)
+    lp = np.tile([-1.0, -0.5, -np.inf if hit else -2.0, 0.0], 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.where(t == 0, 0.0, t * (np.log(t) - lp))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        results = _both2(backend, lambda a, b, xp: _ops.xlog_ratio(a, b, xp=xp), t, lp)
+    for value, grads in results:
+        np.testing.assert_allclose(value, want, rtol=1e-15)
+        if grads is not None:
+            pos = t > 0
+            np.testing.assert_allclose(grads[0][pos], (np.log(t) - lp + 1)[pos], rtol=1e-15)
+            np.testing.assert_array_equal(grads[1], -t)
+            np.testing.assert_array_equal(grads[0][~pos], 0.0)  # the guarded entries
+
+
+def test_xlog_ratio_broadcasts_predictions_over_targets(backend):
+    t = np.array([0.25, 0.75])
+    lp = np.log(np.array([[0.5, 0.5], [0.1, 0.9], [0.9, 0.1]]))
+    got = backend.to_numpy(
+        _ops.xlog_ratio(
+            backend.asarray(t, "float64"), backend.asarray(lp, "float64"), xp=backend.xp
+        )
+    )
+    np.testing.assert_allclose(got, t * (np.log(t) - lp), rtol=1e-15)

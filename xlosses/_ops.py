@@ -74,6 +74,7 @@ __all__ = [
     "value_range",
     "vector_norm",
     "where_rare",
+    "xlog_ratio",
     "xlogy",
 ]
 
@@ -609,56 +610,112 @@ def _holds_nan(native: str, out: Any) -> bool:
     return bool(sys.modules[native].isnan(out.min()))
 
 
+def _unguarded_unless_nan(
+    xp: Any, arrays: tuple[Any, ...], torch_form: Any, numpy_form: Any, generic: Any
+) -> Any:
+    """An unguarded form of a guarded expression, kept when it holds no NaN; else ``generic()``.
+
+    For expressions whose unguarded value is NaN at *every* entry the guard
+    would change (``0·inf``, ``0·log 0``): a NaN-free result then means no
+    entry is guarded, and the guard's ``where`` s are identities in value and
+    gradient, so the unguarded form *is* the generic body there.  Eager CPU
+    only (NumPy; torch outside ``torch.compile``), where the NaN test is a
+    cheap reduction and no trace or device sync is at stake; ``torch_form(torch)``
+    (differentiable, out of place) or ``numpy_form(np)`` (warnings silenced, may
+    work in place on its own temporaries) compute the unguarded value of
+    ``arrays``, which share a dtype.  Inputs holding a NaN pay both forms.
+    """
+    native = _native(xp)
+    if all(a.ndim for a in arrays) and _eager_cpu(xp, arrays[0]):
+        out = None
+        if native == "torch":
+            out = torch_form(_torch())
+        elif (np_ := _np_like(native, *arrays)) is not None:
+            with _errstate(np_):
+                out = numpy_form(np_)
+        if out is not None and not _holds_nan(native, out):
+            return out
+    return generic()
+
+
+def _np_exp_minus_product(np_: Any, x: Any, y: Any) -> Any:
+    out = np_.multiply(y, x)
+    return np_.subtract(np_.exp(x), out, out=out)
+
+
 def exp_minus_product(x: Any, y: Any, *, xp: Any) -> Any:
     """``exp(x) - y·x`` with ``0·(±inf) = 0``: the Poisson NLL of log-rates ``x``, counts ``y``.
 
     Generic body: ``y·x`` through :func:`guarded` (values and gradients
     finite at ``y = 0``, ``x = ±inf``; the derivative in ``y`` stays ``-x``).
-    Fast paths, eager CPU (NumPy; torch outside ``torch.compile``): the
-    unguarded expression (torch: ``addcmul(exp(x), y, x, value=-1)``, one
-    kernel fewer than torch's own ``poisson_nll_loss``; NumPy: in place),
-    kept when it holds no NaN.  It is NaN at every guarded entry (``0·inf``),
-    so a NaN-free result is the generic body's value and gradient; otherwise
-    the generic body runs.  ``x`` and ``y`` share a dtype.
+    Fast paths (:func:`_unguarded_unless_nan`): torch's ``addcmul(exp(x), y,
+    x, value=-1)``, one kernel fewer than torch's own ``poisson_nll_loss``;
+    NumPy in place.
     """
-    native = _native(xp)
-    if native == "torch" and _eager_cpu(xp, x) and x.ndim:
-        torch = _torch()
-        out = torch.addcmul(torch.exp(x), y, x, value=-1.0)
-        if not _holds_nan(native, out):
-            return out
-    elif _eager_cpu(xp, x) and (np_ := _np_like(native, x, y)) is not None:
-        with _errstate(np_):
-            out = np_.multiply(y, x)
-            np_.subtract(np_.exp(x), out, out=out)
-        if not _holds_nan(native, out):
-            return out
-    return xp.exp(x) - guarded(
-        lambda y, x: y * x, (y == 0) & xp.isinf(x), (y, x), (None, 0.0), xp=xp
+    return _unguarded_unless_nan(
+        xp,
+        (x, y),
+        lambda torch: torch.addcmul(torch.exp(x), y, x, value=-1.0),
+        lambda np_: _np_exp_minus_product(np_, x, y),
+        lambda: (
+            xp.exp(x)
+            - guarded(lambda y, x: y * x, (y == 0) & xp.isinf(x), (y, x), (None, 0.0), xp=xp)
+        ),
     )
+
+
+def _np_exp_times_difference(np_: Any, a: Any, b: Any) -> Any:
+    out = np_.subtract(a, b)
+    out *= np_.exp(a)
+    return out
 
 
 def exp_times_difference(a: Any, b: Any, *, xp: Any) -> Any:
     """``exp(a)·(a - b)``, 0 where ``a = -inf``: the terms of a KL divergence with log targets.
 
     Generic body: :func:`guarded` (values and gradients finite at ``a = -inf``,
-    whatever ``b``).  Fast paths, eager CPU: the unguarded expression (torch:
-    ``kl_div(b, a, log_target=True)``, NumPy: in place), kept when it holds no
-    NaN (it is NaN wherever ``a = -inf``: ``0·(-inf - b)``), as in
-    :func:`exp_minus_product`.  ``a`` and ``b`` share a dtype.
+    whatever ``b``).  Fast paths (:func:`_unguarded_unless_nan`; NaN at ``a =
+    -inf``: ``0·(-inf - b)``): torch's ``kl_div(b, a, log_target=True)`` for
+    ``b`` of ``a``'s shape, NumPy in place.
     """
-    native = _native(xp)
-    if native == "torch" and _eager_cpu(xp, a) and a.ndim and a.shape == b.shape:
-        out = _torch().nn.functional.kl_div(b, a, reduction="none", log_target=True)
-        if not _holds_nan(native, out):
-            return out
-    elif _eager_cpu(xp, a) and (np_ := _np_like(native, a, b)) is not None:
-        with _errstate(np_):
-            out = np_.subtract(a, b)
-            out *= np_.exp(a)
-        if not _holds_nan(native, out):
-            return out
-    return guarded(lambda a, b: xp.exp(a) * (a - b), a == -xp.inf, (a, b), (0.0, 0.0), xp=xp)
+    return _unguarded_unless_nan(
+        xp,
+        (a, b),
+        lambda torch: (
+            torch.nn.functional.kl_div(b, a, reduction="none", log_target=True)
+            if a.shape == b.shape
+            else None
+        ),
+        lambda np_: _np_exp_times_difference(np_, a, b),
+        lambda: guarded(lambda a, b: xp.exp(a) * (a - b), a == -xp.inf, (a, b), (0.0, 0.0), xp=xp),
+    )
+
+
+def _np_xlog_ratio(np_: Any, t: Any, lp: Any) -> Any:
+    out = np_.log(t)
+    if out.shape == np_.broadcast_shapes(out.shape, lp.shape):
+        out -= lp
+    else:  # lp broadcasts t: a new array of the larger shape
+        out = out - lp
+    out *= t
+    return out
+
+
+def xlog_ratio(t: Any, lp: Any, *, xp: Any) -> Any:
+    """``t·(log t - lp)``, 0 where ``t = 0`` (values and gradients): the terms of a KL divergence.
+
+    Generic body: :func:`guarded`.  Fast paths (:func:`_unguarded_unless_nan`;
+    NaN at ``t = 0``: ``0·(-inf - lp)``): torch out of place, NumPy in place.
+    (torch's ``kl_div`` takes ``xlogy``, finite at ``t = 0``, with a gradient
+    there that is not the guard's: not a candidate.)
+    """
+    return _unguarded_unless_nan(
+        xp,
+        (t, lp),
+        lambda torch: t * (torch.log(t) - lp),
+        lambda np_: _np_xlog_ratio(np_, t, lp),
+        lambda: guarded(lambda t, lp: t * (xp.log(t) - lp), t == 0, (t, lp), (1.0, 0.0), xp=xp),
+    )
 
 
 def straight_through_clamp(x: Any, lo: float, *, xp: Any) -> Any:

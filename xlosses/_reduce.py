@@ -31,9 +31,17 @@ def expand_mask(where: Any, ndim: int, axes: tuple[int, ...], *, xp: Any) -> Any
 
 
 def masked_sum(x: Any, *, axis: Any, where: Any = None, keepdims: bool = False, xp: Any) -> Any:
-    """``sum(x, axis)`` over the entries where ``where`` is True (all when None)."""
+    """``sum(x, axis)`` over the entries where ``where`` is True (all when None).
+
+    A sum over axes of length 1 only (``functional.kl_div`` sums the divergence
+    core over a trailing axis it added) is a ``squeeze``: a view, not a pass
+    over memory, the same value and gradient.
+    """
     if where is not None:
         x = xp.where(where, x, 0.0)
+    axes = (axis,) if isinstance(axis, int) else axis
+    if axes is not None and x.ndim and all(x.shape[a] == 1 for a in axes):
+        return x if keepdims else xp.squeeze(x, axis=tuple(axes))
     return xp.sum(x, axis=axis, keepdims=keepdims)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes
 from ._namespace import cast, compute_dtype, namespace
-from ._ops import exp_times_difference, guarded
+from ._ops import exp_times_difference, xlog_ratio
 from ._reduce import expand_mask, masked_sum
 
 __all__ = [
@@ -56,7 +56,7 @@ def _setup(
 
 def _kl_terms(lp: Array, t: Array, *, xp: Any) -> Array:
     r"""``t·(log t - lp)``, 0 where ``t == 0`` (double where: no ``0·inf``, no NaN gradient)."""
-    return guarded(lambda t, lp: t * (xp.log(t) - lp), t == 0, (t, lp), (1.0, 0.0), xp=xp)
+    return xlog_ratio(lp=lp, t=t, xp=xp)
 
 
 def kl_divergence(
