@@ -232,3 +232,21 @@ def test_xlog_ratio_broadcasts_predictions_over_targets(backend):
         )
     )
     np.testing.assert_allclose(got, t * (np.log(t) - lp), rtol=1e-15)
+
+
+@pytest.mark.parametrize("hit", [False, True])  # a dropped term infinite: the where's 0 stays
+def test_masked_terms_sum_fast_path_equals_generic_body(backend, hit):
+    a = np.tile([0.5, 2.0, np.inf if hit else 3.0, -1.0], 3)
+    b = np.tile([1.5, -np.inf if hit else -2.0, 0.25, np.nan if hit else 4.0], 3)
+    keep_a = np.tile([True, True, False, True], 3)
+    keep_b = np.tile([True, False, True, False], 3)
+    want = np.where(keep_a, a, 0.0) + np.where(keep_b, b, 0.0)
+    ka, kb = backend.asarray(keep_a), backend.asarray(keep_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        results = _both2(backend, lambda u, v, xp: _ops.masked_terms_sum(u, ka, v, kb, xp=xp), a, b)
+    for value, grads in results:
+        np.testing.assert_array_equal(value, want)
+        if grads is not None:
+            np.testing.assert_array_equal(grads[0], keep_a.astype(float))
+            np.testing.assert_array_equal(grads[1], keep_b.astype(float))

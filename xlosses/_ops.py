@@ -47,6 +47,7 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "map_rows",
+    "masked_terms_sum",
     "one_minus_exp",
     "relu",
     "safe_log",
@@ -715,6 +716,31 @@ def xlog_ratio(t: Any, lp: Any, *, xp: Any) -> Any:
         lambda torch: t * (torch.log(t) - lp),
         lambda np_: _np_xlog_ratio(np_, t, lp),
         lambda: guarded(lambda t, lp: t * (xp.log(t) - lp), t == 0, (t, lp), (1.0, 0.0), xp=xp),
+    )
+
+
+def _np_masked_terms_sum(np_: Any, a: Any, keep_a: Any, b: Any, keep_b: Any) -> Any:
+    p = np_.multiply(a, keep_a)
+    q = np_.multiply(b, keep_b)
+    if p.shape == np_.broadcast_shapes(p.shape, q.shape):
+        return np_.add(p, q, out=p)
+    return p + q
+
+
+def masked_terms_sum(a: Any, keep_a: Any, b: Any, keep_b: Any, *, xp: Any) -> Any:
+    """``where(keep_a, a, 0) + where(keep_b, b, 0)`` (boolean ``keep_*``), values and gradients.
+
+    Fast paths (:func:`_unguarded_unless_nan`): ``a·keep_a + b·keep_b``, which
+    differs from the ``where`` s only where a dropped term is infinite or NaN,
+    and is NaN there (``0·inf``); torch out of place, NumPy on its own
+    temporaries (a ``where`` there costs several multiplications).
+    """
+    return _unguarded_unless_nan(
+        xp,
+        (a, b),
+        lambda torch: a * keep_a + b * keep_b,
+        lambda np_: _np_masked_terms_sum(np_, a, keep_a, b, keep_b),
+        lambda: xp.where(keep_a, a, 0.0) + xp.where(keep_b, b, 0.0),
     )
 
 

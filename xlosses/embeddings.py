@@ -19,7 +19,7 @@ from array_api_compat import device as _device
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes
 from ._namespace import cast, compute_dtype, namespace
-from ._ops import logsumexp, relu, safe_pow, vector_norm
+from ._ops import logsumexp, masked_terms_sum, relu, safe_pow, vector_norm
 from ._reduce import masked_sum
 
 __all__ = [
@@ -429,7 +429,7 @@ def hinge_embedding_loss(inputs: Array, targets: Array, *, margin: float = 1.0) 
     xp = namespace(inputs=inputs, targets=targets)
     (x,), dtype = _floats(xp, inputs=inputs)
     broadcast_shapes(inputs=x.shape, targets=targets.shape)
-    loss = xp.where(targets != 1, relu(margin - x, xp=xp), 0.0) + xp.where(targets != -1, x, 0.0)
+    loss = masked_terms_sum(relu(margin - x, xp=xp), targets != 1, x, targets != -1, xp=xp)
     return cast(loss, dtype, xp=xp)
 
 

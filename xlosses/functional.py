@@ -30,6 +30,7 @@ when the shapes differ, because ``[N, 1]`` against ``[N]`` silently becomes
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -55,7 +56,7 @@ from ._namespace import (
     namespace,
     value_checks_possible,
 )
-from ._ops import safe_log, safe_log1m, take_labels, torch_class_index_loss
+from ._ops import clamp, safe_log, safe_log1m, take_labels, torch_class_index_loss
 from ._reduce import REDUCTIONS, reduce
 from .classification import (
     sigmoid_binary_cross_entropy,
@@ -170,12 +171,21 @@ class _ClassIndices:
                 f"target shape {tuple(target.shape)} must equal input shape "
                 f"{tuple(input.shape)} without the class axis {axis}, i.e. {batch}"
             )
-        check_label_range(target, num_classes, xp=xp, name="target", ignore_index=ignore_index)
+        all_valid = check_label_range(
+            target, num_classes, xp=xp, name="target", ignore_index=ignore_index
+        )
         self.axis, self.num_classes = axis, num_classes
-        self.keep = target != ignore_index
-        # out-of-range targets (possible only where no value check runs) give NaN rows
-        self.valid = (target >= 0) & (target < num_classes)
-        self.index = xp.where(self.valid, target, 0)
+        self.size = math.prod(target.shape)
+        # Where the eager check found every target a class index, no entry is invalid and,
+        # for an ignore_index outside [0, C) (torch's -100), none is ignored: the masks
+        # below (None) and their selects are skipped, a few small passes per call.
+        if all_valid:
+            self.valid, self.index = None, target
+        else:  # out-of-range targets (possible only where no value check runs) give NaN rows
+            self.valid = (target >= 0) & (target < num_classes)
+            self.index = xp.where(self.valid, target, 0)
+        none_ignored = all_valid and not 0 <= ignore_index < num_classes
+        self.keep = None if none_ignored else target != ignore_index
         self.weight = _class_weight(weight, num_classes, work, xp)
         if self.weight is None:
             self.target_weight = None
@@ -186,7 +196,12 @@ class _ClassIndices:
     def finish(self, loss: Array, reduction: str, dtype: Any, xp: Any) -> Array:
         """Zero the ignored entries, NaN the invalid ones, reduce with torch's weighted mean."""
         work = compute_dtype(xp, dtype)
-        loss = xp.where(self.valid | ~self.keep, cast(loss, work, xp=xp), xp.nan)
+        loss = cast(loss, work, xp=xp)
+        if self.keep is None:  # every target valid and counted
+            counted = self.size if self.target_weight is None else xp.sum(self.target_weight)
+            return _finish(loss, reduction, dtype, xp, normalizer=counted)
+        if self.valid is not None:
+            loss = xp.where(self.valid | ~self.keep, loss, xp.nan)
         loss = xp.where(self.keep, loss, 0.0)
         counted = (
             cast(self.keep, work, xp=xp)
@@ -375,7 +390,7 @@ def nll_loss(
 
 def _clamp_log(log: Array, xp: Any) -> Array:
     """``max(log, -100)``: torch's floor on the logarithms of ``binary_cross_entropy``."""
-    return xp.where(log > -100.0, log, -100.0)
+    return clamp(log, lo=-100.0, xp=xp)
 
 
 def binary_cross_entropy(
@@ -437,12 +452,15 @@ def binary_cross_entropy(
     check_same_shape(input=input.shape, target=target.shape)
     p = cast(input, work, xp=xp)
     y = cast(target, work, xp=xp)
-    inside = (p >= 0.0) & (p <= 1.0)
-    if value_checks_possible(xp, p) and not bool(xp.all(inside)):
+    checked = value_checks_possible(xp, p)
+    # min and max propagate NaN: two reductions, no boolean temporaries
+    if checked and math.prod(p.shape) and not (bool(xp.min(p) >= 0.0) and bool(xp.max(p) <= 1.0)):
         raise ValueError("input of binary_cross_entropy must hold probabilities in [0, 1]")
     log_p = _clamp_log(safe_log(p, xp=xp), xp)
     log_q = _clamp_log(safe_log1m(p, xp=xp), xp)
-    loss = xp.where(inside, -(y * log_p + (1.0 - y) * log_q), xp.nan)
+    loss = -(y * log_p + (1.0 - y) * log_q)
+    if not checked:  # no check could run: NaN outside [0, 1]
+        loss = xp.where((p >= 0.0) & (p <= 1.0), loss, xp.nan)
     if weight is not None:
         loss = cast(weight, work, xp=xp) * loss
     return _finish(loss, reduction, dtype, xp)
