@@ -366,6 +366,20 @@ def test_bad_shapes_and_values(backend):
         F.binary_cross_entropy_with_logits(p, backend.asarray(np.ones(3), "float32"))
 
 
+def test_binary_cross_entropy_gradient_is_exact_where_torch_floors_it():
+    # p(1 - p) < 1e-12: torch's kernel divides by 1e-12; xlosses' derivative is exact,
+    # (p - y) / (p (1 - p)), also on eager CPU torch where no-gradient calls use the kernel
+    p0 = np.array([1e-13, 0.25, 1e-13, 1e-15])
+    y0 = np.array([0.5, 1.0, 0.0, 1.0])
+    p = torch.tensor(p0, requires_grad=True)
+    F.binary_cross_entropy(p, torch.tensor(y0), reduction="sum").backward()
+    np.testing.assert_allclose(p.grad.numpy(), (p0 - y0) / (p0 * (1 - p0)), rtol=1e-12)
+    with torch.no_grad():  # the kernel's values: the same clamped formula
+        got = F.binary_cross_entropy(p, torch.tensor(y0), reduction="none").numpy()
+    want = -(y0 * np.maximum(np.log(p0), -100) + (1 - y0) * np.maximum(np.log1p(-p0), -100))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_inputs_not_mutated_requires_grad_kept():
     x = torch.randn(4, 5, 3, requires_grad=True)
     y = torch.randint(0, 5, (4, 3))

@@ -250,3 +250,27 @@ def test_masked_terms_sum_fast_path_equals_generic_body(backend, hit):
         if grads is not None:
             np.testing.assert_array_equal(grads[0], keep_a.astype(float))
             np.testing.assert_array_equal(grads[1], keep_b.astype(float))
+
+
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_poly1_sum_fast_path_equals_generic_body(backend, broadcast):
+    # log-probabilities with p_t -> 1 (1 - p = 1e-9: 1 - exp rounds it) and a masked-out 0
+    lp = np.log(np.array([[1.0, 0.6e-9, 0.4e-9], [0.25, 0.25, 0.5], [0.1, 0.2, 0.7]]))
+    lp[0, 0] = -1e-9  # log p_t, exactly
+    lp[2, 0] = 0.0  # a masked-out entry: 0, as _soft_log_probs leaves it
+    y = np.array([[0.7, 0.2, 0.1]])
+    if not broadcast:
+        y = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 1.0, 0.0]])
+    eps = 2.0
+    one_minus_p = -np.expm1(lp)
+    want = np.sum(y * (eps * one_minus_p - lp), axis=-1)
+    results = _both2(backend, lambda a, b, xp: _ops.poly1_sum(a, b, eps, axis=-1, xp=xp), lp, y)
+    for value, grads in results:
+        np.testing.assert_allclose(value, want, rtol=1e-14)
+        if grads is not None:
+            np.testing.assert_allclose(grads[0], y * (-eps * np.exp(lp) - 1), rtol=1e-14)
+            dy = eps * one_minus_p - lp  # summed over the rows that y broadcasts to
+            dy = np.sum(dy, axis=0, keepdims=True) if broadcast else dy
+            np.testing.assert_allclose(grads[1], dy, rtol=1e-14)
+        if not broadcast:  # ε(1 - p_t) - log p_t = 2(1e-9 - 5e-19) + 1e-9: no cancellation
+            assert value[0] == pytest.approx(3e-9, rel=1e-12)

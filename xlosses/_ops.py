@@ -517,6 +517,35 @@ def one_minus_exp(x: Any, *, xp: Any) -> Any:
     return -xp.expm1(x)
 
 
+def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Axis, xp: Any) -> Any:
+    """``sum(y·(ε·(1 - exp(logp)) - logp), axis)``: the soft-label Poly-1 cross-entropy.
+
+    Generic body with :func:`one_minus_exp` (``1 - p`` to full relative
+    precision as ``p -> 1``).  Fast paths, the same expression in fewer
+    passes: eager torch forms ``logp + ε·expm1(logp)`` in one fused
+    ``add(alpha=)`` (in place on the ``expm1`` result, and the product with
+    ``y`` too, when no gradient is needed) and negates the row sums; NumPy
+    works in place on the temporary of :func:`one_minus_exp`.
+    """
+    native = _native(xp)
+    same = logp.ndim and logp.shape == y.shape
+    if logp.ndim and _torch_eager(xp):
+        torch = _torch()
+        t = torch.expm1(logp)
+        if same and _no_gradients(native, (logp, y)):
+            t.mul_(epsilon).add_(logp).mul_(y)
+        else:
+            t = y * torch.add(logp, t, alpha=epsilon)
+        return -torch.sum(t, dim=axis)
+    if same and native == "numpy":
+        t = one_minus_exp(logp, xp=xp)
+        t *= epsilon
+        t -= logp
+        t *= y
+        return xp.sum(t, axis=axis)
+    return xp.sum(y * (epsilon * one_minus_exp(logp, xp=xp) - logp), axis=axis)
+
+
 def log1mexp(x: Any, *, xp: Any) -> Any:
     """``log(1 - exp(x))`` for ``x <= 0``, accurate on both sides of ``-log 2``."""
     near = x > -0.6931471805599453
@@ -874,6 +903,29 @@ def torch_class_index_loss(
     if kind == "cross_entropy":
         kw["label_smoothing"] = label_smoothing
     return torch_fused(xp, kind, x, t, **kw)
+
+
+def torch_small_binary_cross_entropy(
+    p: Any, y: Any, weight: Any, reduction: str, *, xp: Any
+) -> Any:
+    """torch's fused ``binary_cross_entropy`` for ``functional.binary_cross_entropy`` (compute
+    dtype, same shapes), or ``None``: the generic body then runs.
+
+    The kernel's values are the generic body's (the logarithms clamped at
+    -100), and it refuses probabilities outside ``[0, 1]`` itself, which
+    saves the range check's two reductions and host reads; its derivative
+    divides by ``max(p(1 - p), 1e-12)`` where the generic body's is exact, so
+    it runs only where no gradient will pass.  Below ``_LARGE`` entries only:
+    one call against a dozen small kernels, while on large batches torch's
+    serial CPU kernel is slower than the generic body (100 ms against 59 ms at
+    4096x1000 on one thread).
+    """
+    if _native(xp) != "torch" or _large(p) or not _no_gradients("torch", (p, y)):
+        return None
+    ok, w = _torch_fixed_weight(weight, p.dtype)
+    if not ok:
+        return None
+    return torch_fused(xp, "binary_cross_entropy", p, y, weight=w, reduction=reduction)
 
 
 def torch_margin_loss(kind: str, x: Any, target: Any, *, xp: Any, **kwargs: Any) -> Any:

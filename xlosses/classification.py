@@ -21,7 +21,7 @@ from ._ops import (
     label_cross_entropy,
     log_softmax,
     logsumexp,
-    one_minus_exp,
+    poly1_sum,
     self_checked_label_cross_entropy,
     sigmoid_cross_entropy,
     sigmoid_focal_powers,
@@ -493,8 +493,5 @@ def poly_loss_cross_entropy(
         ce = _integer_label_ce(x, labels, ax, mask, xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
     logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
-    one_minus_p = one_minus_exp(logp, xp=xp)
-    if mask is not None:
-        one_minus_p = xp.where(mask, one_minus_p, 0.0)
-    # -Σ y·log p + ε·Σ y·(1 - p) in one reduction
-    return cast(xp.sum(y * (epsilon * one_minus_p - logp), axis=ax), dtype, xp=xp)
+    # -Σ y·log p + ε·Σ y·(1 - p) in one reduction; masked-out log p are 0, so are their 1 - p
+    return cast(poly1_sum(logp, y, epsilon, axis=ax, xp=xp), dtype, xp=xp)

@@ -56,7 +56,14 @@ from ._namespace import (
     namespace,
     value_checks_possible,
 )
-from ._ops import clamp, safe_log, safe_log1m, take_labels, torch_class_index_loss
+from ._ops import (
+    clamp,
+    safe_log,
+    safe_log1m,
+    take_labels,
+    torch_class_index_loss,
+    torch_small_binary_cross_entropy,
+)
 from ._reduce import REDUCTIONS, reduce
 from .classification import (
     sigmoid_binary_cross_entropy,
@@ -452,6 +459,9 @@ def binary_cross_entropy(
     check_same_shape(input=input.shape, target=target.shape)
     p = cast(input, work, xp=xp)
     y = cast(target, work, xp=xp)
+    fast = torch_small_binary_cross_entropy(p, y, weight, reduction, xp=xp)
+    if fast is not None:
+        return cast(fast, dtype, xp=xp)
     checked = value_checks_possible(xp, p)
     # min and max propagate NaN: two reductions, no boolean temporaries
     if checked and math.prod(p.shape) and not (bool(xp.min(p) >= 0.0) and bool(xp.max(p) <= 1.0)):
