@@ -212,6 +212,13 @@ def test_hand_values(backend):
     # kl_div-free: soft margin log(1 + e^{-yx}) at y x = 2 and -2
     got = F.soft_margin_loss(a(np.array([2.0, 2.0])), a(np.array([1.0, -1.0])), reduction="none")
     np.testing.assert_allclose(v(got), [np.log1p(np.exp(-2)), np.log1p(np.exp(2))], rtol=1e-12)
+    # any real target is torch's factor y (y = 0: log 2 whatever x), and y x = -100 costs 100
+    # (log1p(exp(100)) = 100 + log1p(e^-100): exactly 100 in float64; torch's kernel: inf in float32)
+    got = F.soft_margin_loss(
+        a(np.array([2.0, -3.0, 1.0, -100.0])), a(np.array([0.0, 0.5, 2.0, 1.0])), reduction="none"
+    )
+    want = [np.log(2), np.log1p(np.exp(1.5)), np.log1p(np.exp(-2.0)), 100.0]
+    np.testing.assert_allclose(v(got), want, rtol=1e-12)
 
 
 def test_all_ignored_mean_is_nan_like_torch(backend):

@@ -274,3 +274,15 @@ def test_poly1_sum_fast_path_equals_generic_body(backend, broadcast):
             np.testing.assert_allclose(grads[1], dy, rtol=1e-14)
         if not broadcast:  # ε(1 - p_t) - log p_t = 2(1e-9 - 5e-19) + 1e-9: no cancellation
             assert value[0] == pytest.approx(3e-9, rel=1e-12)
+
+
+def test_softplus_fast_path_equals_generic_body(backend):
+    # around torch's linear threshold (40) and far out, where exp would overflow float64
+    x = np.array([-800.0, -30.0, -1e-3, 0.0, 1e-3, 15.0, 25.0, 39.5, 40.0, 41.0, 800.0, np.inf])
+    want = np.logaddexp(x, 0.0)
+    for value, grad in _both(backend, lambda a, xp: _ops.softplus(a, xp=xp), x):
+        np.testing.assert_allclose(value, want, rtol=2e-16, atol=0)
+        if grad is not None:
+            finite = np.isfinite(x)
+            sigmoid = np.exp(-np.logaddexp(0.0, -x[finite]))  # no cancellation
+            np.testing.assert_allclose(grad[finite], sigmoid, rtol=4e-15)

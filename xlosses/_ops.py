@@ -293,14 +293,31 @@ def _softplus_parts(x: Any, *, xp: Any) -> tuple[Any, Any]:
     return pos, xp.log1p(xp.exp(-xp.where(pos, x, -x)))
 
 
+# torch's softplus returns x itself above its threshold: log1p(exp(-40)) = 4e-18 is below
+# half an ulp of 40 in float64 (and exp(40) does not overflow float32)
+_SOFTPLUS_LINEAR = 40.0
+
+
 def softplus(x: Any, *, xp: Any) -> Any:
-    """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
+    """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``.
+
+    Fast paths: JAX's ``softplus``, the same formula in place on NumPy/CuPy, torch's fused
+    ``softplus`` in eager mode with its linear threshold at 40 (its default,
+    20, leaves a relative error of 1e-10 in float64); derivative ``sigmoid(x)``.
+    """
     native = _native(xp)
     if native == "jax":
         return _jax_nn().softplus(x)
+    if x.ndim and _torch_eager(xp):
+        return _torch().nn.functional.softplus(x, threshold=_SOFTPLUS_LINEAR)
     np_ = _np_like(native, x)
-    if np_ is not None:
-        return np_.logaddexp(x, 0, dtype=x.dtype)
+    if np_ is not None:  # in place: NumPy's float32 logaddexp is ~10x slower than this
+        t = np_.abs(x)
+        np_.negative(t, out=t)
+        np_.exp(t, out=t)
+        np_.log1p(t, out=t)
+        t += np_.maximum(x, 0.0)
+        return t
     pos, t = _softplus_parts(x, xp=xp)
     return xp.where(pos, x, 0.0) + t
 

@@ -60,8 +60,10 @@ from ._ops import (
     clamp,
     safe_log,
     safe_log1m,
+    softplus,
     take_labels,
     torch_class_index_loss,
+    torch_fused,
     torch_small_binary_cross_entropy,
 )
 from ._reduce import REDUCTIONS, reduce
@@ -543,23 +545,25 @@ def binary_cross_entropy_with_logits(
 
 
 def soft_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
-    r"""Two-class logistic loss with targets in :math:`\{-1, 1\}`.
+    r"""Two-class logistic loss of scores ``x`` and targets ``y`` (usually :math:`\pm 1`).
 
     .. math::
-        \ell = \log\bigl(1 + e^{-y x}\bigr)
-             = \operatorname{BCE}\bigl(x, \tfrac{1 + y}{2}\bigr)
+        \ell = \log\bigl(1 + e^{-y x}\bigr) = \operatorname{softplus}(-y x)
 
-    computed with :func:`xlosses.sigmoid_binary_cross_entropy` (exact for
-    any logit).  ``'mean'`` averages over every element.  Drop-in for
-    ``torch.nn.functional.soft_margin_loss``.
+    computed without overflow for any ``y x`` (torch's kernel returns
+    ``inf`` from ``y x = -89`` on in float32).  ``'mean'`` averages over
+    every element.  Drop-in for ``torch.nn.functional.soft_margin_loss``,
+    for any real targets; for :math:`y = \pm 1` it is
+    :func:`xlosses.sigmoid_binary_cross_entropy` of the labels
+    :math:`(1 + y)/2`.
 
     Parameters
     ----------
     input : array
         Scores.
     target : array, broadcastable to ``input``
-        Targets :math:`\pm 1`.  (Other values give the logistic loss of the
-        soft label :math:`(1 + y)/2`, not torch's :math:`\log(1 + e^{-yx})`.)
+        Targets, usually :math:`\pm 1`; any real value is taken as torch
+        does, as the factor ``y`` of :math:`\log(1 + e^{-yx})`.
     reduction : {'mean', 'sum', 'none'}, default 'mean'
 
     Returns
@@ -581,8 +585,9 @@ def soft_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Ar
     xp = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
-    labels = (cast(target, work, xp=xp) + 1.0) * 0.5
-    return _finish(sigmoid_binary_cross_entropy(input, labels), reduction, dtype, xp)
+    broadcast_shapes(input=input.shape, target=target.shape)
+    margin = cast(target, work, xp=xp) * cast(input, work, xp=xp)
+    return _finish(softplus(-margin, xp=xp), reduction, dtype, xp)
 
 
 def multilabel_soft_margin_loss(
@@ -907,6 +912,11 @@ def smooth_l1_loss(
     check_option("reduction", reduction, REDUCTIONS)
     _positive("beta", beta, zero=True)
     dtype, x = _regression_input(input, target, xp)
+    if beta > 0 and target.dtype == x.dtype and target.shape == x.shape:
+        # eager CPU torch: its fused kernel (with the reduction), the same values and derivative
+        fast = torch_fused(xp, "smooth_l1_loss", x, target, reduction=reduction, beta=beta)
+        if fast is not None:
+            return cast(fast, dtype, xp=xp)
     loss = absolute_error(x, target) if beta == 0 else _huber(x, target, delta=beta) / beta
     return _finish(loss, reduction, dtype, xp)
 

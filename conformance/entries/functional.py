@@ -79,6 +79,8 @@ def _binary_logit_inputs(
     y = binary_targets(rng, shape, soft=v.get("soft", False))
     if v.get("signs"):
         y = 2.0 * (y > 0.5) - 1.0
+    if v.get("real_targets"):  # soft_margin_loss: torch's factor y of log(1 + exp(-yx))
+        y = rng.uniform(-2.0, 2.0, shape)
     return Inputs([logits(rng, shape, v), y], _options(rng, v, shape))
 
 
@@ -148,7 +150,11 @@ register(
     _functional(
         "soft_margin_loss",
         _binary_logit_inputs,
-        ({"signs": True}, {"signs": True, "reduction": "none"}),
+        (
+            {"signs": True},
+            {"signs": True, "reduction": "none"},
+            {"real_targets": True, "reduction": "none"},
+        ),
     ),
     _functional(
         "multilabel_soft_margin_loss",
