@@ -287,3 +287,33 @@ def test_softplus_fast_path_equals_generic_body(backend):
             finite = np.isfinite(x)
             sigmoid = np.exp(-np.logaddexp(0.0, -x[finite]))  # no cancellation
             np.testing.assert_allclose(grad[finite], sigmoid, rtol=4e-15)
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.5])
+def test_inverse_sqrt_floors_and_gives_zero_for_zero_vectors(backend, floor):
+    """``1/sqrt(max(n², floor))``; with ``floor = 0`` a zero squared norm gives 0 with a zero
+    derivative (not ``1/0``), NaN stays NaN; fast path (JAX: sign and maximum) and generic."""
+    n2 = np.array([0.0, 0.25, 1.0, 4.0, 1e300, np.nan])
+    want = 1.0 / np.sqrt(np.maximum(n2, floor))
+    if floor == 0.0:
+        want[0] = 0.0
+    with np.errstate(divide="ignore"):  # 0 where the floor holds
+        dwant = np.where(n2 > floor, -0.5 * np.maximum(n2, floor) ** -1.5, 0.0)
+    for value, grad in _both(backend, lambda a, xp: _ops.inverse_sqrt(a, floor, xp=xp), n2):
+        np.testing.assert_allclose(value, want, rtol=1e-15)
+        if grad is not None:
+            np.testing.assert_allclose(grad[:5], dwant[:5], rtol=1e-14)
+
+
+def test_scaled_dot_fast_path_equals_generic_body(backend):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 4, 7))
+    sa, sb = rng.random((2, 4, 1)) + 0.5
+    keep = rng.random((4, 7)) < 0.7
+    want = np.sum(np.where(keep, a * b, 0.0), axis=-1, keepdims=True) * sa * sb
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            args = [backend.asarray(v, "float64") for v in (a, b, sa, sb)]
+            where = backend.asarray(keep, "bool")
+            got = _ops.scaled_dot(*args, axis=-1, where=where, xp=backend.xp)
+            np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-13)

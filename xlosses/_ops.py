@@ -40,6 +40,7 @@ __all__ = [
     "generic_only",
     "guarded",
     "huber",
+    "inverse_sqrt",
     "label_cross_entropy",
     "log1mexp",
     "log_cosh",
@@ -55,6 +56,7 @@ __all__ = [
     "safe_log1m",
     "safe_logaddexp",
     "safe_pow",
+    "scaled_dot",
     "scan",
     "self_checked_label_cross_entropy",
     "sigmoid",
@@ -1133,6 +1135,56 @@ def safe_pow(x: Any, p: float, *, xp: Any) -> Any:
     """
     nz = x != 0
     return xp.where(nz, xp.where(nz, x, 1.0) ** p, 0.0)
+
+
+def inverse_sqrt(n2: Any, floor: Any, *, xp: Any) -> Any:
+    """``1 / sqrt(max(n2, floor))`` for squared norms ``n2 ≥ 0`` (optax's ``epsilon``), and
+    0, with a zero gradient, where that maximum is 0 (a zero vector with ``floor <= 0``)
+    instead of ``1/0``; NaN stays NaN.
+
+    Generic body: ``where`` clips and guards (a ``minimum`` with a scalar is
+    Python-level in array_api_compat's torch and breaks ``torch.compile``).
+    Fast path for JAX: ``1/sqrt(maximum(n2, floor))``, and for ``floor <= 0``
+    ``sign(n2)/sqrt(maximum(n2, tiny))`` (``sign`` is 0 exactly at 0, and its
+    derivative 0): XLA's CPU backend keeps these in the fusion of the
+    reductions around them, which a ``select`` splits into three passes
+    (cosine similarity 1.1-1.3x optax).  XLA flushes subnormal ``n2`` to 0
+    (and the generic body with it), so the floor ``tiny`` changes no value there.
+    """
+    positive = isinstance(floor, (int, float)) and floor > 0  # else a number <= 0 or an array
+    if _native(xp) == "jax":
+        jnp = sys.modules["jax.numpy"]
+        m = jnp.maximum(n2, floor)
+        if positive:
+            return 1.0 / jnp.sqrt(m)
+        return jnp.sign(m) / jnp.sqrt(jnp.maximum(m, float(jnp.finfo(m.dtype).tiny)))
+    n2 = xp.where(n2 < floor, floor, n2)
+    if positive:
+        return 1.0 / xp.sqrt(n2)
+    nz = n2 != 0  # NaN stays NaN
+    return xp.where(nz, 1.0 / xp.sqrt(xp.where(nz, n2, 1.0)), 0.0)
+
+
+def scaled_dot(a: Any, b: Any, sa: Any, sb: Any, *, axis: Axis, where: Any = None, xp: Any) -> Any:
+    """``sum(a·b, axis) · sa · sb`` with ``sa``, ``sb`` of the sum's shape (keepdims): the dot
+    product of ``a`` and ``b`` rescaled (a cosine from inverse norms); entries where
+    ``where`` is False are left out.
+
+    Generic body: one product ``a·b``, reduced, then scaled (no full-size
+    temporaries beyond it on eager libraries).  Fast path for JAX:
+    ``sum((a·sa)·(b·sb))``, the same value up to rounding, which XLA's CPU
+    backend runs about 5 % faster within one fusion with the norms.
+    """
+    if _native(xp) == "jax":
+        jnp = sys.modules["jax.numpy"]
+        prod = (a * sa) * (b * sb)
+        if where is not None:
+            prod = jnp.where(where, prod, 0.0)
+        return jnp.sum(prod, axis=axis, keepdims=True)
+    prod = a * b
+    if where is not None:
+        prod = xp.where(where, prod, 0.0)
+    return xp.sum(prod, axis=axis, keepdims=True) * (sa * sb)
 
 
 def vector_norm(x: Any, p: float, *, axis: Axis = -1, keepdims: bool = False, xp: Any) -> Any:

@@ -19,7 +19,16 @@ from array_api_compat import device as _device
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes
 from ._namespace import cast, compute_dtype, namespace
-from ._ops import logsumexp, masked_terms_sum, relu, safe_pow, vector_norm
+from ._ops import (
+    inverse_sqrt,
+    logsumexp,
+    masked_terms_sum,
+    relu,
+    safe_pow,
+    scaled_dot,
+    softplus,
+    vector_norm,
+)
 from ._reduce import masked_sum
 
 __all__ = [
@@ -66,11 +75,7 @@ def _inverse_norm(
     with a zero gradient, instead of optax's ``1/0``: the unit vector is then 0.
     """
     n2 = masked_sum(x * x, axis=axes, where=where, keepdims=True, xp=xp)
-    n2 = xp.where(n2 < epsilon, epsilon, n2)  # clip; not xp.maximum: torch.compile and scalars
-    if isinstance(epsilon, (int, float)) and epsilon > 0:
-        return 1.0 / xp.sqrt(n2)
-    nz = n2 != 0  # NaN stays NaN
-    return xp.where(nz, 1.0 / xp.sqrt(xp.where(nz, n2, 1.0)), 0.0)
+    return inverse_sqrt(n2, epsilon, xp=xp)
 
 
 def _unit(x: Array, epsilon: Any, axes: tuple[int, ...], where: Array | None, xp: Any) -> Array:
@@ -89,11 +94,11 @@ def _cosine(
     b = xp.reshape(b, (1,) * (nd - b.ndim) + tuple(b.shape))
     axes = normalize_axes(tuple(range(nd)) if axis is None else axis, nd)
     # <a, b> scaled by both inverse norms (small [..., 1] arrays): the same value as
-    # <a/|a|, b/|b|> (|a|² overflows wherever <a, b> would), and XLA and inductor fuse the
-    # three reductions into one pass over the inputs instead of materialising unit vectors.
-    scale = _inverse_norm(a, epsilon, axes, where, xp) * _inverse_norm(b, epsilon, axes, where, xp)
-    dot = masked_sum(a * b, axis=axes, where=where, keepdims=True, xp=xp)
-    return xp.squeeze(dot * scale, axis=axes), dtype
+    # <a/|a|, b/|b|> (|a|² overflows wherever <a, b> would); eager libraries materialise one
+    # product, not two unit vectors, and XLA and inductor fuse the reductions (_ops.scaled_dot)
+    ia = _inverse_norm(a, epsilon, axes, where, xp)
+    ib = _inverse_norm(b, epsilon, axes, where, xp)
+    return xp.squeeze(scaled_dot(a, b, ia, ib, axis=axes, where=where, xp=xp), axis=axes), dtype
 
 
 def cosine_similarity(
@@ -445,8 +450,10 @@ def ntxent(embeddings: Array, labels: Array, temperature: float = 0.07) -> Array
     ``N_i`` the examples whose label differs from ``i``'s (negatives).
     Drop-in for ``optax.losses.ntxent`` (cosines with optax's floor
     ``finfo(dtype).eps`` on the squared norms); the log-sum-exp over the
-    negatives is taken once per row, with its maximum shifted out, and all
-    shapes are static (masks, no gathering).  A batch without positive pairs
+    negatives is taken once per row, with its maximum shifted out, each
+    positive pair's term is ``softplus(lse - s_ij)`` (no cancellation where
+    ``s_ij`` dominates, as in ``log(e^lse + e^s) - s``), and all shapes are
+    static (masks, no gathering).  A batch without positive pairs
     has loss 0 and a zero gradient (optax: NaN, ``0/0``).
 
     Leading batch axes are allowed: ``embeddings [..., n, dim]`` with
@@ -484,14 +491,14 @@ def ntxent(embeddings: Array, labels: Array, temperature: float = 0.07) -> Array
             f"labels shape {tuple(labels.shape)} must equal embeddings shape "
             f"{tuple(e.shape)} without its last axis"
         )
-    u = _unit(e, xp.finfo(dtype).eps, (e.ndim - 1,), None, xp)
+    u = _unit(e, float(xp.finfo(dtype).eps), (e.ndim - 1,), None, xp)
     s = xp.matmul(u, xp.matrix_transpose(u)) / temperature  # [..., n, n]
     n = e.shape[-2]
     idx = xp.arange(n, device=_device(e))
     same = xp.expand_dims(labels, axis=-1) == xp.expand_dims(labels, axis=-2)
     pos = same & (idx[:, None] != idx[None, :])
     lse_neg = logsumexp(s, axis=-1, keepdims=True, where=~same, xp=xp)
-    per_pair = xp.logaddexp(lse_neg, s) - s
+    per_pair = softplus(lse_neg - s, xp=xp)  # log(e^lse + e^s) - s, without its cancellation
     total = masked_sum(per_pair, axis=(-2, -1), where=pos, xp=xp)
     count = xp.sum(cast(pos, s.dtype, xp=xp), axis=(-2, -1))
     has = count > 0
