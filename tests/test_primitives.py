@@ -123,9 +123,9 @@ def test_vector_norm_fast_path_keeps_the_scaled_range(backend, dtype):
 
 def test_log_cosh_fast_path_equals_generic_body(backend):
     """The branch-free fast form (NumPy, eager torch) against the where-based generic body
-    and an independent float64 reference, values and derivatives ``tanh e``, across the
-    branch points (|e| = 0.5 of the generic series, 1, 20) and down to tiny errors (where a clamp-then-subtract form
-    would cancel the derivative to 0)."""
+    (Taylor series below |e| = 0.5) and an independent float64 reference, values and
+    derivatives ``tanh e``, across the branch points (|e| = 0.5, 1, 20) and down to tiny
+    errors (where a clamp-then-subtract form would cancel the derivative to 0)."""
     kinks = [0.4999, 0.5, 0.5001, 0.999, 1.0, 1.001, 19.99, 20.0, 20.01, 1e300]
     a = np.concatenate([np.logspace(-300, 2, 200), kinks])
     e = np.concatenate([a, -a, [0.0]])
