@@ -7,6 +7,7 @@ collapses (merge repeats, drop blanks) to the label sequence, in float64.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import itertools
@@ -450,6 +451,184 @@ def test_scan_fast_path_equals_generic_loop(rng):
     v_fast, g_fast = fast(*args)
     np.testing.assert_allclose(float(v_fast), float(v_gen), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g_fast), np.asarray(g_gen), rtol=1e-10, atol=1e-12)
+
+
+class _KernelSpy:
+    """Counts the calls of ``torch.nn.functional.ctc_loss`` (the fused kernel) and of the
+    generic recursion (``recursions``)."""
+
+    def __init__(self, monkeypatch):
+        import torch.nn.functional as F
+
+        import xlosses.sequence
+
+        self.calls, self.recursions = 0, 0
+        real, recursion = F.ctc_loss, xlosses.sequence._ctc_forward
+
+        def spy(*a, **k):
+            self.calls += 1
+            return real(*a, **k)
+
+        def spy_recursion(*a, **k):
+            self.recursions += 1
+            return recursion(*a, **k)
+
+        monkeypatch.setattr(F, "ctc_loss", spy)
+        monkeypatch.setattr(xlosses.sequence, "_ctc_forward", spy_recursion)
+
+
+def _value_and_grad(fn, args, generic):
+    """Loss values and the gradient of their sum with respect to ``args[0]`` (torch)."""
+    import torch
+
+    x = args[0].detach().clone().requires_grad_(True)
+    with xlosses.generic_only() if generic else contextlib.nullcontext():
+        out = fn(x, *args[1:])
+        (g,) = torch.autograd.grad(out.sum(), x) if torch.isfinite(out).all() else (None,)
+    return out.detach().numpy(), None if g is None else g.numpy()
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("face", ["ctc_loss", "ctc_loss_from_lengths", "functional"])
+def test_torch_fused_kernel_equals_generic_body(rng, monkeypatch, dtype, face):
+    """On eager CPU torch the CTC losses call torch's fused kernel where it gives the generic
+    body's numbers (values and gradients, with log_probs as the leaf too), and fall back to
+    the generic body where it would not: an impossible alignment (inf for the kernel), a
+    log_epsilon that is not negligible, paddings that are not a suffix, a NaN."""
+    import torch
+
+    import xlosses.functional as XF
+
+    t, k, n, b = 7, 5, 3, 4
+    x, labels, label_len, frame_len = _random_batch(rng, b, t, k, n)
+    frame_len[1], label_len[1] = 4, 1
+    tt = functools.partial(torch.tensor, dtype=getattr(torch, dtype))
+    if face == "ctc_loss":
+        fn = xlosses.ctc_loss
+        args = [tt(x), tt(_pads(frame_len, t)), torch.tensor(labels), tt(_pads(label_len, n))]
+    else:
+        fn = (
+            xlosses.ctc_loss_from_lengths
+            if face != "functional"
+            else functools.partial(XF.ctc_loss, reduction="none")
+        )
+        logp = np.transpose(ref_log_softmax(x), (1, 0, 2)).copy()
+        args = [tt(logp), torch.tensor(labels), torch.tensor(frame_len), torch.tensor(label_len)]
+    tol = {"float32": 2e-5, "float64": 1e-12}[dtype]
+
+    def check(args, fused):
+        spy = _KernelSpy(monkeypatch)
+        got, g = _value_and_grad(fn, args, generic=False)
+        calls = spy.calls
+        assert (calls, spy.recursions) == (1, 0) if fused else spy.recursions == 1
+        want, g_want = _value_and_grad(fn, args, generic=True)
+        assert spy.calls == calls  # the generic body never calls it
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+        if g_want is not None:
+            np.testing.assert_allclose(g, g_want, rtol=tol, atol=tol)
+        return got
+
+    check(args, fused=True)
+    with torch.no_grad():
+        spy = _KernelSpy(monkeypatch)
+        got = fn(*args).numpy()
+        assert (spy.calls, spy.recursions) == (1, 0)
+        with xlosses.generic_only():
+            np.testing.assert_allclose(got, fn(*args).numpy(), rtol=tol, atol=tol)
+
+    # an impossible alignment: row 0 is "a a a" in 4 frames (the kernel's inf is discarded)
+    imp = [a.clone() for a in args]
+    imp[2 if face == "ctc_loss" else 1][0] = imp[2 if face == "ctc_loss" else 1][0, 0]
+    if face == "ctc_loss":
+        imp[1][0] = tt(_pads([4], t))[0]
+    else:
+        imp[2][0] = 4
+    out = check(imp, fused=False)
+    assert np.isfinite(out[0]) == (face == "ctc_loss")  # optax's: about -log_epsilon
+    # NaN in a used frame: the NaN stays in its row, the others are the generic body's
+    nan = [a.clone() for a in args]
+    if face == "ctc_loss":
+        nan[0][2, 0, 1] = float("nan")
+    else:
+        nan[0][0, 2, 1] = float("nan")
+    out = check(nan, fused=False)
+    assert np.isnan(out[2]) and np.all(np.isfinite(np.delete(out, 2)))
+    if face == "ctc_loss":
+        # NaN and inf in padded frames (row 1 uses 4 of 7), -inf logits in a used frame: the
+        # kernel where no gradient passes (padded frames unread), the generic body where one
+        # does (log_softmax's gradient there would be NaN)
+        odd = [a.clone() for a in args]
+        odd[0][1, 5, :] = float("nan")
+        odd[0][1, 6, 0] = float("inf")
+        odd[0][0, 3, 2] = -float("inf")
+        with torch.no_grad():
+            spy = _KernelSpy(monkeypatch)
+            got = fn(*odd).numpy()
+            assert (spy.calls, spy.recursions) == (1, 0)
+            with xlosses.generic_only():
+                np.testing.assert_allclose(got, fn(*odd).numpy(), rtol=tol, atol=tol)
+        out = check(odd, fused=False)
+        assert np.all(np.isfinite(out))
+        # a log_epsilon of -15 weighs in the generic body: the kernel's value is discarded
+        for log_epsilon in (-15.0, torch.tensor(-1e5, dtype=getattr(torch, dtype))):
+            spy = _KernelSpy(monkeypatch)
+            got = xlosses.ctc_loss(*args, log_epsilon=log_epsilon)
+            with xlosses.generic_only():
+                want = xlosses.ctc_loss(*args, log_epsilon=log_epsilon)
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=tol, atol=tol)
+            assert spy.calls == (0 if torch.is_tensor(log_epsilon) else 1)
+            if dtype == "float64" and not torch.is_tensor(log_epsilon):
+                # the kernel's exact value differs: falling back is what keeps optax's number
+                exact = xlosses.ctc_loss(*args, log_epsilon=-math.inf).numpy()
+                assert np.abs(want.numpy() - exact).max() > 100 * tol
+        # optax's paddings may lie anywhere: a padded frame before a used one
+        holes = [a.clone() for a in args]
+        holes[1][0, 1] = 1.0
+        check(holes, fused=False)
+        holes = [a.clone() for a in args]
+        holes[3][0] = tt([0.0, 1.0, 0.0])
+        check(holes, fused=False)
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "form", ["padded junk", "concatenated", "int32", "unbatched", "time_axis=1", "zero_infinity"]
+)
+def test_torch_fused_kernel_from_lengths_forms(rng, monkeypatch, form):
+    """ctc_loss_from_lengths's other argument forms on the fused kernel (or, for an infinite
+    loss with zero_infinity, the generic body): the generic body's values and gradients."""
+    import torch
+
+    t, k, n, b = 6, 5, 3, 3
+    x, labels, label_len, frame_len = _random_batch(rng, b, t, k, n)
+    logp = torch.tensor(np.transpose(ref_log_softmax(x), (1, 0, 2)).copy())
+    targets = torch.tensor(labels)
+    il, tl = torch.tensor(frame_len), torch.tensor(label_len)
+    kw, fused = {}, True
+    if form == "padded junk":  # the kernel does not read past target_lengths
+        targets = torch.where(torch.arange(n) < tl[:, None], targets, -1)
+        targets[1, -1] = 99 if label_len[1] < n else targets[1, -1]
+    elif form == "concatenated":
+        targets = torch.cat([targets[i, : label_len[i]] for i in range(b)])
+    elif form == "int32":
+        targets, il, tl = targets.int(), il.int(), tl.int()
+    elif form == "unbatched":
+        logp, targets, il, tl = logp[:, 0], targets[0], il[0], tl[0]
+    elif form == "time_axis=1":
+        logp, kw = logp.transpose(0, 1).contiguous(), {"time_axis": 1}
+    else:  # row 0 is "a a a" in 4 frames: infinite, 0 with zero_infinity
+        targets[0], il[0], kw, fused = targets[0, 0], 4, {"zero_infinity": True}, False
+    fn = functools.partial(xlosses.ctc_loss_from_lengths, **kw)
+    spy = _KernelSpy(monkeypatch)
+    got, g = _value_and_grad(fn, [logp, targets, il, tl], generic=False)
+    assert (spy.calls, spy.recursions) == (1, 0 if fused else 1)
+    want, g_want = _value_and_grad(fn, [logp, targets, il, tl], generic=True)
+    assert spy.calls == 1 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g, g_want, rtol=1e-12, atol=1e-12)
+    if not fused:
+        assert got[0] == 0 and np.all(g[:, 0] == 0)
 
 
 def test_scan_under_shard_map_values_and_gradients(rng):

@@ -73,6 +73,8 @@ __all__ = [
     "take_labels",
     "take_labels_by_comparison",
     "torch_class_index_loss",
+    "torch_ctc_lengths",
+    "torch_ctc_logits",
     "torch_fused",
     "torch_margin_loss",
     "value_range",
@@ -1502,6 +1504,138 @@ def gather_by_comparison(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
     hit = xp.expand_dims(indices, axis=axis + 1) == positions  # [..., k, n, ...]
     picked = xp.where(hit, xp.expand_dims(x, axis=axis), 0.0)
     return xp.sum(picked, axis=axis + 1)
+
+
+# Paths through optax's ``log_epsilon`` stand-in weigh at most ``exp(log_epsilon)`` each; once
+# their sum is below ``exp(-_CTC_NEGLIGIBLE)`` of the likelihood it changes no bit of a float64
+# loss (2**-52 ~ exp(-36)), and the exact recursion (torch's kernel) gives the same numbers.
+_CTC_NEGLIGIBLE = 50.0
+
+
+def _torch_ctc_kernel(logp: Any, targets: Any, il: Any, tl: Any, blank: int) -> Any:
+    """torch's fused ``ctc_loss`` per example, or ``None`` where it refuses its arguments
+    (lengths out of range, too few concatenated targets) or a loss is not finite (an
+    impossible alignment, a NaN): the generic body then reports or computes those."""
+    torch = _torch()
+    try:
+        loss = torch.nn.functional.ctc_loss(logp, targets, il, tl, blank=blank, reduction="none")
+    except (IndexError, RuntimeError, ValueError):
+        return None
+    # finite sum: every loss finite (torch.isfinite costs 3x a sum on small batches)
+    if loss.numel() and not math.isfinite(loss.detach().sum().item()):
+        return None
+    return loss
+
+
+def _torch_ctc_ok(xp: Any, logp: Any) -> bool:
+    return _native(xp) == "torch" and logp.ndim == 3 and _eager_cpu(xp, logp)
+
+
+def torch_ctc_lengths(
+    log_probs: Any, targets: Any, input_lengths: Any, target_lengths: Any, *, blank: int, xp: Any
+) -> Any:
+    """The CTC loss ``[B]`` of ``ctc_loss_from_lengths`` by torch's fused kernel, or ``None``.
+
+    ``log_probs`` ``[T, B, C]`` in a floating compute dtype, ``targets``
+    ``[B, S]`` or concatenated ``[sum(target_lengths)]``, integer lengths
+    ``[B]``.  Eager CPU torch only (the kernel is one C++ loop where the
+    generic body runs a dozen small kernels per frame; on GPUs and under
+    ``torch.compile`` the checks below would synchronise or branch on data).
+    It is the generic body's exact recursion; ``None`` (the generic body runs,
+    and reports bad input with its own errors) where the kernel refuses the
+    lengths, where a target that the kernel would read lies outside
+    ``[0, C)`` (the kernel does not check them), and where a loss is not
+    finite (an impossible alignment, where the kernel's gradient is NaN; a NaN
+    input).
+
+    Gradients: the kernel returns ``exp(log_probs) - posterior``, the
+    derivative with respect to the logits of a ``log_softmax``; the exact
+    derivative with respect to ``log_probs`` is ``-posterior``.  When a
+    gradient will pass, the extra term is taken off by adding ``s.detach() - s``
+    (0 in value) with ``s`` the sum of ``exp(log_probs)`` over the frames used.
+    """
+    if not _torch_ctc_ok(xp, log_probs):
+        return None
+    torch = _torch()
+    lo, hi = torch.aminmax(targets) if targets.numel() else (0, 0)
+    if not (0 <= lo and hi < log_probs.shape[2]):
+        if targets.ndim != 2 or target_lengths.ndim != 1:
+            return None
+        # padded entries may hold anything: the kernel reads the first target_lengths
+        width = torch.arange(targets.shape[1], device=targets.device)
+        targets = torch.where(width < target_lengths[:, None], targets, blank)
+        lo, hi = torch.aminmax(targets)
+        if not (0 <= lo and hi < log_probs.shape[2]):
+            return None
+    loss = _torch_ctc_kernel(log_probs, targets, input_lengths, target_lengths, blank)
+    if loss is not None and not _no_gradients("torch", (log_probs,)):
+        steps = torch.arange(log_probs.shape[0], device=log_probs.device)
+        used = (steps[:, None] < input_lengths[None, :])[..., None]
+        s = torch.sum(torch.where(used, torch.exp(log_probs), 0.0), dim=(0, 2))
+        loss = loss + (s.detach() - s)
+    return loss
+
+
+def torch_ctc_logits(
+    x: Any,
+    frame_pad: Any,
+    labels: Any,
+    label_pad: Any,
+    *,
+    blank: int,
+    log_epsilon: float | None,
+    xp: Any,
+) -> Any:
+    """optax's CTC loss ``[B]`` (``log_softmax`` of the logits, then the recursion with
+    ``log_epsilon`` for ``log 0``) by torch's fused kernel, or ``None``.
+
+    ``x`` ``[B, T, K]`` logits in a floating compute dtype, boolean paddings
+    ``frame_pad [B, T]`` and ``label_pad [B, N]``, ``labels [B, N]`` whose
+    unpadded entries the caller has checked to lie in ``[0, K)``;
+    ``log_epsilon`` a Python float (``None`` for an array: no fast path).
+    Eager CPU torch only.  The kernel is the exact recursion over lengths, so
+    it stands in for the generic body only where that gives the same numbers,
+    which is checked (else ``None``):
+
+    * finite logits where a gradient will pass (one sum: NaN or infinity
+      anywhere, padded frames included, takes the generic body, which never
+      reads padded frames; finite padded frames are not read by the kernel
+      and get a zero gradient, as in the generic body); without gradients a
+      NaN or ``+inf`` in a used frame makes its loss NaN (next point) and
+      padded frames are not read;
+    * paddings of the form ``0…0 1…1`` per row (optax's may lie anywhere);
+    * a finite loss in every row (an impossible alignment is ``inf`` for
+      the kernel, about ``-log_epsilon`` for optax);
+    * ``log_epsilon`` negligible: ``loss + log_epsilon + log(2N + 1) + T·log 3``
+      below ``-_CTC_NEGLIGIBLE`` in every row (``(2N + 1)·3**T`` bounds the
+      number of paths through a ``log_epsilon`` state, each weighing at most
+      ``exp(log_epsilon)`` since log-probabilities are at most 0).
+
+    The kernel's gradient with respect to its log-probabilities,
+    ``exp(logp) - posterior``, is exact with respect to the logits after the
+    ``log_softmax``'s backward pass.
+    """
+    if log_epsilon is None or not _torch_ctc_ok(xp, x) or not x.shape[1]:
+        return None
+    torch = _torch()
+    # (a NaN or +inf in a used frame makes its loss NaN, caught below; in a padded frame,
+    # which the kernel does not read, it would make log_softmax's gradient NaN there)
+    if not _no_gradients("torch", (x,)) and not math.isfinite(x.detach().sum().item()):
+        return None
+    num_steps, n = x.shape[1], labels.shape[1]
+    # rows of the form 0...0 1...1: their running maximum is themselves
+    for pad in (label_pad, frame_pad):
+        if pad.shape[1] > 1 and not torch.equal(torch.cummax(pad, 1).values, pad):
+            return None
+    il, tl = (~frame_pad).sum(1), (~label_pad).sum(1)  # (T - sum: torch.rsub costs 3x)
+    logp = torch.log_softmax(x, dim=-1).transpose(0, 1)
+    loss = _torch_ctc_kernel(logp, labels, il, tl, blank)
+    if loss is None or not loss.numel():
+        return loss
+    paths = math.log(2 * n + 1) + num_steps * math.log(3.0)
+    if loss.detach().max().item() + log_epsilon + paths > -_CTC_NEGLIGIBLE:
+        return None
+    return loss
 
 
 def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> tuple[Any, tuple[Any, ...]]:

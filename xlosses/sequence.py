@@ -12,6 +12,10 @@ standard (:func:`_ctc_forward`).  Two public faces map onto it:
 The recursion loops over time steps with :func:`xlosses._ops.scan`: a Python
 loop (unrolled by ``jax.jit`` and ``torch.compile``, so that the compiled graph
 grows with the number of time steps) whose JAX fast path is ``jax.lax.scan``.
+On eager CPU torch, :func:`ctc_loss` and :func:`ctc_loss_from_lengths` hand
+the batch to torch's fused ``ctc_loss`` kernel where it gives the generic
+body's numbers (checked on the inputs and the result; see
+:func:`xlosses._ops.torch_ctc_logits` and :func:`xlosses._ops.torch_ctc_lengths`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from ._checks import (
     normalize_axes,
 )
 from ._namespace import cast, compute_dtype, namespace, value_checks_possible
-from ._ops import gather, log_softmax, safe_logaddexp, scan
+from ._ops import (
+    gather,
+    log_softmax,
+    safe_logaddexp,
+    scan,
+    torch_ctc_lengths,
+    torch_ctc_logits,
+)
 
 __all__ = ["ctc_loss", "ctc_loss_from_lengths", "ctc_loss_with_forward_probs"]
 
@@ -202,11 +213,25 @@ def _optax_ctc(
     blank = _check_blank(blank_id, logits.shape[2], "blank_id")
     dtype = logits.dtype
     x = cast(logits, compute_dtype(xp, dtype), xp=xp)
-    frame_pad = xp.permute_dims(_padding_mask(logit_paddings, xp=xp), (1, 0))  # [T, B]
     label_pad = _padding_mask(label_paddings, xp=xp)
     check_label_range(xp.where(label_pad, 0, labels), x.shape[2], xp=xp)
+    frame_pad = _padding_mask(logit_paddings, xp=xp)  # [B, T]
+    if not keep:  # eager CPU torch: its fused kernel where it gives the same numbers
+        exact = isinstance(log_epsilon, (int, float))
+        fast = torch_ctc_logits(
+            x,
+            frame_pad,
+            labels,
+            label_pad,
+            blank=blank,
+            log_epsilon=float(log_epsilon) if exact else None,
+            xp=xp,
+        )
+        if fast is not None:
+            return cast(fast, dtype, xp=xp), None, None
     # padded frames are never read: zeros there keep NaN or inf padding out of the gradients
-    x = xp.where(xp.permute_dims(frame_pad, (1, 0))[..., None], 0.0, x)
+    x = xp.where(frame_pad[..., None], 0.0, x)
+    frame_pad = xp.permute_dims(frame_pad, (1, 0))  # [T, B]
     logp = xp.permute_dims(log_softmax(x, axis=-1, xp=xp), (1, 0, 2))  # [T, B, K]
     if isinstance(log_epsilon, (int, float)):
         log_zero = xp.asarray(float(log_epsilon), dtype=x.dtype, device=_device(x))
@@ -342,6 +367,15 @@ def ctc_loss(
     array, shape ``[B]``
         Negative log-likelihood of each label sequence, in ``logits``' dtype.
 
+    Notes
+    -----
+    On eager CPU torch the loss comes from torch's fused CTC kernel (one C++
+    loop instead of a dozen small kernels per frame) wherever that is this
+    recursion's number: paddings that end each row, every loss finite and
+    ``log_epsilon`` a Python float too small to weigh (the default's
+    ``-1e5`` is; ``-15`` is not); elsewhere, and on every other backend, the
+    recursion above runs.  Values and gradients are the same either way.
+
     Examples
     --------
     >>> import numpy as np, xlosses
@@ -449,7 +483,9 @@ def ctc_loss_from_lengths(
     torch's native kernel returns that plus ``exp(log_probs)`` on the used
     frames, a term that vanishes after the backward pass of ``log_softmax``
     (so the gradients with respect to logits agree) but not for
-    ``log_probs`` taken as a leaf.  Out-of-range lengths or targets raise
+    ``log_probs`` taken as a leaf (on eager CPU torch, where torch's kernel
+    computes the loss whenever every loss is finite, xlosses takes that term
+    off).  Out-of-range lengths or targets raise
     ``ValueError`` on eager CPU backends and give NaN in their own row under
     ``jax.jit``, ``torch.compile`` and on GPUs.
 
@@ -508,6 +544,13 @@ def ctc_loss_from_lengths(
     if num_steps == 0:
         raise ValueError("log_probs must have at least one time step (T >= 1)")
     blank = _check_blank(blank, num_classes, "blank")
+    dtype = log_probs.dtype
+    x = cast(log_probs, compute_dtype(xp, dtype), xp=xp)
+    # eager CPU torch: its fused kernel where it gives the same numbers
+    loss = torch_ctc_lengths(x, targets, il, tl, blank=blank, xp=xp)
+    if loss is not None:  # finite in every row: zero_infinity has nothing to replace
+        loss = cast(loss, dtype, xp=xp)
+        return loss[0] if unbatched else loss
     check_length_range(il, num_steps, xp=xp, name="input_lengths", what="the time axis")
     valid = (il >= 0) & (il <= num_steps) & (tl >= 0)
     if targets.ndim == 2 and not unbatched:
@@ -540,8 +583,6 @@ def ctc_loss_from_lengths(
     frame_pad = steps[:, None] >= il[None, :]
     label_pad = xp.arange(width, dtype=tl.dtype, device=dev)[None, :] >= tl[:, None]
     check_label_range(xp.where(label_pad, 0, labels), num_classes, xp=xp, name="targets")
-    dtype = log_probs.dtype
-    x = cast(log_probs, compute_dtype(xp, dtype), xp=xp)
     log_zero = xp.asarray(-xp.inf, dtype=x.dtype, device=dev)
     loss, _, _ = _ctc_forward(
         x, labels, label_pad, frame_pad, blank=blank, log_zero=log_zero, keep=False, xp=xp
