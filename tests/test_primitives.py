@@ -179,15 +179,30 @@ def test_exp_minus_product_fast_path_equals_generic_body(backend, hit):
             assert not np.isnan(grads[0]).any()
 
 
+def _row_sums(primitive, reduce):
+    """``primitive(a, b)``, or with ``reduce`` its terms summed by rows of 4 through the
+    primitive's ``reduce`` argument (the fast path then tests the sums for NaN)."""
+    if not reduce:
+        return primitive
+
+    def fn(a, b, xp):
+        return primitive(a, b, xp=xp, reduce=lambda s: xp.sum(xp.reshape(s, (3, 4)), axis=1))
+
+    return fn
+
+
+@pytest.mark.parametrize("reduce", [False, True])
 @pytest.mark.parametrize("hit", [False, True])
-def test_exp_times_difference_fast_path_equals_generic_body(backend, hit):
+def test_exp_times_difference_fast_path_equals_generic_body(backend, hit, reduce):
     a = np.tile([-1.5, 0.0, np.log(0.25), -np.inf if hit else -2.0], 3)
     b = np.tile([-0.5, -1.0, -np.inf if hit else -4.0, -1.0], 3)
     with np.errstate(invalid="ignore"):
         want = np.where(a == -np.inf, 0.0, np.exp(a) * (a - b))
+    if reduce:
+        want = want.reshape(3, 4).sum(1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        results = _both2(backend, _ops.exp_times_difference, a, b)
+        results = _both2(backend, _row_sums(_ops.exp_times_difference, reduce), a, b)
     for value, grads in results:
         np.testing.assert_allclose(value, want, rtol=1e-15)
         if grads is not None:
@@ -206,15 +221,18 @@ def test_straight_through_clamp_passes_the_gradient_below_the_bound(backend):
             np.testing.assert_array_equal(grad, np.ones(4))
 
 
+@pytest.mark.parametrize("reduce", [False, True])
 @pytest.mark.parametrize("hit", [False, True])
-def test_xlog_ratio_fast_path_equals_generic_body(backend, hit):
+def test_xlog_ratio_fast_path_equals_generic_body(backend, hit, reduce):
     t = np.tile([0.25, 0.75, 0.0 if hit else 0.5, 1.0], 3)
     lp = np.tile([-1.0, -0.5, -np.inf if hit else -2.0, 0.0], 3)
     with np.errstate(divide="ignore", invalid="ignore"):
         want = np.where(t == 0, 0.0, t * (np.log(t) - lp))
+    if reduce:
+        want = want.reshape(3, 4).sum(1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        results = _both2(backend, lambda a, b, xp: _ops.xlog_ratio(a, b, xp=xp), t, lp)
+        results = _both2(backend, _row_sums(_ops.xlog_ratio, reduce), t, lp)
     for value, grads in results:
         np.testing.assert_allclose(value, want, rtol=1e-15)
         if grads is not None:

@@ -663,7 +663,12 @@ def _holds_nan(native: str, out: Any) -> bool:
 
 
 def _unguarded_unless_nan(
-    xp: Any, arrays: tuple[Any, ...], torch_form: Any, numpy_form: Any, generic: Any
+    xp: Any,
+    arrays: tuple[Any, ...],
+    torch_form: Any,
+    numpy_form: Any,
+    generic: Any,
+    reduce: Any = None,
 ) -> Any:
     """An unguarded form of a guarded expression, kept when it holds no NaN; else ``generic()``.
 
@@ -676,6 +681,11 @@ def _unguarded_unless_nan(
     (differentiable, out of place) or ``numpy_form(np)`` (warnings silenced, may
     work in place on its own temporaries) compute the unguarded value of
     ``arrays``, which share a dtype.  Inputs holding a NaN pay both forms.
+
+    ``reduce`` (optional) maps the terms to the result the caller wants, with a
+    NaN in its output wherever a term is NaN (an unmasked sum, terms added
+    first): the result is returned, and the NaN test reads it instead of every
+    term, one pass over the terms fewer.
     """
     native = _native(xp)
     if all(a.ndim for a in arrays) and _eager_cpu(xp, arrays[0]):
@@ -685,9 +695,13 @@ def _unguarded_unless_nan(
         elif (np_ := _np_like(native, *arrays)) is not None:
             with _errstate(np_):
                 out = numpy_form(np_)
-        if out is not None and not _holds_nan(native, out):
-            return out
-    return generic()
+        if out is not None:
+            if reduce is not None:
+                out = reduce(out)
+            if not _holds_nan(native, out):
+                return out
+    out = generic()
+    return out if reduce is None else reduce(out)
 
 
 def _np_exp_minus_product(np_: Any, x: Any, y: Any) -> Any:
@@ -722,13 +736,14 @@ def _np_exp_times_difference(np_: Any, a: Any, b: Any) -> Any:
     return out
 
 
-def exp_times_difference(a: Any, b: Any, *, xp: Any) -> Any:
+def exp_times_difference(a: Any, b: Any, *, xp: Any, reduce: Any = None) -> Any:
     """``exp(a)·(a - b)``, 0 where ``a = -inf``: the terms of a KL divergence with log targets.
 
     Generic body: :func:`guarded` (values and gradients finite at ``a = -inf``,
     whatever ``b``).  Fast paths (:func:`_unguarded_unless_nan`; NaN at ``a =
     -inf``: ``0·(-inf - b)``): torch's ``kl_div(b, a, log_target=True)`` for
-    ``b`` of ``a``'s shape, NumPy in place.
+    ``b`` of ``a``'s shape, NumPy in place.  ``reduce``: see :func:`_unguarded_unless_nan`
+    (returns ``reduce(terms)``).
     """
     return _unguarded_unless_nan(
         xp,
@@ -740,6 +755,7 @@ def exp_times_difference(a: Any, b: Any, *, xp: Any) -> Any:
         ),
         lambda np_: _np_exp_times_difference(np_, a, b),
         lambda: guarded(lambda a, b: xp.exp(a) * (a - b), a == -xp.inf, (a, b), (0.0, 0.0), xp=xp),
+        reduce,
     )
 
 
@@ -753,13 +769,14 @@ def _np_xlog_ratio(np_: Any, t: Any, lp: Any) -> Any:
     return out
 
 
-def xlog_ratio(t: Any, lp: Any, *, xp: Any) -> Any:
+def xlog_ratio(t: Any, lp: Any, *, xp: Any, reduce: Any = None) -> Any:
     """``t·(log t - lp)``, 0 where ``t = 0`` (values and gradients): the terms of a KL divergence.
 
     Generic body: :func:`guarded`.  Fast paths (:func:`_unguarded_unless_nan`;
     NaN at ``t = 0``: ``0·(-inf - lp)``): torch out of place, NumPy in place.
     (torch's ``kl_div`` takes ``xlogy``, finite at ``t = 0``, with a gradient
-    there that is not the guard's: not a candidate.)
+    there that is not the guard's: not a candidate.)  ``reduce``: see
+    :func:`_unguarded_unless_nan` (returns ``reduce(terms)``).
     """
     return _unguarded_unless_nan(
         xp,
@@ -767,6 +784,7 @@ def xlog_ratio(t: Any, lp: Any, *, xp: Any) -> Any:
         lambda torch: t * (torch.log(t) - lp),
         lambda np_: _np_xlog_ratio(np_, t, lp),
         lambda: guarded(lambda t, lp: t * (xp.log(t) - lp), t == 0, (t, lp), (1.0, 0.0), xp=xp),
+        reduce,
     )
 
 

@@ -54,9 +54,21 @@ def _setup(
     return lp, t, axes, dtype, mask
 
 
-def _kl_terms(lp: Array, t: Array, *, xp: Any) -> Array:
-    r"""``t·(log t - lp)``, 0 where ``t == 0`` (double where: no ``0·inf``, no NaN gradient)."""
-    return xlog_ratio(lp=lp, t=t, xp=xp)
+def _summed(terms: Any, a: Array, b: Array, axes: Any, mask: Array, xp: Any, extra: Any = None):
+    """``masked_sum(terms(a, b) [+ extra()], axes, mask)`` for ``terms`` one of the guarded
+    term primitives (:func:`xlog_ratio`, :func:`exp_times_difference`).
+
+    Without a mask the primitive gets the sum as its ``reduce``: its eager fast path then
+    tests the sums for NaN rather than every term (a NaN term, where the guard would
+    have acted, makes its sum NaN; a mask could drop it and leave its NaN gradient).
+    """
+
+    def total(t: Array) -> Array:
+        return masked_sum(t if extra is None else t + extra(), axis=axes, where=mask, xp=xp)
+
+    if mask is None:
+        return terms(a, b, xp=xp, reduce=total)
+    return total(terms(a, b, xp=xp))
 
 
 def kl_divergence(
@@ -103,7 +115,8 @@ def kl_divergence(
     """
     xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
     lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
-    return cast(masked_sum(_kl_terms(lp, t, xp=xp), axis=axes, where=mask, xp=xp), dtype, xp=xp)
+    # t·(log t - lp), 0 where t == 0 (double where: no 0·inf, no NaN gradient)
+    return cast(_summed(xlog_ratio, t, lp, axes, mask, xp), dtype, xp=xp)
 
 
 def kl_divergence_with_log_targets(
@@ -146,8 +159,7 @@ def kl_divergence_with_log_targets(
     """
     xp = namespace(log_predictions=log_predictions, log_targets=log_targets, where=where)
     lp, lt, axes, dtype, mask = _setup(xp, log_predictions, log_targets, "log_targets", axis, where)
-    terms = exp_times_difference(lt, lp, xp=xp)
-    return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
+    return cast(_summed(exp_times_difference, lt, lp, axes, mask, xp), dtype, xp=xp)
 
 
 def generalized_kl_divergence(
@@ -189,8 +201,8 @@ def generalized_kl_divergence(
     """
     xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
     lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
-    terms = _kl_terms(lp, t, xp=xp) + (xp.exp(lp) - t)
-    return cast(masked_sum(terms, axis=axes, where=mask, xp=xp), dtype, xp=xp)
+    out = _summed(xlog_ratio, t, lp, axes, mask, xp, extra=lambda: xp.exp(lp) - t)
+    return cast(out, dtype, xp=xp)
 
 
 def convex_kl_divergence(
