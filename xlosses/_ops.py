@@ -657,8 +657,8 @@ def _holds_nan(native: str, out: Any) -> bool:
     """Some entry of ``out`` may be NaN: one NaN-propagating reduction and a host read, for
     eager CPU arrays only (torch: ``sum``, which may also report ``inf - inf``; NumPy:
     ``min``, three times faster than its pairwise ``sum``)."""
-    if native == "torch":
-        return bool(_torch().isnan(out.detach().sum()))
+    if native == "torch":  # (math.isnan of the sum: one kernel fewer than torch.isnan)
+        return math.isnan(out.detach().sum().item())
     return bool(sys.modules[native].isnan(out.min()))
 
 
@@ -979,8 +979,10 @@ def torch_margin_loss(kind: str, x: Any, target: Any, *, xp: Any, **kwargs: Any)
         return None
     if kind == "multi_margin_loss" and math.prod(x.shape) > _SMALL:
         return None  # torch's CPU kernel loops per example: the generic body wins (0.5x)
-    if bool(_torch().isnan(x).any()):
-        return None  # torch's kernels skip a NaN margin (z > 0 is False); xlosses keeps it
+    # torch's kernels skip a NaN margin (z > 0 is False); xlosses keeps it.  (A NaN sum: a
+    # NaN, or +inf and -inf, which the generic body also handles; cheaper than isnan.any.)
+    if math.isnan(x.detach().sum().item()):
+        return None
     t = _torch_index_target(target)
     ok, w = _torch_fixed_weight(kwargs.pop("weight", None), x.dtype)
     if t is None or not ok:
@@ -1170,6 +1172,9 @@ def inverse_sqrt(n2: Any, floor: Any, *, xp: Any) -> Any:
     reductions around them, which a ``select`` splits into three passes
     (cosine similarity 1.1-1.3x optax).  XLA flushes subnormal ``n2`` to 0
     (and the generic body with it), so the floor ``tiny`` changes no value there.
+    Eager torch (a number ``floor``): the generic steps in torch's own
+    operations (``clamp_min``, ``rsqrt``), without the scalar tensors of
+    array_api_compat's ``where``.
     """
     positive = isinstance(floor, (int, float)) and floor > 0  # else a number <= 0 or an array
     if _native(xp) == "jax":
@@ -1178,6 +1183,17 @@ def inverse_sqrt(n2: Any, floor: Any, *, xp: Any) -> Any:
         if positive:
             return 1.0 / jnp.sqrt(m)
         return jnp.sign(m) / jnp.sqrt(jnp.maximum(m, float(jnp.finfo(m.dtype).tiny)))
+    if _torch_eager(xp) and n2.ndim and isinstance(floor, (int, float)):
+        # the same steps in torch's own operations: clamp_min (derivative 1 at the floor, as
+        # the where), rsqrt (1/sqrt on the CPU; an approximation on CUDA: 1/sqrt there), and
+        # no scalar tensors: 4 kernels instead of 7 for a small batch
+        torch = _torch()
+        m = torch.clamp_min(n2, floor)
+        inv = torch.rsqrt if m.is_cpu else (lambda v: torch.reciprocal(torch.sqrt(v)))
+        if positive:
+            return inv(m)
+        nz = m != 0
+        return torch.where(nz, inv(torch.where(nz, m, 1.0)), 0.0)
     n2 = xp.where(n2 < floor, floor, n2)
     if positive:
         return 1.0 / xp.sqrt(n2)
@@ -1244,9 +1260,14 @@ def _eager_norm2(native: str | None, x: Any, axis: Axis, keepdims: bool, xp: Any
     else:
         plain = _torch().linalg.vector_norm(x, 2, dim=axis, keepdim=True)
     fi = xp.finfo(x.dtype)
-    ok = (plain >= math.sqrt(float(fi.smallest_normal)) / float(fi.eps)) & (plain < math.inf)
-    out = plain if bool(xp.all(ok)) else xp.where(ok, plain, _scaled_norm(x, 2, axis, True, xp))
-    return out if keepdims else xp.squeeze(out, axis=axis)
+    floor = math.sqrt(float(fi.smallest_normal)) / float(fi.eps)
+    # the range of the norms (one kernel on torch) decides for the usual all-trusted case;
+    # a NaN makes both ends NaN, and the comparisons False
+    lo, hi = value_range(plain, xp=xp) if math.prod(plain.shape) else (floor, 0.0)
+    if not (lo >= floor and hi < math.inf):
+        ok = (plain >= floor) & (plain < math.inf)
+        plain = xp.where(ok, plain, _scaled_norm(x, 2, axis, True, xp))
+    return plain if keepdims else xp.squeeze(plain, axis=axis)
 
 
 def _scaled_norm(x: Any, p: float, axis: Axis, keepdims: bool, xp: Any) -> Any:

@@ -123,7 +123,11 @@ def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
 def _label_setup(
     xp: Any, scores: Array, labels: Array, name: str = "labels"
 ) -> tuple[Array, Any, Array, Array]:
-    """Checks; returns ``(scores, out_dtype, safe_labels, valid)`` in the compute dtype."""
+    """Checks; returns ``(scores, out_dtype, safe_labels, valid)`` in the compute dtype.
+
+    ``valid`` is ``None`` where the eager range check ran and passed (every label
+    is a class index: no masking needed, see :func:`_mark_invalid`).
+    """
     x, dtype = _floating(xp, scores, "scores")
     check_integer(labels, name, xp=xp)
     if x.ndim == 0 or tuple(labels.shape) != tuple(x.shape[:-1]):
@@ -132,9 +136,15 @@ def _label_setup(
             f"{tuple(scores.shape)} without its last (class) axis"
         )
     n = x.shape[-1]
-    check_label_range(labels, n, xp=xp, name=name)
+    if check_label_range(labels, n, xp=xp, name=name):
+        return x, dtype, labels, None
     valid = (labels >= 0) & (labels < n)
     return x, dtype, xp.where(valid, labels, 0), valid
+
+
+def _mark_invalid(loss: Array, valid: Array | None, *, xp: Any) -> Array:
+    """NaN in the entries of invalid labels (``valid`` from :func:`_label_setup`)."""
+    return loss if valid is None else xp.where(valid, loss, xp.nan)
 
 
 def _is_label(labels: Array, n: int, *, xp: Any) -> Array:
@@ -180,7 +190,7 @@ def multiclass_hinge_loss(scores: Array, labels: Array) -> Array:
     xp = namespace(scores=scores, labels=labels)
     x, dtype, y, valid = _label_setup(xp, scores, labels)
     top = xp.max(xp.where(_is_label(y, x.shape[-1], xp=xp), x, x + 1.0), axis=-1)
-    loss = xp.where(valid, top - take_labels(x, y, axis=-1, xp=xp), xp.nan)
+    loss = _mark_invalid(top - take_labels(x, y, axis=-1, xp=xp), valid, xp=xp)
     return cast(loss, dtype, xp=xp)
 
 
@@ -214,7 +224,7 @@ def multiclass_perceptron_loss(scores: Array, labels: Array) -> Array:
     """
     xp = namespace(scores=scores, labels=labels)
     x, dtype, y, valid = _label_setup(xp, scores, labels)
-    loss = xp.where(valid, xp.max(x, axis=-1) - take_labels(x, y, axis=-1, xp=xp), xp.nan)
+    loss = _mark_invalid(xp.max(x, axis=-1) - take_labels(x, y, axis=-1, xp=xp), valid, xp=xp)
     return cast(loss, dtype, xp=xp)
 
 
@@ -282,7 +292,7 @@ def multi_margin_loss(
             )
         w = xp.take(cast(weight, x.dtype, xp=xp), xp.reshape(y, (-1,)), axis=0)
         loss = loss * xp.reshape(w, tuple(y.shape))
-    return cast(xp.where(valid, loss, xp.nan), dtype, xp=xp)
+    return cast(_mark_invalid(loss, valid, xp=xp), dtype, xp=xp)
 
 
 def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
