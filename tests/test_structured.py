@@ -84,6 +84,31 @@ def test_sparsemax_projection_vs_optax(backend, dtype, rng):
     assert_close(pt.T, want, TOL[dtype])
 
 
+def test_sparsemax_fast_path_equals_generic_body(backend, dtype, rng):
+    """Where no gradient passes (NumPy, torch without one) the threshold comes from the
+    sorted cumulative sum: the generic body's projection, edge rows included."""
+    import contextlib
+
+    x = scores_with_edge_cases(rng, 9)
+    x[4] = [-np.inf] * C  # no finite score: all zero, as the generic body has it
+    x[5] = [np.inf, 1.0, np.inf, 0.0, -np.inf]
+    x[6] = [0.3, np.nan, 0.1, 0.2, 0.0]
+    x[7] = [2.0, -np.inf, 1.5, 1.9, -np.inf]
+    out = []
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            xb = backend.asarray(x, dtype)
+            xp = array_api_compat.array_namespace(xb)
+            rows = backend.to_numpy(sparsemax(xb, axis=-1, xp=xp))
+            cols = backend.to_numpy(sparsemax(backend.asarray(x.T.copy(), dtype), axis=0, xp=xp))
+        out.append((rows, cols.T))
+    (fast, fast_t), (generic, generic_t) = out
+    np.testing.assert_allclose(fast, generic, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(fast_t, generic_t, rtol=TOL[dtype], atol=TOL[dtype])
+    finite = np.isfinite(x).all(-1)
+    np.testing.assert_allclose(fast[finite].sum(-1), 1.0, rtol=TOL[dtype])
+
+
 @pytest.mark.parametrize("batched", [False, True])
 def test_fenchel_young_vs_optax(backend, dtype, batched, rng):
     from jax.scipy.special import logsumexp

@@ -1123,7 +1123,9 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     then the mean of the support in the original order minus ``1/k``, so its
     gradient needs no sort backward and equals the projection's Jacobian
     (``p`` is 0 off the support; on it, ``dp = dx - mean(dx over support)``).
-    No data-dependent shape: every array has the shape of ``x``.
+    No data-dependent shape: every array has the shape of ``x``.  Fast path
+    for NumPy (no gradients): ``τ`` from the sorted cumulative sum at ``k``
+    (three passes fewer) where no row total is NaN.
     """
     n = x.shape[axis]
     z = x - _safe_max(x, axis, xp=xp)  # exact differences near the top
@@ -1132,12 +1134,25 @@ def sparsemax(x: Any, *, axis: int = -1, xp: Any) -> Any:
     shape = [1] * x.ndim
     shape[axis] = n
     k = xp.reshape(xp.arange(1, n + 1, dtype=x.dtype, device=_device(x)), tuple(shape))
-    cond = 1.0 + k * u > xp.cumulative_sum(u, axis=axis)
+    cs = xp.cumulative_sum(u, axis=axis)
+    cond = 1.0 + k * u > cs
     # at least 1 (a NaN row counts 0 and would index out of range)
     # counts by sums of explicit dtypes (count_nonzero gives the default integer dtype,
     # 64-bit where that exists even for int32 indices)
     size = xp.sum(xp.astype(cond, xp.int32), axis=axis, keepdims=True, dtype=xp.int32)
     size = xp.where(size > 0, size, 1)
+    native = _native(xp)
+    if (
+        native == "numpy"  # (torch's sort dominates there, and vmap forbids the NaN test)
+        and not _holds_nan(native, xp.take(cs, xp.asarray([n - 1], device=_device(x)), axis=axis))
+    ):
+        # no gradient to keep off the sort: tau from the sorted cumulative sum at the support
+        # size (three passes fewer; the same sum of the same values, in sorted order).  A row
+        # holding a NaN (a NaN total) takes the generic body, which keeps it in the loss.
+        top = xp.squeeze(size - 1, axis=axis)
+        total = xp.expand_dims(take_labels(cs, top, axis=axis, xp=xp), axis=axis)
+        tau = (total - 1.0) / xp.astype(size, x.dtype)
+        return xp.where(z > tau, z - tau, 0.0)
     # through take_labels: Dask's namespace has no take_along_axis
     kth = xp.expand_dims(
         take_labels(u, xp.squeeze(size - 1, axis=axis), axis=axis, xp=xp), axis=axis

@@ -23,7 +23,7 @@ from ._checks import (
 )
 from ._checks import floating_input as _floating
 from ._namespace import cast, namespace
-from ._ops import relu, take_labels, torch_margin_loss
+from ._ops import gather, relu, take_labels, torch_margin_loss
 
 __all__ = [
     "hinge_loss",
@@ -342,12 +342,13 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     bad = xp.any((targets < -1) | (targets >= n), axis=-1)
     ended = xp.cumulative_sum(xp.astype(targets < 0, xp.int32), axis=-1, dtype=xp.int32) > 0
     listed = ~ended
-    t = xp.where(listed, targets, 0)
+    # listed entries are >= 0; one >= n makes its row NaN (bad) and is not gathered
+    t = xp.where(listed & (targets < n), targets, 0)
     # [..., i, j]: entry i of the list is class j
     eq = _is_label(t, n, xp=xp)
     is_target = xp.any(eq & xp.expand_dims(listed, axis=-1), axis=-2)
-    # the score of each listed class, s_t[..., i] = x[..., t_i] (one nonzero term: exact)
-    s_t = xp.sum(xp.where(eq, xp.expand_dims(x, axis=-2), 0.0), axis=-1)
+    # the score of each listed class, s_t[..., i] = x[..., t_i]
+    s_t = gather(x, t, axis=-1, xp=xp)
     z = 1.0 - xp.expand_dims(s_t, axis=-1) + xp.expand_dims(x, axis=-2)
     pair = xp.expand_dims(listed, axis=-1) & xp.expand_dims(~is_target, axis=-2)
     loss = xp.sum(xp.where(pair, relu(z, tie=0.0, xp=xp), 0.0), axis=(-2, -1)) / n
