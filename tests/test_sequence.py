@@ -529,13 +529,16 @@ def test_torch_fused_kernel_equals_generic_body(rng, monkeypatch, dtype, face):
             np.testing.assert_allclose(g, g_want, rtol=tol, atol=tol)
         return got
 
+    def check_fused_without_gradients(args):
+        with torch.no_grad():
+            spy = _KernelSpy(monkeypatch)
+            got = fn(*args).numpy()
+            assert (spy.calls, spy.recursions) == (1, 0)
+            with xlosses.generic_only():
+                np.testing.assert_allclose(got, fn(*args).numpy(), rtol=tol, atol=tol)
+
     check(args, fused=True)
-    with torch.no_grad():
-        spy = _KernelSpy(monkeypatch)
-        got = fn(*args).numpy()
-        assert (spy.calls, spy.recursions) == (1, 0)
-        with xlosses.generic_only():
-            np.testing.assert_allclose(got, fn(*args).numpy(), rtol=tol, atol=tol)
+    check_fused_without_gradients(args)
 
     # an impossible alignment: row 0 is "a a a" in 4 frames (the kernel's inf is discarded)
     imp = [a.clone() for a in args]
@@ -562,12 +565,7 @@ def test_torch_fused_kernel_equals_generic_body(rng, monkeypatch, dtype, face):
         odd[0][1, 5, :] = float("nan")
         odd[0][1, 6, 0] = float("inf")
         odd[0][0, 3, 2] = -float("inf")
-        with torch.no_grad():
-            spy = _KernelSpy(monkeypatch)
-            got = fn(*odd).numpy()
-            assert (spy.calls, spy.recursions) == (1, 0)
-            with xlosses.generic_only():
-                np.testing.assert_allclose(got, fn(*odd).numpy(), rtol=tol, atol=tol)
+        check_fused_without_gradients(odd)
         out = check(odd, fused=False)
         assert np.all(np.isfinite(out))
         # a log_epsilon of -15 weighs in the generic body: the kernel's value is discarded

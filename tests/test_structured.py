@@ -84,16 +84,31 @@ def test_sparsemax_projection_vs_optax(backend, dtype, rng):
     assert_close(pt.T, want, TOL[dtype])
 
 
-def test_sparsemax_fast_path_equals_generic_body(backend, dtype, rng):
-    """Where no gradient passes (NumPy, torch without one) the threshold comes from the
-    sorted cumulative sum: the generic body's projection, edge rows included."""
+@pytest.mark.parametrize("nan_rows", [False, True])
+def test_sparsemax_fast_path_equals_generic_body(backend, dtype, rng, monkeypatch, nan_rows):
+    """On NumPy (no gradients) the threshold comes from the sorted cumulative sum: the
+    generic body's projection, infinite rows included.  An array with a NaN row total (a
+    NaN, or +inf with -inf) keeps the generic body, as the test of the totals decides.
+    Elsewhere both runs are generic."""
     import contextlib
 
+    from xlosses import _ops
+
+    kept = []  # per call with fast paths on: True where the sorted-sum threshold was kept
+    real = _ops._holds_nan
+
+    def spy(*a):
+        nan = real(*a)
+        kept.append(not nan)
+        return nan
+
+    monkeypatch.setattr(_ops, "_holds_nan", spy)
     x = scores_with_edge_cases(rng, 9)
     x[4] = [-np.inf] * C  # no finite score: all zero, as the generic body has it
-    x[5] = [np.inf, 1.0, np.inf, 0.0, -np.inf]
-    x[6] = [0.3, np.nan, 0.1, 0.2, 0.0]
     x[7] = [2.0, -np.inf, 1.5, 1.9, -np.inf]
+    if nan_rows:
+        x[5] = [np.inf, 1.0, np.inf, 0.0, -np.inf]
+        x[6] = [0.3, np.nan, 0.1, 0.2, 0.0]
     out = []
     for generic in (False, True):
         with xlosses.generic_only() if generic else contextlib.nullcontext():
@@ -102,6 +117,7 @@ def test_sparsemax_fast_path_equals_generic_body(backend, dtype, rng):
             rows = backend.to_numpy(sparsemax(xb, axis=-1, xp=xp))
             cols = backend.to_numpy(sparsemax(backend.asarray(x.T.copy(), dtype), axis=0, xp=xp))
         out.append((rows, cols.T))
+    assert kept == ([not nan_rows] * 2 if backend.name == "numpy" else [])
     (fast, fast_t), (generic, generic_t) = out
     np.testing.assert_allclose(fast, generic, rtol=TOL[dtype], atol=TOL[dtype])
     np.testing.assert_allclose(fast_t, generic_t, rtol=TOL[dtype], atol=TOL[dtype])
