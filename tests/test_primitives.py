@@ -335,3 +335,82 @@ def test_scaled_dot_fast_path_equals_generic_body(backend):
             where = backend.asarray(keep, "bool")
             got = _ops.scaled_dot(*args, axis=-1, where=where, xp=backend.xp)
             np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "shape, axis, layout",
+    [
+        ((6, 5), -1, "c"),
+        ((3, 4, 5), 2, "c"),
+        ((3, 4, 5), 2, "f"),
+        ((3, 4, 5), 1, "c"),
+        ((0, 5), 1, "c"),
+    ],
+)
+def test_take_labels_fast_path_equals_generic_body(backend, shape, axis, layout, monkeypatch):
+    """The flat NumPy take (C-contiguous, last axis) against ``take_along_axis``, and the other
+    layouts, which keep ``take_along_axis``: every entry picked, in its batch position."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    if layout == "f":
+        x = np.asfortranarray(x)
+    labels = rng.integers(
+        0, shape[axis], shape[: axis % len(shape)] + shape[axis % len(shape) + 1 :]
+    )
+    want = np.take_along_axis(x, np.expand_dims(labels, axis), axis=axis).squeeze(axis)
+    fast = backend.name == "numpy" and layout == "c" and axis % len(shape) == len(shape) - 1
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            xb, lb = backend.asarray(x, "float64"), backend.asarray(labels)
+            if fast and not generic:  # the fast path must not fall back
+                monkeypatch.setattr(backend.xp, "take_along_axis", None)
+            got = _ops.take_labels(xb, lb, axis=axis, xp=backend.xp)
+            monkeypatch.undo()
+            np.testing.assert_array_equal(backend.to_numpy(got), want)
+
+
+def test_safe_logaddexp_fast_path_equals_generic_body(backend):
+    """NumPy's ``logaddexp`` (fast path) and the generic body on the special values, without a
+    warning; the gradient at ``(-inf, -inf)`` is the symmetric ``(1/2, 1/2)``, not NaN (generic
+    body, every backend with autodiff)."""
+    inf, nan = np.inf, np.nan
+    a = np.array([-inf, -inf, inf, inf, nan, 1.0, 1.0, -3.0, 1e-30, -700.0, 30.0])
+    b = np.array([-inf, 2.0, inf, -inf, 1.0, 1.0, nan, 5.0, 0.0, -701.0, -30.0])
+    with np.errstate(invalid="ignore"):  # NumPy warns for its NaN arguments
+        want = np.logaddexp(a, b)
+    assert want[3] == inf and np.isnan(want[[4, 6]]).all() and want[0] == -inf
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                got = _ops.safe_logaddexp(
+                    backend.asarray(a, "float64"), backend.asarray(b, "float64"), xp=backend.xp
+                )
+            np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-15)
+    if backend.differentiable:
+        pair = [backend.asarray(np.array([-inf]), "float64")] * 2
+        ga, gb = backend.grad(lambda p, q: _ops.safe_logaddexp(p, q, xp=backend.xp), pair, [0, 1])
+        np.testing.assert_array_equal(backend.to_numpy(ga), [0.5])
+        np.testing.assert_array_equal(backend.to_numpy(gb), [0.5])
+
+
+@pytest.mark.parametrize("unread", ["finite", "nan", "inf", "none"])
+def test_zero_unread_rows_fast_path_equals_where(backend, unread):
+    """Zeros in the unread rows, or (NumPy fast path) ``x`` itself where those rows are finite."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 4, 5))
+    rows = np.zeros((3, 4), bool)
+    if unread != "none":
+        rows[1, 2:] = True
+        rows[2, 3] = True
+    if unread in ("nan", "inf"):
+        x[1, 3, 2] = np.nan if unread == "nan" else np.inf
+    for generic in (False, True):
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            xb = backend.asarray(x, "float64")
+            got = backend.to_numpy(_ops.zero_unread_rows(xb, backend.asarray(rows), xp=backend.xp))
+        identity = backend.name == "numpy" and not generic and unread in ("finite", "none")
+        if identity:  # the rows are never read: the fast path leaves them as they are
+            np.testing.assert_array_equal(got, x)
+        else:
+            np.testing.assert_array_equal(got, np.where(rows[..., None], 0.0, x))

@@ -82,6 +82,7 @@ __all__ = [
     "where_rare",
     "xlog_ratio",
     "xlogy",
+    "zero_unread_rows",
 ]
 
 Axis = int | tuple[int, ...]
@@ -576,6 +577,25 @@ def log1mexp(x: Any, *, xp: Any) -> Any:
     return xp.where(near, xp.log(-xp.expm1(x_near)), xp.log1p(-xp.exp(x_far)))
 
 
+def zero_unread_rows(x: Any, rows: Any, *, xp: Any) -> Any:
+    """``where(rows[..., None], 0, x)``: zeros in the rows of ``x`` that the caller never reads.
+
+    Such rows (padded frames) change no value the caller returns; the zeros
+    keep a NaN or ``inf`` there out of the gradients and out of the
+    arithmetic before it is discarded (where NumPy would warn).  Fast path,
+    NumPy/CuPy (no gradients): ``x`` itself when the sum of those rows is
+    finite, so every entry in them is; the test copies only the unread rows,
+    while the ``where`` is a full pass over ``x`` (2.9 ms of optax-layout CTC's
+    30 ms at 256×16×1000 float32).  CuPy is excluded: the test would
+    synchronise the device.
+    """
+    if _native(xp) == "numpy" and x.ndim and rows.shape == x.shape[:-1]:
+        with sys.modules["numpy"].errstate(over="ignore", invalid="ignore"):
+            if math.isfinite(x[rows].sum()):
+                return x
+    return xp.where(rows[..., None], 0.0, x)
+
+
 def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
     """``xp.where(mask, value, x)`` for a ``mask`` that is rarely true (invalid entries).
 
@@ -1031,9 +1051,26 @@ def take_labels(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     """``x[..., labels, ...]`` along ``axis``: the entry each label points at.
 
     ``labels`` has the shape of ``x`` without ``axis``; it must hold valid
-    indices (callers replace invalid ones first).  No one-hot is built (for
-    namespaces without ``take_along_axis``, :func:`gather` compares and sums).
+    indices in ``[0, n)`` (callers check or replace invalid ones first).  No
+    one-hot is built (for namespaces without ``take_along_axis``,
+    :func:`gather` compares and sums).
+
+    Fast path (NumPy/CuPy, C-contiguous ``x``, last axis): one flat take at
+    ``row · n + label``.  NumPy's ``take_along_axis`` builds broadcast index
+    grids and indexes in two dimensions: 40 µs against 17 µs for 4096 rows of
+    1000, 5.4 µs against 2 µs for 8 rows.
     """
+    m = _np_like(_native(xp), x, labels)
+    if (
+        m is not None
+        and axis % x.ndim == x.ndim - 1
+        and x.shape[-1]
+        and labels.shape == x.shape[:-1]
+        and x.flags.c_contiguous
+    ):
+        offsets = m.arange(0, x.size, x.shape[-1], dtype=m.intp)
+        flat = m.add(labels.reshape(-1), offsets, dtype=m.intp)
+        return x.reshape(-1)[flat].reshape(labels.shape)
     idx = xp.expand_dims(labels, axis=axis)
     return xp.squeeze(gather(x, idx, axis=axis, xp=xp), axis=axis)
 
@@ -1508,8 +1545,16 @@ def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
     result is then the larger argument and the gradient into the smaller one
     is 0.  ``xp.logaddexp`` of NumPy, torch and JAX is NaN in gradient at
     ``(-inf, -inf)``, which log-space recursions over unreachable states hit
-    constantly (CTC with an exact ``log 0``); hence no fast path.
+    constantly (CTC with an exact ``log 0``); hence no fast path where
+    gradients exist.  NumPy and CuPy have none: their ``logaddexp`` (the same
+    formula, ``-inf`` at ``(-inf, -inf)``) is one call where the generic body
+    is eight, the per-frame cost of the CTC recursion (its warning for a NaN
+    argument silenced: the generic body gives the NaN without one).
     """
+    m = _np_like(_native(xp), a, b)
+    if m is not None:
+        with _errstate(m):
+            return m.logaddexp(a, b)
     hi = xp.maximum(a, b)
     lo = xp.minimum(a, b)
     # both finite: the difference is safe; else the sum is the larger argument

@@ -41,6 +41,7 @@ from ._ops import (
     scan,
     torch_ctc_lengths,
     torch_ctc_logits,
+    zero_unread_rows,
 )
 
 __all__ = ["ctc_loss", "ctc_loss_from_lengths", "ctc_loss_with_forward_probs"]
@@ -230,7 +231,7 @@ def _optax_ctc(
         if fast is not None:
             return cast(fast, dtype, xp=xp), None, None
     # padded frames are never read: zeros there keep NaN or inf padding out of the gradients
-    x = xp.where(frame_pad[..., None], 0.0, x)
+    x = zero_unread_rows(x, frame_pad, xp=xp)
     frame_pad = xp.permute_dims(frame_pad, (1, 0))  # [T, B]
     logp = xp.permute_dims(log_softmax(x, axis=-1, xp=xp), (1, 0, 2))  # [T, B, K]
     if isinstance(log_epsilon, (int, float)):
