@@ -102,10 +102,14 @@ def broadcast_shapes(**shapes: Sequence[int | None]) -> Shape:
 
     ``None`` (an unknown size, as in Dask) broadcasts with anything.
     """
+    if len(shapes) == 2:  # the common case, two equal shapes: nothing to broadcast
+        a, b = shapes.values()
+        if tuple(a) == tuple(b) and None not in a:
+            return tuple(a)
     items = list(shapes.items())
     first = tuple(items[0][1])
     if all(tuple(s) == first for _, s in items[1:]) and None not in first:
-        return first  # the common case, equal shapes: nothing to broadcast
+        return first
     ndim = max(len(s) for _, s in items)
     out: list[int | None] = []
     for i in range(-ndim, 0):
@@ -129,6 +133,10 @@ def broadcast_shapes(**shapes: Sequence[int | None]) -> Shape:
 
 def check_same_shape(**shapes: Sequence[int | None]) -> None:
     """``ValueError`` naming every shape unless all are equal."""
+    if len(shapes) == 2:
+        a, b = shapes.values()
+        if tuple(a) == tuple(b):
+            return
     items = list(shapes.items())
     first = tuple(items[0][1])
     if any(tuple(s) != first for _, s in items[1:]):
