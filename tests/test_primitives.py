@@ -180,13 +180,13 @@ def test_exp_minus_product_fast_path_equals_generic_body(backend, hit):
 
 
 def _row_sums(primitive, reduce):
-    """``primitive(a, b)``, or with ``reduce`` its terms summed by rows of 4 through the
+    """``primitive(a, b)``, or with ``reduce`` its terms summed in 3 rows through the
     primitive's ``reduce`` argument (the fast path then tests the sums for NaN)."""
     if not reduce:
         return primitive
 
     def fn(a, b, xp):
-        return primitive(a, b, xp=xp, reduce=lambda s: xp.sum(xp.reshape(s, (3, 4)), axis=1))
+        return primitive(a, b, xp=xp, reduce=lambda s: xp.sum(xp.reshape(s, (3, -1)), axis=1))
 
     return fn
 
@@ -194,12 +194,16 @@ def _row_sums(primitive, reduce):
 @pytest.mark.parametrize("reduce", [False, True])
 @pytest.mark.parametrize("hit", [False, True])
 def test_exp_times_difference_fast_path_equals_generic_body(backend, hit, reduce):
-    a = np.tile([-1.5, 0.0, np.log(0.25), -np.inf if hit else -2.0], 3)
-    b = np.tile([-0.5, -1.0, -np.inf if hit else -4.0, -1.0], 3)
+    # guarded entries (a = -inf) beside a finite, an infinite and a -inf b: values and
+    # gradients 0 whatever b (the generic body guards a only)
+    inf = np.inf
+    a = np.tile([-1.5, 0.0, np.log(0.25), -inf if hit else -2.0, -inf if hit else -3.0], 3)
+    b = np.tile([-0.5, -1.0, -inf if hit else -4.0, -1.0, inf if hit else -2.0], 3)
+    a[-1], b[-1] = (-inf, -inf) if hit else (-1.0, -1.0)
     with np.errstate(invalid="ignore"):
         want = np.where(a == -np.inf, 0.0, np.exp(a) * (a - b))
     if reduce:
-        want = want.reshape(3, 4).sum(1)
+        want = want.reshape(3, 5).sum(1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         results = _both2(backend, _row_sums(_ops.exp_times_difference, reduce), a, b)
@@ -207,7 +211,8 @@ def test_exp_times_difference_fast_path_equals_generic_body(backend, hit, reduce
         np.testing.assert_allclose(value, want, rtol=1e-15)
         if grads is not None:
             ok = np.isfinite(a) & np.isfinite(b)
-            np.testing.assert_allclose(grads[0][ok], (np.exp(a) * (a - b + 1))[ok], rtol=1e-15)
+            da = np.exp(a[ok]) * (a[ok] - b[ok] + 1)
+            np.testing.assert_allclose(grads[0][ok], da, rtol=1e-15)
             np.testing.assert_allclose(grads[1][ok], -np.exp(a)[ok], rtol=1e-15)
             np.testing.assert_array_equal(grads[0][a == -np.inf], 0.0)  # the guarded entries
             np.testing.assert_array_equal(grads[1][a == -np.inf], 0.0)
