@@ -21,6 +21,7 @@ __all__ = [
     "is_torch_compiling",
     "namespace",
     "torch_tracing",
+    "torch_values_readable",
     "value_checks_possible",
 ]
 
@@ -140,6 +141,23 @@ def is_torch_compiling(xp: Any) -> bool:
     return _lib(xp) == "torch" and torch_tracing()
 
 
+def _no_functorch(torch: Any) -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return active is None or not active()
+
+
+def torch_values_readable(x: Any) -> bool:
+    """A torch tensor whose values a Python check may read now (``.item()``).
+
+    On the CPU (not meta, not a GPU: no device synchronisation), outside
+    ``torch.compile`` (a graph break) and outside ``torch.func`` transforms
+    (``vmap``'s batched tensors refuse ``.item()``; xlosses' own
+    :func:`xlosses._ops.map_rows` runs user functions under ``vmap``).
+    """
+    torch = sys.modules["torch"]
+    return x.is_cpu and not torch.compiler.is_compiling() and _no_functorch(torch)
+
+
 def value_checks_possible(xp: Any, x: Any) -> bool:
     """Whether data-dependent checks on ``x`` may run now.
 
@@ -152,8 +170,7 @@ def value_checks_possible(xp: Any, x: Any) -> bool:
     if lib == "numpy" or lib == "strict":
         return True
     if lib == "torch":
-        torch = sys.modules["torch"]
-        return x.is_cpu and not torch.compiler.is_compiling()  # ``is_cpu``: not meta, not GPU
+        return torch_values_readable(x)
     if lib == "jax":
         if _is_jax_tracer(x):
             return False
