@@ -38,6 +38,24 @@ def test_relu_value_and_derivative_at_zero(backend, tie):
             np.testing.assert_array_equal(grad[:5], [0.0, tie, 1.0, 1.0, 0.0])
 
 
+@pytest.mark.parametrize("tie", [0.0, 0.5, 1.0])
+def test_relu_of_an_owned_temporary_equals_relu(backend, tie):
+    """``owned=True`` (the caller's own temporary): the same values and derivatives; on
+    NumPy the result is that temporary, rewritten in place."""
+
+    def fn(a, xp):
+        t = a * 1.0  # a temporary of the caller's
+        out = _ops.relu(t, tie=tie, owned=True, xp=xp)
+        if backend.name == "numpy" and _ops.fast_paths_enabled():
+            assert out is t
+        return out
+
+    for value, grad in _both(backend, fn, X):
+        np.testing.assert_array_equal(value, [0.0, 0.0, 2.0, np.inf, 0.0, np.nan])
+        if grad is not None:
+            np.testing.assert_array_equal(grad[:5], [0.0, tie, 1.0, 1.0, 0.0])
+
+
 def test_relu_rejects_other_ties():
     with pytest.raises(ValueError, match="tie must be"), xlosses.generic_only():
         _ops.relu(np.zeros(3), tie=0.25, xp=xlosses._namespace.namespace(x=np.zeros(3)))

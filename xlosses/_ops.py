@@ -1354,20 +1354,23 @@ def _scaled_norm(x: Any, p: float, axis: Axis, keepdims: bool, xp: Any) -> Any:
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-def relu(x: Any, *, tie: float = 1.0, xp: Any) -> Any:
+def relu(x: Any, *, tie: float = 1.0, owned: bool = False, xp: Any) -> Any:
     """``max(x, 0)`` whose derivative at ``x == 0`` is ``tie``; NaN stays NaN.
 
     ``tie=1.0``: torch's ``clamp_min(x, 0)`` (the embedding and ranking losses);
     ``tie=0.5``: JAX's ``maximum(x, 0)`` (optax's hinge and perceptron losses);
     ``tie=0.0``: ``relu`` (torch's margin losses).  Fast paths, each with the
     same derivative at 0: NumPy/CuPy ``maximum(x, 0)`` (no gradients there;
-    ``where`` costs several times an arithmetic pass in NumPy), torch
-    ``clamp_min`` / ``relu`` / ``maximum``, JAX ``maximum`` / ``jax.nn.relu``.
+    ``where`` costs several times an arithmetic pass in NumPy; with ``owned``,
+    which says that ``x`` is a temporary the caller made and drops, in place
+    on it: one allocation fewer), torch ``clamp_min`` / ``relu`` /
+    ``maximum``, JAX ``maximum`` / ``jax.nn.relu``.
     """
     native = _native(xp)
     if native is not None and x.ndim:
         if native in _NUMPY_LIKE:
-            return sys.modules[native].maximum(x, 0)
+            m = sys.modules[native]
+            return m.maximum(x, 0, out=x) if owned else m.maximum(x, 0)
         if native == "torch":
             torch = _torch()
             if tie == 1.0:

@@ -82,7 +82,7 @@ def hinge_loss(predictor_outputs: Array, targets: Array) -> Array:
     """
     xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=False)
-    return cast(relu(1.0 - st, tie=0.5, xp=xp), dtype, xp=xp)
+    return cast(relu(1.0 - st, tie=0.5, owned=True, xp=xp), dtype, xp=xp)
 
 
 def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
@@ -117,7 +117,7 @@ def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
     """
     xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=True)
-    return cast(relu(-st, tie=0.5, xp=xp), dtype, xp=xp)
+    return cast(relu(-st, tie=0.5, owned=True, xp=xp), dtype, xp=xp)
 
 
 def _label_setup(
