@@ -767,10 +767,11 @@ def exp_times_difference(a: Any, b: Any, *, xp: Any, reduce: Any = None) -> Any:
     whatever ``b``); only ``a`` is replaced there: ``b``'s derivative is
     ``-exp(a) = -1`` at the fill, finite even where ``b`` is infinite, and
     the selects' gradients drop the rest (one select fewer under ``jax.jit``:
-    3.14 → 3.04 ms at 4096×1000, optax's unguarded form 2.72).  Fast paths (:func:`_unguarded_unless_nan`; NaN at ``a =
-    -inf``: ``0·(-inf - b)``): torch's ``kl_div(b, a, log_target=True)`` for
-    ``b`` of ``a``'s shape, NumPy in place.  ``reduce``: see :func:`_unguarded_unless_nan`
-    (returns ``reduce(terms)``).
+    3.14 → 3.04 ms at 4096×1000, optax's unguarded form 2.72).  Fast paths
+    (:func:`_unguarded_unless_nan`; NaN at ``a = -inf``: ``0·(-inf - b)``):
+    torch's ``kl_div(b, a, log_target=True)`` for ``b`` of ``a``'s shape,
+    NumPy in place.  ``reduce``: see :func:`_unguarded_unless_nan` (returns
+    ``reduce(terms)``).
     """
     return _unguarded_unless_nan(
         xp,
