@@ -583,10 +583,10 @@ def zero_unread_rows(x: Any, rows: Any, *, xp: Any) -> Any:
     Such rows (padded frames) change no value the caller returns; the zeros
     keep a NaN or ``inf`` there out of the gradients and out of the
     arithmetic before it is discarded (where NumPy would warn).  Fast path,
-    NumPy/CuPy (no gradients): ``x`` itself when the sum of those rows is
+    NumPy only (no gradients): ``x`` itself when the sum of those rows is
     finite, so every entry in them is; the test copies only the unread rows,
     while the ``where`` is a full pass over ``x`` (2.9 ms of optax-layout CTC's
-    30 ms at 256×16×1000 float32).  CuPy is excluded: the test would
+    30 ms at 256×16×1000 float32).  CuPy keeps the ``where``: the test would
     synchronise the device.
     """
     if _native(xp) == "numpy" and x.ndim and rows.shape == x.shape[:-1]:
