@@ -319,7 +319,9 @@ def heatmap_png(results: Sequence[Result]) -> bytes:
                 w = c["worst"]
                 data[i, j] = 1.0 if not math.isfinite(w) else np.log10(max(w, 1e-17))
     fig, ax = plt.subplots(
-        figsize=(2.0 + 1.3 * len(backends), 1.2 + 0.32 * len(specs)), dpi=100, layout="constrained"
+        figsize=(3.0 + 1.3 * len(backends), max(3.5, 1.2 + 0.32 * len(specs))),
+        dpi=100,
+        layout="constrained",
     )
     im = ax.imshow(data, cmap="viridis", vmin=-17, vmax=0, aspect="auto")
     ax.set_xticks(range(len(backends)), backends, rotation=30, ha="right")
@@ -331,10 +333,11 @@ def heatmap_png(results: Sequence[Result]) -> bytes:
                 ax.text(j, i, "✗", ha="center", va="center", color="red", fontsize=12)
             elif c is not None:
                 ax.text(j, i, f"{c['worst']:.0e}", ha="center", va="center", color="w", fontsize=8)
-    fig.colorbar(im, ax=ax, label="log10 worst relative error (value checks)")
+    # two short lines: a long label is cut off beside a short (few losses) figure
+    fig.colorbar(im, ax=ax, label="log10 worst relative error\n(value checks)")
     ax.set_title("xlosses conformance: worst error per loss × backend")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.2)
     plt.close(fig)
     return buf.getvalue()
 

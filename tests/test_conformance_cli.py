@@ -133,3 +133,15 @@ def test_seed_changes_the_inputs(tmp_path):
         assert main([*argv, "--seed", str(seed), "--json", str(path)]) == 0
     errs = [{r["check"]: r["err"] for r in _results(p) if r["check"] == "value"} for p in paths]
     assert errs[0] != errs[1]
+
+
+def test_quick_selection_compiles_the_selected_losses(tmp_path):
+    """``--quick --losses X`` compiles X itself (one spec per family of the *selected* specs);
+    ``squared_error`` is not the first regression spec of the whole table, so a subset taken
+    from every spec would skip its compiled check."""
+    pytest.importorskip("torch")
+    path = tmp_path / "r.json"
+    argv = ["--quick", "--losses", "squared_error", "--backends", "torch", "--json", str(path)]
+    assert main(argv) == 0
+    checks = {(r["spec"], r["check"]) for r in json.loads(path.read_text())["results"]}
+    assert ("squared_error", "compiled") in checks

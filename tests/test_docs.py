@@ -76,7 +76,13 @@ def test_reference_covers_every_public_name():
 
 
 def test_every_public_module_has_a_page_and_a_nav_entry():
-    modules = sorted(p.stem for p in (ROOT / "xlosses").glob("*.py") if not p.name.startswith("_"))
+    pkg = ROOT / "xlosses"
+    modules = sorted(
+        p.stem if p.is_file() else p.name
+        for p in pkg.iterdir()
+        if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").is_file())
+    )
+    assert "functional" in modules
     assert "classification" in modules
     nav = [next(iter(e.values())) for e in gen_reference.reference_nav(ROOT)]
     pages = gen_reference.reference_pages(ROOT)
@@ -131,7 +137,16 @@ def test_docstring_examples(module, monkeypatch):
         mod = importlib.import_module(module)
     except ImportError as exc:  # an adapter whose framework is not installed
         pytest.skip(f"{module} cannot be imported here: {exc}")
-    tests = [t for t in doctest.DocTestFinder().find(mod, module) if t.examples]
+    mods = [mod]
+    if module != "xlosses" and hasattr(mod, "__path__"):  # a package (functional): its modules
+        import pkgutil
+
+        mods += [
+            importlib.import_module(f"{module}.{m.name}")
+            for m in pkgutil.iter_modules(mod.__path__)
+        ]
+    finder = doctest.DocTestFinder()
+    tests = [t for m in mods for t in finder.find(m, m.__name__) if t.examples]
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     out: list[str] = []
     for t in tests:
@@ -462,3 +477,70 @@ def test_pages_missing_from_the_nav_are_added_before_the_decisions(tmp_path, mon
         {"Out of one machine": "distributed.md"},
         {"Design decisions": "decisions.md"},
     ]
+
+
+# -- names the pages mention ----------------------------------------------------------------
+
+_NAME = re.compile(r"\bxlosses(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def _source_all(path: Path) -> set[str]:
+    """``__all__`` read from a module's source (for adapters whose framework is absent)."""
+    import ast
+
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return {e.value for e in node.value.elts}
+    return set()
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``xlosses.a.b`` names a module or an attribute of one (adapters whose
+    framework cannot be imported here are checked against their source's ``__all__``)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        try:
+            obj = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(module):
+                continue  # not a module: a shorter prefix is
+            return _adapter_name(parts)
+        except ImportError:
+            return _adapter_name(parts)
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def _adapter_name(parts: list[str]) -> bool:
+    path = ROOT / "xlosses" / f"{parts[1]}.py"
+    return path.is_file() and (
+        len(parts) == 2 or (len(parts) == 3 and parts[2] in _source_all(path))
+    )
+
+
+def test_every_xlosses_name_in_the_pages_exists():
+    """A page that documents ``xlosses.torch.CrossEntropyLoss`` when there is none fails."""
+    bad = []
+    for page in _pages():
+        for m in _NAME.finditer(page.read_text(encoding="utf-8")):
+            if not _resolves(m.group(0)):
+                bad.append(f"{page.relative_to(ROOT)}: {m.group(0)}")
+    assert not bad, "names that do not exist:\n" + "\n".join(sorted(set(bad)))
+    assert not _resolves("xlosses.torch.CrossEntropyLoss")  # the check can fail
+    assert not _resolves("xlosses.no_such_loss")
+
+
+def test_readme_lists_every_public_name():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = [n for n in xlosses.__all__ if n != "generic_only"]
+    for adapter in ADAPTERS:
+        names += _adapter_all(adapter)
+    missing = [n for n in names if f"`{n}`" not in readme]
+    assert not missing, f"the README's tables lack: {missing}"

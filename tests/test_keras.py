@@ -106,3 +106,16 @@ def test_keras_backend(keras_backend):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
     )
     assert out.returncode == 0 and "KERAS CHECKS PASSED" in out.stdout, out.stderr[-4000:]
+
+
+def test_import_without_a_supported_backend_says_what_to_do(tmp_path):
+    """Keras' default backend is TensorFlow (not installed here, and its tensors are not array
+    API arrays): the ImportError names the backends that work and how to choose one."""
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env.update({"PYTHONPATH": ROOT, "KERAS_HOME": str(tmp_path)})
+    out = subprocess.run(
+        [sys.executable, "-c", "import xlosses.keras"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode != 0
+    assert "ImportError" in out.stderr and "KERAS_BACKEND=jax" in out.stderr, out.stderr
+    assert "ModuleNotFoundError" not in out.stderr.strip().splitlines()[-1]

@@ -9,7 +9,8 @@ library.  Core functions are drop-in replacements for ``optax.losses``;
 
 from __future__ import annotations
 
-from ._ops import generic_only
+from . import _backends  # noqa: F401  (registers every backend's versions; imports no framework)
+from ._dispatch import generic_only
 from .classification import (
     poly_loss_cross_entropy,
     poly_loss_sigmoid_focal,

@@ -14,8 +14,9 @@ from typing import Any
 
 import array_api_compat as _compat
 
-from ._namespace import compute_dtype, torch_tracing, value_checks_possible
-from ._ops import value_range
+from ._dispatch import read
+from ._namespace import compiling, compute_dtype, value_checks_possible
+from ._ops.labels import value_range
 
 __all__ = [
     "broadcast_shapes",
@@ -51,7 +52,7 @@ def _is_kind(xp: Any, dtype: Any, kind: str) -> bool:
     ok = None if by_class is None else by_class.get(dtype)
     if ok is None:
         ok = bool(xp.isdtype(dtype, kind))
-        if not torch_tracing():  # filled outside torch.compile only (see torch_tracing)
+        if not compiling():  # filled outside torch.compile only (see _dispatch.compiling)
             _KIND[kind].setdefault(type(dtype), {})[dtype] = ok
     return ok
 
@@ -79,7 +80,7 @@ def floating_input(xp: Any, x: Any, name: str = "logits") -> tuple[Any, Any]:
     if cd is None:
         check_floating(x, name, xp=xp)
         cd = compute_dtype(xp, dtype)
-        if not torch_tracing():
+        if not compiling():
             _COMPUTE.setdefault(type(dtype), {})[dtype] = cd
     return (x if cd == dtype else xp.astype(x, cd)), dtype
 
@@ -181,14 +182,18 @@ def check_label_range(
         return False
     if _compat.size(labels) == 0:
         return True
-    # the range alone (one or two reductions) is the cheapest test when all is well
-    lo, hi = value_range(labels, xp=xp)
+    # the range alone (one or two reductions) is the cheapest test when all is well; it
+    # is None when the computed extremes are traced values (a closed-over constant)
+    bounds = value_range(labels, xp=xp)
+    if bounds is None:
+        return False
+    lo, hi = bounds
     if lo >= 0 and hi < num_classes:
         return True
     bad = (labels < 0) | (labels >= num_classes)
     if ignore_index is not None:
         bad = bad & (labels != ignore_index)
-    if bool(xp.any(bad)):
+    if read(xp, xp.any(bad)):
         extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
         raise ValueError(
             f"{name} must lie in [0, {num_classes}){extra} for {num_classes} classes; "
@@ -204,10 +209,9 @@ def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, wha
     """
     if not value_checks_possible(xp, lengths) or _compat.size(lengths) == 0:
         return
-    if bool(xp.any((lengths < 0) | (lengths > max_length))):
-        lo = int(xp.min(lengths))
-        hi = int(xp.max(lengths))
+    bounds = value_range(lengths, xp=xp)
+    if bounds is not None and not (bounds[0] >= 0 and bounds[1] <= max_length):
         raise ValueError(
             f"{name} must lie in [0, {max_length}] ({what} has size {max_length}); "
-            f"found values in [{lo}, {hi}]"
+            f"found values in [{bounds[0]}, {bounds[1]}]"
         )

@@ -16,13 +16,13 @@ from ._checks import (
     normalize_axes,
 )
 from ._checks import floating_input as _floating
+from ._dispatch import accelerated
 from ._namespace import cast, namespace
 from ._ops import (
     label_cross_entropy,
     log_softmax,
     logsumexp,
     poly1_sum,
-    self_checked_label_cross_entropy,
     sigmoid_cross_entropy,
     sigmoid_focal_powers,
     soft_label_cross_entropy,
@@ -168,24 +168,23 @@ def _integer_label_setup(
     return x, mask, ax, dtype, labels
 
 
-def _integer_label_ce(x: Array, labels: Array, ax: int, mask: Array, xp: Any) -> Array:
-    """``logsumexp(x) - x[label]`` per row; NaN in rows whose label is out of range."""
-    num_classes = x.shape[ax]
-    if mask is None:
-        out = self_checked_label_cross_entropy(x, labels, axis=ax, xp=xp)
-        if out is not None:
-            return out
+@accelerated
+def integer_label_ce(x: Array, labels: Array, *, axis: int, mask: Array, xp: Any) -> Array:
+    """``logsumexp(x) - x[label]`` per row along ``axis``; NaN in rows whose label is out of
+    range (``ValueError`` where a value check runs).  (A backend whose fused kernel checks
+    the labels itself may stand in for the range check and the masks.)"""
+    num_classes = x.shape[axis]
     checked = check_label_range(labels, num_classes, xp=xp)
     if mask is None:
         if checked:  # every label is valid: no masking needed
-            return label_cross_entropy(x, labels, axis=ax, xp=xp)
+            return label_cross_entropy(x, labels, axis=axis, xp=xp)
         valid = (labels >= 0) & (labels < num_classes)
-        out = label_cross_entropy(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
+        out = label_cross_entropy(x, xp.where(valid, labels, 0), axis=axis, xp=xp)
         return xp.where(valid, out, xp.nan)
     valid = (labels >= 0) & (labels < num_classes)
-    picked = take_labels(x, xp.where(valid, labels, 0), axis=ax, xp=xp)
-    out = xp.where(valid, logsumexp(x, axis=ax, where=mask, xp=xp) - picked, xp.nan)
-    return xp.where(xp.any(mask, axis=ax), out, 0.0)
+    picked = take_labels(x, xp.where(valid, labels, 0), axis=axis, xp=xp)
+    out = xp.where(valid, logsumexp(x, axis=axis, where=mask, xp=xp) - picked, xp.nan)
+    return xp.where(xp.any(mask, axis=axis), out, 0.0)
 
 
 def softmax_cross_entropy_with_integer_labels(
@@ -236,7 +235,7 @@ def softmax_cross_entropy_with_integer_labels(
     """
     xp = namespace(logits=logits, labels=labels, where=where)
     x, mask, ax, dtype, labels = _integer_label_setup(logits, labels, axis, where, xp)
-    return cast(_integer_label_ce(x, labels, ax, mask, xp), dtype, xp=xp)
+    return cast(integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp), dtype, xp=xp)
 
 
 def safe_softmax_cross_entropy(logits: Array, labels: Array) -> Array:
@@ -490,7 +489,7 @@ def poly_loss_cross_entropy(
         x, mask, ax, dtype, labels = _integer_label_setup(
             logits, labels, -1 if axis is None else axis, where, xp
         )
-        ce = _integer_label_ce(x, labels, ax, mask, xp)  # = -log p_t (0 in empty rows)
+        ce = integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
     logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
     # -Σ y·log p + ε·Σ y·(1 - p) in one reduction; masked-out log p are 0, so are their 1 - p

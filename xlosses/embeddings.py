@@ -43,7 +43,7 @@ __all__ = [
 
 Array = Any
 # torch's cosine_embedding_loss adds this to each squared norm (ATen's EPSILON)
-_TORCH_COSINE_EPS = 1e-12
+_COSINE_EMBEDDING_EPS = 1e-12
 
 
 def _floats(xp: Any, **arrays: Array) -> tuple[list[Array], Any]:
@@ -393,8 +393,8 @@ def cosine_embedding_loss(x1: Array, x2: Array, targets: Array, *, margin: float
     batch = broadcast_shapes(x1=a.shape, x2=b.shape)[:-1]
     broadcast_shapes(batch=batch, targets=targets.shape)
     dot = xp.sum(a * b, axis=-1)
-    den = xp.sqrt(xp.sum(a * a, axis=-1) + _TORCH_COSINE_EPS) * xp.sqrt(
-        xp.sum(b * b, axis=-1) + _TORCH_COSINE_EPS
+    den = xp.sqrt(xp.sum(a * a, axis=-1) + _COSINE_EMBEDDING_EPS) * xp.sqrt(
+        xp.sum(b * b, axis=-1) + _COSINE_EMBEDDING_EPS
     )
     cos = dot / den
     loss = xp.where(targets == 1, 1.0 - cos, 0.0) + xp.where(

@@ -18,10 +18,23 @@ from __future__ import annotations
 from typing import Any
 
 import array_api_extra as _xpx
-import keras
 
 from ._namespace import namespace
 from .classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal
+
+_BACKENDS = ("jax", "torch")
+_NEEDS = (
+    "xlosses.keras needs Keras 3 on its JAX or PyTorch backend, whose tensors are array API "
+    "arrays: set KERAS_BACKEND=jax or KERAS_BACKEND=torch before keras is first imported"
+)
+try:
+    import keras
+except ModuleNotFoundError as exc:  # Keras' default backend, TensorFlow, is not installed
+    raise ImportError(f"{_NEEDS} (Keras tried its default backend: {exc})", name=exc.name) from exc
+if keras.backend.backend() not in _BACKENDS:
+    raise ImportError(
+        f"{_NEEDS}; Keras runs on {keras.backend.backend()!r} in this process", name="keras"
+    )
 
 __all__ = ["Poly1CrossEntropy", "Poly1Focal"]
 

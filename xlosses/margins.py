@@ -22,8 +22,10 @@ from ._checks import (
     check_same_shape,
 )
 from ._checks import floating_input as _floating
+from ._dispatch import accelerated
 from ._namespace import cast, namespace
-from ._ops import gather, relu, take_labels, torch_margin_loss
+from ._ops import gather, relu, take_labels
+from ._ops._util import device
 
 __all__ = [
     "hinge_loss",
@@ -149,9 +151,7 @@ def _mark_invalid(loss: Array, valid: Array | None, *, xp: Any) -> Array:
 
 def _is_label(labels: Array, n: int, *, xp: Any) -> Array:
     """Boolean ``[..., n]``: True at each row's label (a comparison, no one-hot of floats)."""
-    import array_api_compat
-
-    classes = xp.arange(n, dtype=labels.dtype, device=array_api_compat.device(labels))
+    classes = xp.arange(n, dtype=labels.dtype, device=device(labels))
     return classes == xp.expand_dims(labels, axis=-1)
 
 
@@ -270,12 +270,17 @@ def multi_margin_loss(
     check_option("p", p, (1, 2))
     xp = namespace(scores=scores, labels=labels, weight=weight)
     x, dtype = _floating(xp, scores, "scores")
-    fast = torch_margin_loss(
-        "multi_margin_loss", x, labels, p=p, margin=margin, weight=weight, xp=xp
+    return cast(
+        multi_margin_terms(x, labels, p=p, margin=margin, weight=weight, xp=xp), dtype, xp=xp
     )
-    if fast is not None and tuple(labels.shape) == tuple(x.shape[:-1]):
-        return cast(fast, dtype, xp=xp)
-    x, dtype, y, valid = _label_setup(xp, scores, labels)
+
+
+@accelerated
+def multi_margin_terms(
+    x: Array, labels: Array, *, p: int, margin: float, weight: Array | None, xp: Any
+) -> Array:
+    """:func:`multi_margin_loss` of scores ``x`` in their compute dtype (checks included)."""
+    x, _, y, valid = _label_setup(xp, x, labels)
     n = x.shape[-1]
     z = margin - xp.expand_dims(take_labels(x, y, axis=-1, xp=xp), axis=-1) + x
     h = relu(z, tie=0.0, xp=xp)
@@ -288,11 +293,11 @@ def multi_margin_loss(
         if tuple(weight.shape) != (n,):
             raise ValueError(
                 f"weight shape {tuple(weight.shape)} must be ({n},) for scores shape "
-                f"{tuple(scores.shape)}"
+                f"{tuple(x.shape)}"
             )
         w = xp.take(cast(weight, x.dtype, xp=xp), xp.reshape(y, (-1,)), axis=0)
         loss = loss * xp.reshape(w, tuple(y.shape))
-    return cast(_mark_invalid(loss, valid, xp=xp), dtype, xp=xp)
+    return _mark_invalid(loss, valid, xp=xp)
 
 
 def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
@@ -334,9 +339,12 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     x, dtype = _floating(xp, scores, "scores")
     check_integer(targets, "targets", xp=xp)
     check_same_shape(scores=scores.shape, targets=targets.shape)
-    fast = torch_margin_loss("multilabel_margin_loss", x, targets, xp=xp)
-    if fast is not None:
-        return cast(fast, dtype, xp=xp)
+    return cast(multilabel_margin_terms(x, targets, xp=xp), dtype, xp=xp)
+
+
+@accelerated
+def multilabel_margin_terms(x: Array, targets: Array, *, xp: Any) -> Array:
+    """:func:`multilabel_margin_loss` of scores ``x`` in their compute dtype (shapes checked)."""
     n = x.shape[-1]
     check_label_range(targets, n, xp=xp, name="targets", ignore_index=-1)
     bad = xp.any((targets < -1) | (targets >= n), axis=-1)
@@ -352,4 +360,4 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     z = 1.0 - xp.expand_dims(s_t, axis=-1) + xp.expand_dims(x, axis=-2)
     pair = xp.expand_dims(listed, axis=-1) & xp.expand_dims(~is_target, axis=-2)
     loss = xp.sum(xp.where(pair, relu(z, tie=0.0, xp=xp), 0.0), axis=(-2, -1)) / n
-    return cast(xp.where(bad, xp.nan, loss), dtype, xp=xp)
+    return xp.where(bad, xp.nan, loss)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, check_same_shape
 from ._checks import floating_input as _floating
+from ._dispatch import read
 from ._namespace import cast, namespace, value_checks_possible
 from ._ops import (
     abs_value,
@@ -394,8 +395,9 @@ def gaussian_nll(
     else:
         check_floating(var, "var", xp=xp)
         var = cast(_gaussian_var(xp, var, mean), mu.dtype, xp=xp)
-        checked = value_checks_possible(xp, var)
-        if checked and bool(xp.any(var < 0)):
+        negative = read(xp, xp.any(var < 0)) if value_checks_possible(xp, var) else None
+        checked = negative is not None  # None: not readable (a trace, a GPU, Dask)
+        if negative:
             raise ValueError("var must be non-negative; it has negative entries")
         bad = None if checked else var < 0  # NaN where no check could run
         v = straight_through_clamp(var, eps, xp=xp)

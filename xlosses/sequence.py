@@ -12,10 +12,10 @@ standard (:func:`_ctc_forward`).  Two public faces map onto it:
 The recursion loops over time steps with :func:`xlosses._ops.scan`: a Python
 loop (unrolled by ``jax.jit`` and ``torch.compile``, so that the compiled graph
 grows with the number of time steps) whose JAX fast path is ``jax.lax.scan``.
-On eager CPU torch, :func:`ctc_loss` and :func:`ctc_loss_from_lengths` hand
-the batch to torch's fused ``ctc_loss`` kernel where it gives the generic
-body's numbers (checked on the inputs and the result; see
-:func:`xlosses._ops.torch_ctc_logits` and :func:`xlosses._ops.torch_ctc_lengths`).
+The per-batch cores :func:`ctc_paddings_loss` and :func:`ctc_lengths_loss`
+are declared ``@accelerated``: on eager CPU torch the backend hands the batch
+to torch's fused ``ctc_loss`` kernel where it gives the generic body's numbers
+(checked on the inputs and the result; see ``xlosses/_backends/torch.py``).
 """
 
 from __future__ import annotations
@@ -33,16 +33,9 @@ from ._checks import (
     check_length_range,
     normalize_axes,
 )
+from ._dispatch import accelerated, read
 from ._namespace import cast, compute_dtype, namespace, value_checks_possible
-from ._ops import (
-    gather,
-    log_softmax,
-    safe_logaddexp,
-    scan,
-    torch_ctc_lengths,
-    torch_ctc_logits,
-    zero_unread_rows,
-)
+from ._ops import gather, log_softmax, safe_logaddexp, scan, zero_unread_rows
 
 __all__ = ["ctc_loss", "ctc_loss_from_lengths", "ctc_loss_with_forward_probs"]
 
@@ -217,19 +210,44 @@ def _optax_ctc(
     label_pad = _padding_mask(label_paddings, xp=xp)
     check_label_range(xp.where(label_pad, 0, labels), x.shape[2], xp=xp)
     frame_pad = _padding_mask(logit_paddings, xp=xp)  # [B, T]
-    if not keep:  # eager CPU torch: its fused kernel where it gives the same numbers
-        exact = isinstance(log_epsilon, (int, float))
-        fast = torch_ctc_logits(
-            x,
-            frame_pad,
-            labels,
-            label_pad,
-            blank=blank,
-            log_epsilon=float(log_epsilon) if exact else None,
-            xp=xp,
+    if not keep:
+        loss = ctc_paddings_loss(
+            x, frame_pad, labels, label_pad, blank=blank, log_epsilon=log_epsilon, xp=xp
         )
-        if fast is not None:
-            return cast(fast, dtype, xp=xp), None, None
+        return cast(loss, dtype, xp=xp), None, None
+    out = _paddings_recursion(x, frame_pad, labels, label_pad, blank, log_epsilon, True, xp)
+    return tuple(cast(o, dtype, xp=xp) for o in out)
+
+
+@accelerated
+def ctc_paddings_loss(
+    x: Array,
+    frame_pad: Array,
+    labels: Array,
+    label_pad: Array,
+    *,
+    blank: int,
+    log_epsilon: Any,
+    xp: Any,
+) -> Array:
+    """optax's CTC loss ``[B]`` in ``x``'s (compute) dtype: ``x`` ``[B, T, K]`` logits,
+    boolean paddings ``frame_pad [B, T]`` and ``label_pad [B, N]``, ``labels [B, N]``
+    whose unpadded entries were checked (where a check could run), ``log_epsilon`` a
+    number or a 0-d array."""
+    return _paddings_recursion(x, frame_pad, labels, label_pad, blank, log_epsilon, False, xp)[0]
+
+
+def _paddings_recursion(
+    x: Array,
+    frame_pad: Array,
+    labels: Array,
+    label_pad: Array,
+    blank: int,
+    log_epsilon: Any,
+    keep: bool,
+    xp: Any,
+) -> tuple[Any, ...]:
+    """``log_softmax`` of the logits, then :func:`_ctc_forward` with ``log_epsilon``."""
     # padded frames are never read: zeros there keep NaN or inf padding out of the gradients
     x = zero_unread_rows(x, frame_pad, xp=xp)
     frame_pad = xp.permute_dims(frame_pad, (1, 0))  # [T, B]
@@ -238,10 +256,9 @@ def _optax_ctc(
         log_zero = xp.asarray(float(log_epsilon), dtype=x.dtype, device=_device(x))
     else:
         log_zero = cast(log_epsilon, x.dtype, xp=xp)
-    out = _ctc_forward(
+    return _ctc_forward(
         logp, labels, label_pad, frame_pad, blank=blank, log_zero=log_zero, keep=keep, xp=xp
     )
-    return tuple(None if o is None else cast(o, dtype, xp=xp) for o in out)
 
 
 def ctc_loss_with_forward_probs(
@@ -547,28 +564,58 @@ def ctc_loss_from_lengths(
     blank = _check_blank(blank, num_classes, "blank")
     dtype = log_probs.dtype
     x = cast(log_probs, compute_dtype(xp, dtype), xp=xp)
-    # eager CPU torch: its fused kernel where it gives the same numbers
-    loss = torch_ctc_lengths(x, targets, il, tl, blank=blank, xp=xp)
-    if loss is not None:  # finite in every row: zero_infinity has nothing to replace
-        loss = cast(loss, dtype, xp=xp)
-        return loss[0] if unbatched else loss
+    loss = ctc_lengths_loss(
+        x,
+        targets,
+        il,
+        tl,
+        blank=blank,
+        zero_infinity=zero_infinity,
+        max_target_length=max_target_length,
+        unbatched=unbatched,
+        xp=xp,
+    )
+    loss = cast(loss, dtype, xp=xp)
+    return loss[0] if unbatched else loss
+
+
+@accelerated
+def ctc_lengths_loss(
+    x: Array,
+    targets: Array,
+    il: Array,
+    tl: Array,
+    *,
+    blank: int,
+    zero_infinity: bool,
+    max_target_length: int | None,
+    unbatched: bool,
+    xp: Any,
+) -> Array:
+    """The CTC loss ``[B]`` of :func:`ctc_loss_from_lengths` in ``x``'s (compute) dtype:
+    ``x`` ``[T, B, C]`` log-probabilities, ``targets`` ``[B, S]`` or concatenated, integer
+    lengths ``[B]`` (shapes checked); the lengths and targets are checked here."""
+    num_steps, batch, num_classes = x.shape
+    dev = _device(x)
     check_length_range(il, num_steps, xp=xp, name="input_lengths", what="the time axis")
     valid = (il >= 0) & (il <= num_steps) & (tl >= 0)
     if targets.ndim == 2 and not unbatched:
         if targets.shape[0] != batch:
             raise ValueError(
                 f"targets shape {tuple(targets.shape)} and log_probs shape "
-                f"{tuple(log_probs.shape)} have different batch sizes"
+                f"{tuple(x.shape)} have different batch sizes"
             )
         labels, width = targets, targets.shape[1]
     elif targets.ndim == 1 and not unbatched:
         total = targets.shape[0]
         width = total if max_target_length is None else operator.index(max_target_length)
-        if value_checks_possible(xp, tl) and bool(xp.sum(tl, dtype=tl.dtype) > total):
-            raise ValueError(
-                f"target_lengths sum to {int(xp.sum(tl, dtype=tl.dtype))} but the concatenated targets "
-                f"have only {total} entries"
-            )
+        if value_checks_possible(xp, tl):
+            got = read(xp, xp.sum(tl, dtype=tl.dtype))
+            if got is not None and got > total:
+                raise ValueError(
+                    f"target_lengths sum to {got} but the concatenated targets "
+                    f"have only {total} entries"
+                )
         labels, fits = _concatenated_targets(targets, tl, width, xp=xp, dev=dev)
         valid = valid & fits
     elif unbatched:
@@ -590,5 +637,4 @@ def ctc_loss_from_lengths(
     )
     if zero_infinity:
         loss = xp.where(loss == xp.inf, 0.0, loss)
-    loss = cast(xp.where(valid, loss, xp.nan), dtype, xp=xp)
-    return loss[0] if unbatched else loss
+    return xp.where(valid, loss, xp.nan)

@@ -30,7 +30,7 @@ from ._checks import check_integer, check_label_range, check_option
 from ._namespace import cast, compute_dtype, namespace
 from ._reduce import REDUCTIONS, reduce
 from .classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal, sigmoid_focal_loss
-from .functional import _ClassIndices
+from .functional._common import _ClassIndices
 
 __all__ = ["Loss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SigmoidFocalLoss"]
 

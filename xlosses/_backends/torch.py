@@ -1,0 +1,737 @@
+"""PyTorch: fused kernels, whole-loss delegations to ``torch.nn.functional``, and glue.
+
+Three kinds of version live here:
+
+* fused kernels of one primitive (``torch.logsumexp``, ``F.softplus``,
+  ``F.binary_cross_entropy_with_logits``, ...), used wherever they give the
+  generic body's values and derivatives (most also under ``torch.compile``);
+* *eager* versions (``_eager``: not inside ``torch.compile``, where inductor
+  fuses the generic body itself) and *eager CPU* versions (``_eager_cpu``: a
+  test of values is free there, no device synchronisation, no trace, no
+  ``torch.func`` transform), among them the whole-loss delegations to
+  ``torch.nn.functional``'s kernels (``cross_entropy``, ``ctc_loss``,
+  ``multi_margin_loss``, ...), each where its numbers are the generic body's;
+* glue that is semantics, not speed: ``stop_gradient`` is ``detach``.
+
+torch is never imported here: the functions run only on torch tensors, so
+``sys.modules["torch"]`` holds it by then.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from .._dispatch import BackendInfo, implements, register_backend
+from .._ops import control, divergence, entropy, logspace, norms, piecewise, simplex
+from .._ops import labels as label_ops
+from . import numpy as _np_backend
+
+NAMESPACES = ("array_api_compat.torch",)
+
+
+def torch_version(generic: Any) -> Any:
+    """Register the decorated function as ``generic``'s version for torch."""
+    return implements(generic, NAMESPACES)
+
+
+def _t() -> Any:
+    return sys.modules["torch"]
+
+
+def _no_functorch(torch: Any) -> bool:
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return active is None or not active()
+
+
+def values_readable(x: Any) -> bool:
+    """A tensor whose values a Python check may read now (``.item()``): on the CPU (no
+    device synchronisation), outside ``torch.compile`` (a graph break) and outside
+    ``torch.func`` transforms (``vmap``'s batched tensors refuse ``.item()``; xlosses'
+    own ``map_rows`` runs user functions under ``vmap``)."""
+    torch = _t()
+    return x.is_cpu and not torch.compiler.is_compiling() and _no_functorch(torch)
+
+
+def _read(v: Any) -> Any:
+    return v.item() if values_readable(v) else None
+
+
+def _compiling() -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()
+
+
+register_backend(
+    BackendInfo("torch", values_readable=values_readable, read=_read, compiling=_compiling),
+    NAMESPACES,
+)
+
+
+def _eager() -> bool:
+    """Not inside ``torch.compile`` (inductor fuses the generic body; some kernels break
+    full graphs)."""
+    return not _t().compiler.is_compiling()
+
+
+_eager_cpu = values_readable
+
+
+def no_gradients(*arrays: Any) -> bool:
+    """No automatic differentiation will pass through ``arrays``."""
+    torch = _t()
+    return not torch.is_grad_enabled() or not any(a.requires_grad for a in arrays)
+
+
+def holds_nan(out: Any) -> bool:
+    """Some entry of ``out`` may be NaN: one NaN-propagating ``sum`` (which may also report
+    ``inf - inf``) and a host read (``math.isnan`` of it: one kernel fewer than
+    ``torch.isnan``)."""
+    return math.isnan(out.detach().sum().item())
+
+
+LARGE = _np_backend.LARGE
+
+
+def _large(x: Any) -> bool:
+    return x.ndim > 0 and math.prod(x.shape) >= LARGE
+
+
+# -- log-space ---------------------------------------------------------------------------
+
+
+@torch_version(logspace.logsumexp)
+def logsumexp(x: Any, *, axis: Any = -1, keepdims: bool = False, where: Any = None, xp: Any):
+    if where is not None:
+        return NotImplemented
+    return _t().logsumexp(x, dim=axis, keepdim=keepdims)
+
+
+@torch_version(logspace.log_softmax)
+def log_softmax(x: Any, *, axis: Any = -1, where: Any = None, xp: Any) -> Any:
+    if where is not None or not isinstance(axis, int):
+        return NotImplemented
+    return _t().log_softmax(x, dim=axis)
+
+
+@torch_version(logspace.softmax)
+def softmax(x: Any, *, axis: Any = -1, where: Any = None, xp: Any) -> Any:
+    if where is not None or not isinstance(axis, int):
+        return NotImplemented
+    return _t().softmax(x, dim=axis)
+
+
+# torch's softplus returns x itself above its threshold: log1p(exp(-40)) = 4e-18 is below
+# half an ulp of 40 in float64 (and exp(40) does not overflow float32); its default, 20,
+# leaves a relative error of 1e-10 in float64
+_SOFTPLUS_LINEAR = 40.0
+
+
+@torch_version(logspace.softplus)
+def softplus(x: Any, *, xp: Any) -> Any:
+    """The fused ``softplus`` in eager mode (derivative ``sigmoid(x)``)."""
+    if not x.ndim or not _eager():
+        return NotImplemented
+    return _t().nn.functional.softplus(x, threshold=_SOFTPLUS_LINEAR)
+
+
+@torch_version(logspace.log_sigmoid_pair)
+def log_sigmoid_pair(x: Any, *, xp: Any) -> Any:
+    logsigmoid = _t().nn.functional.logsigmoid
+    return logsigmoid(x), logsigmoid(-x)
+
+
+@torch_version(logspace.log_sigmoid)
+def log_sigmoid(x: Any, *, xp: Any) -> Any:
+    return _t().nn.functional.logsigmoid(x)
+
+
+@torch_version(logspace.sigmoid)
+def sigmoid(x: Any, *, xp: Any) -> Any:
+    return _t().sigmoid(x)
+
+
+# -- cross-entropy terms -----------------------------------------------------------------
+
+
+@torch_version(entropy.sigmoid_cross_entropy)
+def sigmoid_cross_entropy(x: Any, y: Any, *, xp: Any) -> Any:
+    """The fused ``binary_cross_entropy_with_logits`` (the same formula, gradients in ``x``
+    and ``y``) when the shapes and dtypes agree."""
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return NotImplemented
+    return _t().nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+
+
+def _power(torch: Any, q: Any, g: float) -> Any:
+    if g == 0:
+        return torch.ones_like(q)
+    if g == 1:
+        return q
+    return torch.square(q) if g == 2 else torch.pow(q, g)
+
+
+@torch_version(entropy.sigmoid_focal_powers)
+def sigmoid_focal_powers(x: Any, y: Any, gammas: tuple[Any, ...], *, xp: Any) -> Any:
+    """Eager, every ``g`` a Python number that is 0 or ≥ 1 (then ``q**g`` has a finite
+    derivative at ``q = 0``, where ``q`` underflows): the fused BCE kernel and
+    ``q = σ(x)(1 - y) + σ(-x) y`` in linear space (a sum of non-negative terms), ``q**g``
+    directly."""
+    if (
+        x.shape != y.shape
+        or x.dtype != y.dtype
+        or not all(entropy.static_power(g) for g in gammas)
+        or not _eager()
+    ):
+        return NotImplemented
+    torch = _t()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+    q = torch.sigmoid(x) * (1.0 - y) + torch.sigmoid(-x) * y
+    return bce, tuple(_power(torch, q, g) for g in gammas)
+
+
+@torch_version(entropy.poly1_sum)
+def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Any, xp: Any) -> Any:
+    """Eager: ``logp + ε·expm1(logp)`` in one fused ``add(alpha=)`` (in place on the
+    ``expm1`` result, and the product with ``y`` too, when no gradient is needed), then
+    the negated row sums."""
+    if not logp.ndim or not _eager():
+        return NotImplemented
+    torch = _t()
+    t = torch.expm1(logp)
+    if logp.shape == y.shape and no_gradients(logp, y):
+        t.mul_(epsilon).add_(logp).mul_(y)
+    else:
+        t = y * torch.add(logp, t, alpha=epsilon)
+    return -torch.sum(t, dim=axis)
+
+
+def _class_axis_first(torch: Any, x: Any, axis: int) -> Any:
+    """``x`` with its class ``axis`` moved to 1, where torch's losses want it."""
+    return x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
+
+
+def _int64(torch: Any, t: Any) -> Any:
+    return t if t.dtype == torch.int64 else t.to(torch.int64)
+
+
+@torch_version(entropy.label_cross_entropy)
+def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """Eager: the fused ``cross_entropy`` (log-softmax and gather in native kernels)."""
+    if not x.ndim or not _eager():
+        return NotImplemented
+    torch = _t()
+    logits = _class_axis_first(torch, x, axis)
+    return torch.nn.functional.cross_entropy(logits, _int64(torch, labels), reduction="none")
+
+
+@torch_version(entropy.soft_label_cross_entropy)
+def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
+    """Eager: the fused ``cross_entropy`` with probability targets (the same formula)."""
+    if not x.ndim or x.shape != y.shape or x.dtype != y.dtype or not _eager():
+        return NotImplemented
+    torch = _t()
+    if x.ndim > 1 and axis % x.ndim != 1:
+        x, y = torch.movedim(x, axis, 1), torch.movedim(y, axis, 1)
+    return torch.nn.functional.cross_entropy(x, y, reduction="none")
+
+
+# torch's cross_entropy ignores the targets equal to ``ignore_index`` (default -100);
+# the most negative int64 is the one value no class index or plausible label takes.
+_NO_IGNORE = -(2**63)
+
+
+def fused(name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``torch.nn.functional.<name>(x, *args, **kwargs)`` on eager CPU tensors, else
+    ``NotImplemented``.
+
+    For losses whose per-example core *is* one of torch's fused kernels: the
+    kernel checks the targets, shapes and weights itself, which saves a
+    separate range check (a reduction and host reads) and a dozen small
+    kernels, the per-call cost of a small batch.  ``NotImplemented`` on GPUs,
+    inside ``torch.compile`` and ``torch.func`` transforms, and when the kernel
+    refuses its arguments: the generic body then runs, whose checks raise
+    xlosses' own ``ValueError`` or ``TypeError``.
+    """
+    if not x.ndim or not _eager_cpu(x):
+        return NotImplemented
+    try:
+        return getattr(_t().nn.functional, name)(x, *args, **kwargs)
+    except (IndexError, RuntimeError, ValueError):  # refused: the generic body reports it
+        return NotImplemented
+
+
+@torch_version("xlosses.classification:integer_label_ce")
+def integer_label_ce(x: Any, labels: Any, *, axis: int, mask: Any, xp: Any) -> Any:
+    """The fused ``cross_entropy`` on eager CPU tensors, which raises for a target outside
+    ``[0, C)`` itself: the separate range check (a reduction and two host reads, ~2 µs,
+    more than the loss itself on small batches) is left to it.  No target is ignored
+    (``ignore_index`` is the most negative int64, which the generic check reports)."""
+    if mask is not None:
+        return NotImplemented
+    torch = _t()
+    logits = _class_axis_first(torch, x, axis) if x.ndim else x
+    return fused(
+        "cross_entropy", logits, _int64(torch, labels), reduction="none", ignore_index=_NO_IGNORE
+    )
+
+
+# -- whole losses of xlosses.functional and the torch-style cores ------------------------
+
+
+def _index_target(target: Any) -> Any:
+    """``target`` as int64, or ``None`` unless it is an integer (not bool) tensor."""
+    torch = _t()
+    dt = target.dtype
+    if dt == torch.bool or dt.is_floating_point or dt.is_complex:
+        return None
+    return _int64(torch, target)
+
+
+def _fixed_weight(weight: Any, work: Any) -> tuple[bool, Any]:
+    """``(usable, weight in work)``: a floating weight that needs no gradient (torch's
+    fused kernels give none to a weight)."""
+    if weight is None:
+        return True, None
+    if not weight.dtype.is_floating_point or (weight.requires_grad and _t().is_grad_enabled()):
+        return False, None  # the generic body reports a non-floating weight
+    return True, weight if weight.dtype == work else weight.to(work)
+
+
+def _class_index_kernel(kind, input, target, weight, work, dtype, **kw) -> Any:
+    t = _index_target(target)
+    ok, w = _fixed_weight(weight, work)
+    if t is None or not ok:
+        return NotImplemented
+    x = input if input.dtype == work else input.to(work)
+    out = fused(kind, x, t, weight=w, **kw)
+    return out if out is NotImplemented or out.dtype == dtype else out.to(dtype)
+
+
+@torch_version("xlosses.functional.classification:class_index_cross_entropy")
+def class_index_cross_entropy(
+    input, target, weight, ignore_index, reduction, eps, dtype, work, *, xp
+) -> Any:
+    return _class_index_kernel(
+        "cross_entropy",
+        input,
+        target,
+        weight,
+        work,
+        dtype,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=eps,
+    )
+
+
+@torch_version("xlosses.functional.classification:class_index_nll")
+def class_index_nll(input, target, weight, ignore_index, reduction, dtype, work, *, xp) -> Any:
+    return _class_index_kernel(
+        "nll_loss",
+        input,
+        target,
+        weight,
+        work,
+        dtype,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+
+
+@torch_version("xlosses.functional.classification:probability_bce")
+def probability_bce(p: Any, y: Any, weight: Any, reduction: str, *, xp: Any) -> Any:
+    """The fused ``binary_cross_entropy``: its values are the generic body's (the logarithms
+    clamped at -100), and it refuses probabilities outside ``[0, 1]`` itself, which saves
+    the range check's two reductions and host reads; its derivative divides by
+    ``max(p(1 - p), 1e-12)`` where the generic body's is exact, so it runs only where no
+    gradient will pass.  Below ``LARGE`` entries only: one call against a dozen small
+    kernels, while on large batches torch's serial CPU kernel is slower than the generic
+    body (100 ms against 59 ms at 4096x1000 on one thread)."""
+    if _large(p) or not no_gradients(p, y):
+        return NotImplemented
+    ok, w = _fixed_weight(weight, p.dtype)
+    if not ok:
+        return NotImplemented
+    return fused("binary_cross_entropy", p, y, weight=w, reduction=reduction)
+
+
+@torch_version("xlosses.functional.regression:smooth_l1_terms")
+def smooth_l1_terms(x: Any, target: Any, beta: float, reduction: str, *, xp: Any) -> Any:
+    """The fused ``smooth_l1_loss`` (with the reduction): the same values and derivative."""
+    if beta <= 0 or target.dtype != x.dtype or target.shape != x.shape:
+        return NotImplemented
+    return fused("smooth_l1_loss", x, target, reduction=reduction, beta=beta)
+
+
+# torch's ``multi_margin_loss`` CPU kernel is a per-example loop: faster than a dozen small
+# kernels up to about this many scores, twice as slow as the generic body at 4096x1000.
+_SMALL = 1 << 16
+
+
+def _margin_kernel(kind: str, x: Any, target: Any, **kwargs: Any) -> Any:
+    """The per-example cores of torch's ``multi_margin_loss`` and ``multilabel_margin_loss``
+    (``x`` of shape ``[C]`` or ``[N, C]``, compute dtype).  Scores holding a NaN take the
+    generic body, which keeps the NaN in its row (torch's kernels skip a NaN margin)."""
+    if x.ndim > 2 or not x.ndim or not _eager_cpu(x):
+        return NotImplemented
+    # a NaN sum: a NaN, or +inf and -inf, which the generic body also handles
+    if holds_nan(x):
+        return NotImplemented
+    t = _index_target(target)
+    ok, w = _fixed_weight(kwargs.pop("weight", None), x.dtype)
+    if t is None or not ok:
+        return NotImplemented
+    if w is not None:
+        kwargs["weight"] = w
+    return fused(kind, x, t, reduction="none", **kwargs)
+
+
+@torch_version("xlosses.margins:multi_margin_terms")
+def multi_margin_terms(x: Any, labels: Any, *, p: int, margin: float, weight: Any, xp: Any):
+    if math.prod(x.shape) > _SMALL or tuple(labels.shape) != tuple(x.shape[:-1]):
+        return NotImplemented  # torch's CPU kernel loops per example: the generic body wins
+    return _margin_kernel("multi_margin_loss", x, labels, p=p, margin=margin, weight=weight)
+
+
+@torch_version("xlosses.margins:multilabel_margin_terms")
+def multilabel_margin_terms(x: Any, targets: Any, *, xp: Any) -> Any:
+    return _margin_kernel("multilabel_margin_loss", x, targets)
+
+
+# Paths through optax's ``log_epsilon`` stand-in weigh at most ``exp(log_epsilon)`` each; once
+# their sum is below ``exp(-_CTC_NEGLIGIBLE)`` of the likelihood it changes no bit of a float64
+# loss (2**-52 ~ exp(-36)), and the exact recursion (torch's kernel) gives the same numbers.
+_CTC_NEGLIGIBLE = 50.0
+
+
+def _ctc_kernel(logp: Any, targets: Any, il: Any, tl: Any, blank: int) -> Any:
+    """torch's fused ``ctc_loss`` per example, or ``NotImplemented`` where it refuses its
+    arguments (lengths out of range, too few concatenated targets) or a loss is not
+    finite (an impossible alignment, a NaN): the generic body then reports or computes
+    those."""
+    torch = _t()
+    try:
+        loss = torch.nn.functional.ctc_loss(logp, targets, il, tl, blank=blank, reduction="none")
+    except (IndexError, RuntimeError, ValueError):
+        return NotImplemented
+    # finite sum: every loss finite (torch.isfinite costs 3x a sum on small batches)
+    if loss.numel() and not math.isfinite(loss.detach().sum().item()):
+        return NotImplemented
+    return loss
+
+
+@torch_version("xlosses.sequence:ctc_lengths_loss")
+def ctc_lengths_loss(
+    x, targets, il, tl, *, blank, zero_infinity, max_target_length, unbatched, xp
+) -> Any:
+    """torch's fused kernel: the generic body's exact recursion, one C++ loop where the
+    generic body runs a dozen small kernels per frame.  Eager CPU only (on GPUs and under
+    ``torch.compile`` the checks below would synchronise or branch on data);
+    ``NotImplemented`` where the kernel refuses the lengths, where a target that the
+    kernel would read lies outside ``[0, C)`` (the kernel does not check them), and where
+    a loss is not finite (an impossible alignment, where the kernel's gradient is NaN; a
+    NaN input).
+
+    Gradients: the kernel returns ``exp(log_probs) - posterior``, the derivative with
+    respect to the logits of a ``log_softmax``; the exact derivative with respect to
+    ``log_probs`` is ``-posterior``.  When a gradient will pass, the extra term is taken
+    off by adding ``s.detach() - s`` (0 in value) with ``s`` the sum of
+    ``exp(log_probs)`` over the frames used.
+    """
+    if x.ndim != 3 or not _eager_cpu(x):
+        return NotImplemented
+    torch = _t()
+    lo, hi = torch.aminmax(targets) if targets.numel() else (0, 0)
+    if not (0 <= lo and hi < x.shape[2]):
+        if targets.ndim != 2 or tl.ndim != 1:
+            return NotImplemented
+        # padded entries may hold anything: the kernel reads the first target_lengths
+        width = torch.arange(targets.shape[1], device=targets.device)
+        targets = torch.where(width < tl[:, None], targets, blank)
+        lo, hi = torch.aminmax(targets)
+        if not (0 <= lo and hi < x.shape[2]):
+            return NotImplemented
+    loss = _ctc_kernel(x, targets, il, tl, blank)
+    if loss is not NotImplemented and not no_gradients(x):
+        steps = torch.arange(x.shape[0], device=x.device)
+        used = (steps[:, None] < il[None, :])[..., None]
+        s = torch.sum(torch.where(used, torch.exp(x), 0.0), dim=(0, 2))
+        loss = loss + (s.detach() - s)
+    return loss
+
+
+@torch_version("xlosses.sequence:ctc_paddings_loss")
+def ctc_paddings_loss(x, frame_pad, labels, label_pad, *, blank, log_epsilon, xp) -> Any:
+    """optax's CTC loss by torch's fused kernel, on eager CPU tensors, where the generic
+    body gives the same numbers (else ``NotImplemented``):
+
+    * ``log_epsilon`` a Python number, negligible: ``loss + log_epsilon + log(2N + 1) +
+      T·log 3`` below ``-_CTC_NEGLIGIBLE`` in every row (``(2N + 1)·3**T`` bounds the
+      number of paths through a ``log_epsilon`` state, each weighing at most
+      ``exp(log_epsilon)``);
+    * finite logits where a gradient will pass (a NaN or infinity anywhere, padded
+      frames included, takes the generic body, which never reads padded frames);
+      without gradients a NaN or ``+inf`` in a used frame makes its loss NaN (next
+      point) and padded frames are not read;
+    * paddings of the form ``0…0 1…1`` per row (optax's may lie anywhere);
+    * a finite loss in every row (an impossible alignment is ``inf`` for the kernel,
+      about ``-log_epsilon`` for optax).
+
+    The kernel's gradient with respect to its log-probabilities, ``exp(logp) -
+    posterior``, is exact with respect to the logits after the ``log_softmax``'s
+    backward pass.
+    """
+    if not isinstance(log_epsilon, (int, float)) or x.ndim != 3 or not x.shape[1]:
+        return NotImplemented
+    if not _eager_cpu(x):
+        return NotImplemented
+    torch = _t()
+    if not no_gradients(x) and not math.isfinite(x.detach().sum().item()):
+        return NotImplemented
+    num_steps, n = x.shape[1], labels.shape[1]
+    # rows of the form 0...0 1...1: their running maximum is themselves
+    for pad in (label_pad, frame_pad):
+        if pad.shape[1] > 1 and not torch.equal(torch.cummax(pad, 1).values, pad):
+            return NotImplemented
+    il, tl = (~frame_pad).sum(1), (~label_pad).sum(1)  # (T - sum: torch.rsub costs 3x)
+    logp = torch.log_softmax(x, dim=-1).transpose(0, 1)
+    loss = _ctc_kernel(logp, labels, il, tl, blank)
+    if loss is NotImplemented or not loss.numel():
+        return loss
+    paths = math.log(2 * n + 1) + num_steps * math.log(3.0)
+    if loss.detach().max().item() + float(log_epsilon) + paths > -_CTC_NEGLIGIBLE:
+        return NotImplemented
+    return loss
+
+
+# -- labels ------------------------------------------------------------------------------
+
+
+@torch_version(label_ops.value_range)
+def value_range(x: Any, *, xp: Any) -> Any:
+    """``torch.aminmax`` (one kernel); callers test that the values are readable."""
+    lo, hi = _t().aminmax(x)
+    return lo.item(), hi.item()
+
+
+@torch_version(label_ops.gather)
+def gather(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
+    """``Tensor.gather`` with int64 indices (array_api_compat's ``take_along_axis`` wraps
+    ``take_along_dim``, which broadcasts and checks again: 18 µs against 55 µs for 4096
+    rows)."""
+    axis = axis % x.ndim
+    shape = list(x.shape)
+    shape[axis] = indices.shape[axis]
+    torch = _t()
+    return x.gather(axis, _int64(torch, indices).expand(shape))
+
+
+# -- piecewise ---------------------------------------------------------------------------
+
+
+@torch_version(piecewise.relu)
+def relu(x: Any, *, tie: float = 1.0, owned: bool = False, xp: Any) -> Any:
+    """``clamp_min`` (derivative 1 at 0), ``relu`` (0), ``maximum`` (½)."""
+    if not x.ndim:
+        return NotImplemented
+    torch = _t()
+    if tie == 1.0:
+        return torch.clamp_min(x, 0)
+    if tie == 0.0:
+        return torch.relu(x)
+    if tie == 0.5:
+        return torch.maximum(x, x.new_zeros(()))
+    return NotImplemented
+
+
+@torch_version(piecewise.clamp)
+def clamp(x: Any, *, lo: float | None = None, hi: float | None = None, xp: Any) -> Any:
+    """``torch.clamp``: derivative 1 inside and at the bounds, as the generic body."""
+    return NotImplemented if not x.ndim else _t().clamp(x, lo, hi)
+
+
+@torch_version(piecewise.straight_through_clamp)
+def straight_through_clamp(x: Any, lo: float, *, xp: Any) -> Any:
+    """Where no gradient will pass: the clamp alone."""
+    if not x.ndim or not no_gradients(x):
+        return NotImplemented
+    return _t().clamp(x, lo)
+
+
+@torch_version(piecewise.squared_difference)
+def squared_difference(x: Any, t: Any, *, xp: Any) -> Any:
+    """Eager: the fused ``mse_loss(reduction='none')`` for ``t`` of ``x``'s shape (one kernel,
+    not two; inductor fuses the generic body itself)."""
+    if t is None or not x.ndim or x.shape != t.shape or not _eager():
+        return NotImplemented
+    return _t().nn.functional.mse_loss(x, t, reduction="none")
+
+
+@torch_version(piecewise.huber)
+def huber(x: Any, t: Any, delta: Any, *, xp: Any) -> Any:
+    """Eager: the fused ``huber_loss`` (the same derivatives) for a positive number ``δ`` and
+    ``t`` of ``x``'s shape."""
+    if (
+        t is None
+        or not isinstance(delta, (int, float))
+        or delta <= 0
+        or not x.ndim
+        or x.shape != t.shape
+        or not _eager()
+    ):
+        return NotImplemented
+    return _t().nn.functional.huber_loss(x, t, reduction="none", delta=float(delta))
+
+
+@torch_version(piecewise.abs_value)
+def abs_value(x: Any, *, xp: Any) -> Any:
+    """``torch.abs`` (derivative 0 at 0)."""
+    return NotImplemented if not x.ndim else _t().abs(x)
+
+
+@torch_version(piecewise.log_cosh)
+def log_cosh(e: Any, *, xp: Any) -> Any:
+    """Eager: the branch-free form (each ``where`` costs several passes here), in place
+    when no gradient is needed."""
+    if not e.ndim or not _eager():
+        return NotImplemented
+    torch = _t()
+    if no_gradients(e):
+        return _np_backend.log_cosh_in_place(torch, e)
+    lin = piecewise.LOG_COSH_LINEAR
+    a = torch.abs(e)
+    s = torch.sinh(0.5 * torch.clamp(a, max=lin))
+    return torch.log1p(2.0 * (s * s)) + torch.relu(a - lin)
+
+
+# -- divergence terms --------------------------------------------------------------------
+
+
+@torch_version(divergence.where_rare)
+def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
+    """On eager CPU tensors: ``x`` itself when no entry of ``mask`` is true (a test of values
+    is free there, and returning ``x`` is the ``where`` in value and gradient)."""
+    if not _large(x) or mask.shape != x.shape or not _eager_cpu(x) or mask.any():
+        return NotImplemented
+    return x
+
+
+@torch_version(divergence.guarded)
+def guarded(fn: Any, mask: Any, args: Any, fills: Any, *, value: float = 0.0, xp: Any) -> Any:
+    """Eager CPU, no argument requiring a gradient: ``fn`` of the arguments as they are and
+    only the outer select (:func:`where_rare`): the same values."""
+    if not _large(mask) or not _eager_cpu(mask) or not no_gradients(*args):
+        return NotImplemented
+    return divergence.where_rare(mask, value, fn(*args), xp=xp)
+
+
+def _unguarded(arrays: tuple[Any, ...], form: Any, reduce: Any = None) -> Any:
+    """``form()`` (or ``reduce`` of it) on eager CPU tensors when it holds no NaN, else
+    ``NotImplemented``: the unguarded form of a guarded term is NaN at every entry the
+    guard changes, so a NaN-free result *is* the generic body's, in value and gradient."""
+    if not all(a.ndim for a in arrays) or not _eager_cpu(arrays[0]):
+        return NotImplemented
+    out = form()
+    if out is None:
+        return NotImplemented
+    if reduce is not None:
+        out = reduce(out)
+    return NotImplemented if holds_nan(out) else out
+
+
+@torch_version(divergence.exp_minus_product)
+def exp_minus_product(x: Any, y: Any, *, xp: Any) -> Any:
+    """``addcmul(exp(x), y, x, value=-1)``: one kernel fewer than torch's own
+    ``poisson_nll_loss``."""
+    torch = _t()
+    return _unguarded((x, y), lambda: torch.addcmul(torch.exp(x), y, x, value=-1.0))
+
+
+@torch_version(divergence.exp_times_difference)
+def exp_times_difference(a: Any, b: Any, *, xp: Any, reduce: Any = None) -> Any:
+    """``kl_div(b, a, log_target=True)`` for ``b`` of ``a``'s shape."""
+    torch = _t()
+    return _unguarded(
+        (a, b),
+        lambda: (
+            torch.nn.functional.kl_div(b, a, reduction="none", log_target=True)
+            if a.shape == b.shape
+            else None
+        ),
+        reduce,
+    )
+
+
+@torch_version(divergence.xlog_ratio)
+def xlog_ratio(t: Any, lp: Any, *, xp: Any, reduce: Any = None) -> Any:
+    """Out of place.  (torch's ``kl_div`` takes ``xlogy``, finite at ``t = 0``, with a gradient
+    there that is not the guard's: not a candidate.)"""
+    torch = _t()
+    return _unguarded((t, lp), lambda: t * (torch.log(t) - lp), reduce)
+
+
+@torch_version(divergence.masked_terms_sum)
+def masked_terms_sum(a: Any, keep_a: Any, b: Any, keep_b: Any, *, xp: Any) -> Any:
+    return _unguarded((a, b), lambda: a * keep_a + b * keep_b)
+
+
+# -- norms and sparsemax -----------------------------------------------------------------
+
+
+@torch_version(norms.inverse_sqrt)
+def inverse_sqrt(n2: Any, floor: Any, *, xp: Any) -> Any:
+    """Eager, a number ``floor``: the generic steps in torch's own operations
+    (``clamp_min``: derivative 1 at the floor, as the ``where``; ``rsqrt`` on the CPU, an
+    approximation on CUDA: ``1/sqrt`` there), without the scalar tensors of
+    array_api_compat's ``where``: 4 kernels instead of 7 for a small batch."""
+    if not n2.ndim or not isinstance(floor, (int, float)) or not _eager():
+        return NotImplemented
+    torch = _t()
+    m = torch.clamp_min(n2, floor)
+    inv = torch.rsqrt if m.is_cpu else (lambda v: torch.reciprocal(torch.sqrt(v)))
+    if floor > 0:
+        return inv(m)
+    nz = m != 0
+    return torch.where(nz, inv(torch.where(nz, m, 1.0)), 0.0)
+
+
+@torch_version(norms.vector_norm)
+def vector_norm(x: Any, p: float, *, axis: Any = -1, keepdims: bool = False, xp: Any) -> Any:
+    """``p = 2`` on eager CPU tensors: torch's own norm (one pass) where it can be trusted
+    (see the NumPy backend's ``trusted_norm2``); the range of the norms is one kernel."""
+    if p != 2 or not x.ndim or not _eager_cpu(x):
+        return NotImplemented
+    torch = _t()
+    plain = torch.linalg.vector_norm(x, 2, dim=axis, keepdim=True)
+    if plain.numel():
+        lo, hi = (v.item() for v in torch.aminmax(plain.detach()))
+    else:
+        lo, hi = math.inf, 0.0
+    return _np_backend.trusted_norm2(plain, x, axis, keepdims, xp, lo, hi)
+
+
+@torch_version(simplex.sparsemax)
+def sparsemax_(x: Any, *, axis: int = -1, xp: Any) -> Any:
+    """Eager CPU without gradients: ``τ`` from the sorted cumulative sum (see the NumPy
+    backend)."""
+    if not _eager_cpu(x) or not no_gradients(x):
+        return NotImplemented
+    return _np_backend.sorted_tau_sparsemax(x, axis, xp, holds_nan)
+
+
+# -- control flow ------------------------------------------------------------------------
+
+
+@torch_version(control.stop_gradient)
+def stop_gradient(x: Any, *, xp: Any) -> Any:
+    return x.detach()
+
+
+@torch_version(control.map_rows)
+def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
+    """``torch.func.vmap`` over the rows."""
+    batch = tuple(x.shape[:-1])
+    flat = xp.reshape(x, (-1, x.shape[-1]))
+    return xp.reshape(_t().func.vmap(fn)(flat), batch)

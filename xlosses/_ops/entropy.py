@@ -1,0 +1,107 @@
+"""Cross-entropy terms: sigmoid (binary) and focal terms, Poly-1, softmax with labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._dispatch import accelerated
+from ._util import Axis
+from .labels import take_labels
+from .logspace import log_softmax, logsumexp, one_minus_exp, softplus_parts
+
+__all__ = [
+    "label_cross_entropy",
+    "poly1_sum",
+    "sigmoid_cross_entropy",
+    "sigmoid_focal_parts",
+    "sigmoid_focal_powers",
+    "soft_label_cross_entropy",
+    "static_power",
+]
+
+
+@accelerated
+def sigmoid_cross_entropy(x: Any, y: Any, *, xp: Any) -> Any:
+    """``-y·log σ(x) - (1 - y)·log σ(-x) = y·softplus(-x) + (1 - y)·softplus(x)``.
+
+    Computed as ``[x ≥ 0 ? (1 - y)·x : -y·x] + log1p(exp(-|x|))``: one ``exp``
+    and one ``log1p`` per element, exact for hard labels at any logit (no
+    cancellation of ``x`` against ``softplus(x)``) and smooth in ``y`` for soft
+    labels.
+    """
+    pos, t = softplus_parts(x, xp=xp)
+    return xp.where(pos, (1.0 - y) * x, -y * x) + t
+
+
+def sigmoid_focal_parts(x: Any, y: Any, *, xp: Any) -> tuple[Any, Any]:
+    r"""``(BCE(x, y), log(1 - p_t))`` of the sigmoid focal losses, sharing one ``exp``.
+
+    With ``u = exp(-|x|)`` and ``a = 1 - y`` for ``x ≥ 0`` (``y`` otherwise),
+
+    .. math::
+        1 - p_t = (1 - y)\,\sigma(x) + y\,\sigma(-x) = \frac{a (1 - u) + u}{1 + u}
+
+    so ``log(1 - p_t) = log(a(1 - u) + u) - log1p(u)``: one ``exp``, one
+    ``log1p`` (shared with the BCE) and one ``log``.  Exact for soft labels
+    (the numerator is a sum of non-negative terms); where it underflows to 0
+    (``a = 0`` and ``|x| > ~87`` in float32) its log is exactly ``-|x|``, taken
+    through a double ``where`` so that gradients stay finite.
+    """
+    pos = x >= 0
+    ax = xp.where(pos, x, -x)
+    u = xp.exp(-ax)
+    lg = xp.log1p(u)
+    bce = xp.where(pos, (1.0 - y) * x, -y * x) + lg
+    v = xp.where(pos, 1.0 - y, y) * (1.0 - u) + u
+    ok = v > 0
+    log_v = xp.where(ok, xp.log(xp.where(ok, v, 1.0)), -ax)
+    return bce, log_v - lg
+
+
+def static_power(g: Any) -> bool:
+    """A Python exponent for which ``q**g`` has a finite derivative at ``q = 0``."""
+    return isinstance(g, (int, float)) and (g == 0 or g >= 1)
+
+
+@accelerated
+def sigmoid_focal_powers(
+    x: Any, y: Any, gammas: tuple[Any, ...], *, xp: Any
+) -> tuple[Any, tuple[Any, ...]]:
+    r"""``(BCE(x, y), ((1 - p_t)**g for g in gammas))`` of the sigmoid focal losses.
+
+    The powers are ``exp(g·log(1 - p_t))`` with ``log(1 - p_t)`` from
+    :func:`sigmoid_focal_parts`, so values and gradients are finite for every
+    ``g ≥ 0`` (``g`` may be an array) and every finite logit, and soft labels
+    are exact.  (Backends may compute ``q = 1 - p_t`` in linear space, as a
+    sum of non-negative terms, and ``q**g`` directly where that keeps the
+    derivative finite.)
+    """
+    bce, log_q = sigmoid_focal_parts(x, y, xp=xp)
+    return bce, tuple(xp.exp(g * log_q) for g in gammas)
+
+
+@accelerated
+def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Axis, xp: Any) -> Any:
+    """``sum(y·(ε·(1 - exp(logp)) - logp), axis)``: the soft-label Poly-1 cross-entropy.
+
+    :func:`one_minus_exp` gives ``1 - p`` to full relative precision as ``p -> 1``.
+    """
+    return xp.sum(y * (epsilon * one_minus_exp(logp, xp=xp) - logp), axis=axis)
+
+
+@accelerated
+def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
+    """``logsumexp(x, axis) - x[label]`` = ``-log softmax(x)[label]`` along ``axis``.
+
+    ``labels`` has the shape of ``x`` without ``axis`` and holds valid class
+    indices (callers replace invalid ones first).  No one-hot is built.  The
+    generic body is what ``torch.compile`` and XLA fuse best, and on NumPy its
+    ``logsumexp`` keeps one temporary of ``x``'s size.
+    """
+    return logsumexp(x, axis=axis, xp=xp) - take_labels(x, labels, axis=axis, xp=xp)
+
+
+@accelerated
+def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
+    """``-sum(y · log_softmax(x), axis)`` for probability labels ``y`` of ``x``'s shape."""
+    return -xp.sum(y * log_softmax(x, axis=axis, xp=xp), axis=axis)

@@ -1,0 +1,167 @@
+"""Log-space functions: log-sum-exp, (log-)softmax, softplus, log-sigmoid and friends.
+
+Each is written once against the array API standard and keeps values *and
+gradients* finite wherever the mathematical function is finite (the "double
+where": masked-out inputs are replaced by a safe value before a function,
+the result selected after).  Backends may replace them with their own fused
+kernels (``xlosses/_backends/``) where those are at least as accurate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._dispatch import accelerated
+from ._util import Axis, safe_max
+
+__all__ = [
+    "LOG_HALF",
+    "log1mexp",
+    "log_sigmoid",
+    "log_sigmoid_pair",
+    "log_softmax",
+    "logsumexp",
+    "one_minus_exp",
+    "safe_log",
+    "safe_log1m",
+    "safe_logaddexp",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "softplus_parts",
+]
+
+LOG_HALF = -math.log(2.0)  # below it, 1 - exp(x) is as accurate as -expm1(x)
+
+
+@accelerated
+def logsumexp(
+    x: Any, *, axis: Axis = -1, keepdims: bool = False, where: Any = None, xp: Any
+) -> Any:
+    """``log(sum(exp(x), axis))`` with the maximum shifted out.
+
+    Entries where ``where`` is False are left out; a row with no entry gives
+    ``-inf`` (the log of an empty sum).
+    """
+    if where is not None:
+        x = xp.where(where, x, -xp.inf)
+    m = safe_max(x, axis, xp=xp)
+    s = xp.sum(xp.exp(x - m), axis=axis, keepdims=True)
+    # with a mask a row may be empty (s == 0): log 0 = -inf without a warning
+    out = (xp.log(s) if where is None else safe_log(s, xp=xp)) + m
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+@accelerated
+def log_softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
+    """``x - logsumexp(x, axis)``; masked-out entries are ``-inf``."""
+    if where is not None:
+        x = xp.where(where, x, -xp.inf)
+    shifted = x - safe_max(x, axis, xp=xp)
+    s = xp.sum(xp.exp(shifted), axis=axis, keepdims=True)
+    if where is None:
+        return shifted - xp.log(s)
+    # an empty row (s == 0) is all masked: log 1 keeps it free of NaN and warnings
+    return xp.where(where, shifted - xp.log(xp.where(s > 0, s, 1.0)), -xp.inf)
+
+
+@accelerated
+def softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
+    """``exp(x) / sum(exp(x), axis)``; masked-out entries (and empty rows) are 0."""
+    if where is not None:
+        x = xp.where(where, x, -xp.inf)
+    e = xp.exp(x - safe_max(x, axis, xp=xp))
+    s = xp.sum(e, axis=axis, keepdims=True)
+    out = e / xp.where(s > 0, s, 1.0)
+    return out if where is None else xp.where(where, out, 0.0)
+
+
+def softplus_parts(x: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(x >= 0, log1p(exp(-|x|)))`` with |x| taken through one ``where``.
+
+    Taking ``|x|`` and ``max(x, 0)`` from the same branch mask keeps the
+    derivative at exactly 0 right on every backend (``abs`` and ``maximum``
+    have backend-specific subgradients there).
+    """
+    pos = x >= 0
+    return pos, xp.log1p(xp.exp(-xp.where(pos, x, -x)))
+
+
+@accelerated
+def softplus(x: Any, *, xp: Any) -> Any:
+    """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``; derivative
+    ``sigmoid(x)``."""
+    pos, t = softplus_parts(x, xp=xp)
+    return xp.where(pos, x, 0.0) + t
+
+
+@accelerated
+def log_sigmoid_pair(x: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(log σ(x), log σ(-x))`` sharing one ``exp`` and one ``log1p``."""
+    pos, t = softplus_parts(x, xp=xp)
+    return xp.where(pos, 0.0, x) - t, xp.where(pos, -x, 0.0) - t
+
+
+@accelerated
+def safe_log(x: Any, *, xp: Any) -> Any:
+    """``log(x)`` for ``x >= 0`` that is ``-inf`` at 0 without a warning or a NaN gradient."""
+    pos = x > 0
+    return xp.where(pos, xp.log(xp.where(pos, x, 1.0)), -xp.inf)
+
+
+@accelerated
+def safe_log1m(x: Any, *, xp: Any) -> Any:
+    """``log(1 - x)`` for ``x <= 1`` (``log1p(-x)``), ``-inf`` at 1 without a NaN gradient."""
+    below = x < 1
+    return xp.where(below, xp.log1p(-xp.where(below, x, 0.0)), -xp.inf)
+
+
+@accelerated
+def log_sigmoid(x: Any, *, xp: Any) -> Any:
+    """``log(sigmoid(x)) = -softplus(-x)``, exact for large ``|x|``."""
+    pos, t = softplus_parts(x, xp=xp)
+    return xp.where(pos, 0.0, x) - t
+
+
+@accelerated
+def sigmoid(x: Any, *, xp: Any) -> Any:
+    """``1 / (1 + exp(-x))`` without overflow for either sign of ``x``."""
+    pos = x >= 0
+    e = xp.exp(-xp.where(pos, x, -x))
+    return xp.where(pos, 1.0, e) / (1.0 + e)
+
+
+@accelerated
+def one_minus_exp(x: Any, *, xp: Any) -> Any:
+    """``1 - exp(x)`` (``-expm1(x)``), accurate near ``x = 0``."""
+    return -xp.expm1(x)
+
+
+def log1mexp(x: Any, *, xp: Any) -> Any:
+    """``log(1 - exp(x))`` for ``x <= 0``, accurate on both sides of ``-log 2``."""
+    near = x > LOG_HALF
+    x_near = xp.where(near, x, -1.0)
+    x_far = xp.where(near, -1.0, x)
+    return xp.where(near, xp.log(-xp.expm1(x_near)), xp.log1p(-xp.exp(x_far)))
+
+
+@accelerated
+def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
+    """``log(exp(a) + exp(b))`` whose value *and gradient* are exact when both are ``-inf``.
+
+    ``max(a, b) + log1p(exp(min - max))`` with the difference replaced by
+    ``-inf`` (through a ``where``) when the smaller argument is ``-inf``: the
+    result is then the larger argument and the gradient into the smaller one
+    is 0.  The native ``logaddexp`` of NumPy, torch and JAX is NaN in gradient
+    at ``(-inf, -inf)``, which log-space recursions over unreachable states hit
+    constantly (CTC with an exact ``log 0``): backends without automatic
+    differentiation may use it, the others may not.
+    """
+    hi = xp.maximum(a, b)
+    lo = xp.minimum(a, b)
+    # both finite: the difference is safe; else the sum is the larger argument
+    # (-inf, +inf, or NaN); the inner wheres keep inf - inf (and its warning) out
+    finite = (lo > -xp.inf) & (hi < xp.inf)
+    d = xp.where(finite, xp.where(finite, lo, 0.0) - xp.where(finite, hi, 0.0), -xp.inf)
+    return hi + xp.log1p(xp.exp(d))
