@@ -419,8 +419,10 @@ def test_torch_fused_kernel_fast_path_equals_generic(name, reduction):
             x = x0.clone().requires_grad_(True)
             out = fn(x, t, weight=w, reduction=reduction, **extra)
             (gx,) = torch.autograd.grad(out.sum(), (x,))
-            half = fn(x0.half(), t, weight=w, reduction=reduction, **extra)
+            half = fn(x0.half(), t, weight=w.half(), reduction=reduction, **extra)
             assert half.dtype == torch.float16
+            # the result dtype is the promotion of the floating inputs (a float64 weight)
+            assert fn(x0.half(), t, weight=w, reduction=reduction, **extra).dtype == w.dtype
             results.append((out.detach().numpy(), gx.numpy(), half.float().numpy()))
             with pytest.raises(ValueError, match=r"target must lie in \[0, 5\)"):
                 fn(x0, t + 3, reduction=reduction)

@@ -179,6 +179,10 @@ def _no_read(v: Any) -> Any:
     return None
 
 
+def _no_autocast(x: Any, dtype: Any) -> Any:
+    return None
+
+
 @dataclass(frozen=True)
 class BackendInfo:
     """What a backend tells the generic code (defaults: a library xlosses knows nothing of).
@@ -193,7 +197,11 @@ class BackendInfo:
     warnings or cache writes would break its graph).
     ``lazy``: arrays hold no values yet (a check would compute them).
     ``adopt(x)``: an array of another library that this one accepts beside
-    its own (``None``: none), converted as the library itself does.
+    its own (``None``: none), converted as the library itself does; ``adopts``
+    the ``type(x).__module__`` roots of those arrays.
+    ``autocast(x, dtype)``: the floating dtype a loss on ``x`` computes and
+    returns in when the library's automatic mixed precision is active
+    (``torch.autocast``: float32 for 16-bit inputs), else ``None``.
     """
 
     name: str
@@ -202,7 +210,8 @@ class BackendInfo:
     compiling: Callable[[], bool] = _never
     lazy: bool = False
     adopt: Callable[[Any], Any] | None = None
-    adopts: tuple[str, ...] = ()  # type(x).__module__ roots of the arrays adopt converts
+    adopts: tuple[str, ...] = ()
+    autocast: Callable[[Any, Any], Any] = _no_autocast
 
 
 _UNKNOWN = BackendInfo("unknown")

@@ -13,7 +13,7 @@ from typing import Any
 
 import array_api_compat as _compat
 
-from ._dispatch import compiling, is_lazy, values_readable
+from ._dispatch import backend_info, compiling, is_lazy, values_readable
 
 __all__ = [
     "cast",
@@ -39,39 +39,161 @@ def _library(x: Any) -> str:
     return f"{mod}.{t.__name__}"
 
 
-def namespace(**arrays: Any) -> Any:
-    """Return the array namespace shared by the named arguments.
+def _array_namespace(name: str, a: Any) -> Any:
+    ns = _NS_CACHE.get(type(a))
+    if ns is None:
+        try:
+            ns = _compat.array_namespace(a)
+        except TypeError as exc:
+            raise TypeError(
+                f"{name} must be an array (NumPy, CuPy, JAX, PyTorch, Dask or any array "
+                f"API library), got {_library(a)}"
+            ) from exc
+        _NS_CACHE[type(a)] = ns
+    return ns
 
-    ``None`` and Python scalars are ignored.  Arrays of different libraries
-    raise ``TypeError`` naming each argument and its library.
+
+def namespace(
+    *, numbers: tuple[str, ...] = (), indices: tuple[str, ...] = (), **arrays: Any
+) -> tuple[Any, ...]:
+    """The namespace of the named arguments and the arguments as the loss computes with them.
+
+    Returns ``(xp, *arrays)``, in the order given.  The input policy
+    (docs/decisions.md), applied here for every loss:
+
+    * The namespace is that of the arrays' *leading* library: the one that is
+      not NumPy, when NumPy arrays sit beside another library's.  NumPy arrays
+      beside arrays of a library that accepts them (JAX) are converted as that
+      library does (``jnp.asarray``); mixes the leading library refuses (NumPy
+      beside torch or CuPy, torch beside JAX) raise ``TypeError`` naming both
+      arguments.
+    * Floating arrays of different dtypes are cast to their promoted dtype (the
+      array API's rules, ``xp.result_type``), so the result has the promotion
+      of the floating inputs; under ``torch.autocast`` 16-bit floating inputs
+      are computed, and returned, in float32, as torch's own losses are.
+    * Python scalars (``bool``, ``int``, ``float``) become 0-d arrays on the
+      arrays' device: of the floating dtype of the computation, of the default
+      indexing dtype for the names in ``indices`` (class labels), booleans
+      of ``bool``.  Names in ``numbers`` keep Python numbers (options that take
+      a number or an array, and decide things by which it is).
+    * ``None`` stays ``None``.
     """
     xp = None
     first = None
+    mixed = scalars = False
     for name, a in arrays.items():
-        if a is None or isinstance(a, _SCALARS):
+        if a is None:
             continue
-        t = type(a)
-        ns = _NS_CACHE.get(t)
-        if ns is None:
-            try:
-                ns = _compat.array_namespace(a)
-            except TypeError as exc:
-                raise TypeError(
-                    f"{name} must be an array (NumPy, CuPy, JAX, PyTorch, Dask or any array "
-                    f"API library), got {_library(a)}"
-                ) from exc
-            _NS_CACHE[t] = ns
+        if isinstance(a, _SCALARS):
+            scalars = scalars or name not in numbers
+            continue
+        ns = _array_namespace(name, a)
         if xp is None:
             xp, first = ns, name
         elif ns is not xp:
-            raise TypeError(
-                f"{first} and {name} come from different array libraries "
-                f"({_library(arrays[first])} and {_library(a)}); "
-                "pass arrays of one library"
-            )
+            mixed = True
     if xp is None:
         raise TypeError(f"at least one of {', '.join(arrays)} must be an array")
-    return xp
+    if mixed:
+        xp, first = _leading(arrays)
+    info = backend_info(xp)
+    values = list(arrays.values())
+    # floating dtypes: one per call in the common case, then nothing to do
+    floating = None
+    mixed_float = False
+    for i, a in enumerate(arrays.values()):
+        if a is None or isinstance(a, _SCALARS):
+            continue
+        if mixed and info.adopt is not None and _root(a) in info.adopts:
+            a = values[i] = info.adopt(a)
+        dt = a.dtype
+        if _is_floating(xp, dt):
+            if floating is None:
+                floating = dt
+            elif dt != floating:
+                mixed_float = True
+    if floating is not None:
+        target = floating
+        if mixed_float:
+            target = xp.result_type(
+                *(
+                    v.dtype
+                    for v in values
+                    if v is not None and not isinstance(v, _SCALARS) and _is_floating(xp, v.dtype)
+                )
+            )
+        widened = info.autocast(values[list(arrays).index(first)], target)
+        if widened is not None:
+            target, mixed_float = widened, True
+        if mixed_float:
+            for i, v in enumerate(values):
+                if v is not None and not isinstance(v, _SCALARS) and _is_floating(xp, v.dtype):
+                    values[i] = v if v.dtype == target else xp.astype(v, target)
+        floating = target
+    if scalars:
+        ref = values[list(arrays).index(first)]
+        dev = _compat.device(ref)
+        for i, (name, v) in enumerate(arrays.items()):
+            if isinstance(v, _SCALARS) and name not in numbers:
+                values[i] = _scalar_array(xp, name, v, floating, dev, name in indices, ref)
+    return (xp, *values)
+
+
+def _scalar_array(
+    xp: Any, name: str, v: Any, floating: Any, dev: Any, index: bool, ref: Any
+) -> Any:
+    """A Python scalar as a 0-d array of the computation (see :func:`namespace`)."""
+    if isinstance(v, bool):
+        return xp.asarray(v, dtype=xp.bool, device=dev)
+    if index and isinstance(v, int):
+        from ._ops._util import index_dtype
+
+        return xp.asarray(v, dtype=index_dtype(xp, ref), device=dev)
+    if isinstance(v, complex):
+        return xp.asarray(v, device=dev)  # the loss's own check reports the dtype
+    return (
+        xp.asarray(v, dtype=floating, device=dev)
+        if floating is not None
+        else xp.asarray(float(v), device=dev)
+    )
+
+
+def _root(a: Any) -> str:
+    return type(a).__module__.split(".")[0]
+
+
+def _leading(arrays: dict[str, Any]) -> tuple[Any, str]:
+    """The namespace of the library that leads a mix (the one whose backend adopts the
+    others' arrays: JAX takes NumPy arrays) and its first argument's name; or
+    ``TypeError`` naming two arguments of libraries that do not mix."""
+    libs: dict[Any, str] = {}  # namespace -> its first argument
+    for name, a in arrays.items():
+        if a is not None and not isinstance(a, _SCALARS):
+            libs.setdefault(_array_namespace(name, a), name)
+    for lead, lead_name in libs.items():
+        adopts = backend_info(lead).adopts
+        if all(ns is lead or _root(arrays[name]) in adopts for ns, name in libs.items()):
+            return lead, lead_name
+    first, name = list(libs.values())[:2]
+    raise TypeError(
+        f"{first} and {name} come from different array libraries "
+        f"({_library(arrays[first])} and {_library(arrays[name])}); "
+        "pass arrays of one library"
+    )
+
+
+# type(dtype) -> {dtype: real floating}
+_FLOATING: dict[type, dict[Any, bool]] = {}
+
+
+def _is_floating(xp: Any, dtype: Any) -> bool:
+    by_class = _FLOATING.get(type(dtype))
+    ok = None if by_class is None else by_class.get(dtype)
+    if ok is None:
+        ok = bool(xp.isdtype(dtype, "real floating"))
+        if not compiling():
+            _FLOATING.setdefault(type(dtype), {})[dtype] = ok
+    return ok
 
 
 # type(dtype) -> {dtype: is 16-bit}.  One inner dict per dtype class, so that

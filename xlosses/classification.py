@@ -122,7 +122,7 @@ def softmax_cross_entropy(
     ----------
     Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
     """
-    xp = namespace(logits=logits, labels=labels, where=where)
+    xp, logits, labels, where = namespace(logits=logits, labels=labels, where=where)
     if where is None and isinstance(axis, int):
         x, dtype = _floating(xp, logits)
         broadcast_shapes(logits=logits.shape, labels=labels.shape)
@@ -233,7 +233,9 @@ def softmax_cross_entropy_with_integer_labels(
     ----------
     Goodfellow, Bengio and Courville, *Deep Learning*, §6.2.2.3, 2016.
     """
-    xp = namespace(logits=logits, labels=labels, where=where)
+    xp, logits, labels, where = namespace(
+        logits=logits, labels=labels, where=where, indices=("labels",)
+    )
     x, mask, ax, dtype, labels = _integer_label_setup(logits, labels, axis, where, xp)
     return cast(integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp), dtype, xp=xp)
 
@@ -267,7 +269,7 @@ def safe_softmax_cross_entropy(logits: Array, labels: Array) -> Array:
     >>> print(np.round(xlosses.safe_softmax_cross_entropy(logits, labels), 4))
     [0.8133]
     """
-    xp = namespace(logits=logits, labels=labels)
+    xp, logits, labels = namespace(logits=logits, labels=labels)
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     y = cast(labels, x.dtype, xp=xp)
@@ -304,7 +306,7 @@ def sigmoid_binary_cross_entropy(logits: Array, labels: Array) -> Array:
     >>> print(np.round(xlosses.sigmoid_binary_cross_entropy(np.array([2.0, -1.0]), np.array([1.0, 1.0])), 4))
     [0.1269 1.3133]
     """
-    xp = namespace(logits=logits, labels=labels)
+    xp, logits, labels = namespace(logits=logits, labels=labels)
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     y = cast(labels, x.dtype, xp=xp)
@@ -380,7 +382,7 @@ def sigmoid_focal_loss(
     Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object
     Detection*, ICCV 2017.
     """
-    xp = namespace(logits=logits, labels=labels)
+    xp, logits, labels = namespace(logits=logits, labels=labels)
     bce, (weight,), y, dtype = _focal_terms(logits, labels, (gamma,), xp)
     loss = _alpha_t(alpha, y, xp) * weight * bce
     return cast(loss, dtype, xp=xp)
@@ -430,7 +432,7 @@ def poly_loss_sigmoid_focal(
     Leng et al., *PolyLoss: A Polynomial Expansion Perspective of
     Classification Loss Functions*, ICLR 2022.
     """
-    xp = namespace(logits=logits, labels=labels)
+    xp, logits, labels = namespace(logits=logits, labels=labels)
     bce, (weight, poly), y, dtype = _focal_terms(logits, labels, (gamma, gamma + 1.0), xp)
     focal = _alpha_t(alpha, y, xp) * weight * bce
     return cast(focal + epsilon * poly, dtype, xp=xp)
@@ -484,7 +486,7 @@ def poly_loss_cross_entropy(
     Leng et al., *PolyLoss: A Polynomial Expansion Perspective of
     Classification Loss Functions*, ICLR 2022.
     """
-    xp = namespace(logits=logits, labels=labels, where=where)
+    xp, logits, labels, where = namespace(logits=logits, labels=labels, where=where)
     if xp.isdtype(labels.dtype, "integral") and labels.ndim < logits.ndim:
         x, mask, ax, dtype, labels = _integer_label_setup(
             logits, labels, -1 if axis is None else axis, where, xp

@@ -113,7 +113,9 @@ def kl_divergence(
     ----------
     Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
     """
-    xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
+    xp, log_predictions, targets, where = namespace(
+        log_predictions=log_predictions, targets=targets, where=where
+    )
     lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
     # t·(log t - lp), 0 where t == 0 (double where: no 0·inf, no NaN gradient)
     return cast(_summed(xlog_ratio, t, lp, axes, mask, xp), dtype, xp=xp)
@@ -157,7 +159,9 @@ def kl_divergence_with_log_targets(
     ----------
     Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
     """
-    xp = namespace(log_predictions=log_predictions, log_targets=log_targets, where=where)
+    xp, log_predictions, log_targets, where = namespace(
+        log_predictions=log_predictions, log_targets=log_targets, where=where
+    )
     lp, lt, axes, dtype, mask = _setup(xp, log_predictions, log_targets, "log_targets", axis, where)
     return cast(_summed(exp_times_difference, lt, lp, axes, mask, xp), dtype, xp=xp)
 
@@ -199,7 +203,9 @@ def generalized_kl_divergence(
     Bregman, *The relaxation method of finding the common point of convex sets*,
     USSR Comput. Math. Math. Phys. 7(3), 1967.
     """
-    xp = namespace(log_predictions=log_predictions, targets=targets, where=where)
+    xp, log_predictions, targets, where = namespace(
+        log_predictions=log_predictions, targets=targets, where=where
+    )
     lp, t, axes, dtype, mask = _setup(xp, log_predictions, targets, "targets", axis, where)
     out = _summed(xlog_ratio, t, lp, axes, mask, xp, extra=lambda: xp.exp(lp) - t)
     return cast(out, dtype, xp=xp)

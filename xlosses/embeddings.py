@@ -148,7 +148,9 @@ def cosine_similarity(
     ----------
     `Cosine similarity <https://en.wikipedia.org/wiki/Cosine_similarity>`_, Wikipedia.
     """
-    xp = namespace(predictions=predictions, targets=targets, where=where)
+    xp, predictions, targets, where = namespace(
+        predictions=predictions, targets=targets, where=where
+    )
     s, dtype = _cosine(predictions, targets, epsilon, axis, where, xp)
     return cast(s, dtype, xp=xp)
 
@@ -191,7 +193,9 @@ def cosine_distance(
     `Cosine distance <https://en.wikipedia.org/wiki/Cosine_similarity#Cosine_distance>`_,
     Wikipedia.
     """
-    xp = namespace(predictions=predictions, targets=targets, where=where)
+    xp, predictions, targets, where = namespace(
+        predictions=predictions, targets=targets, where=where
+    )
     s, dtype = _cosine(predictions, targets, epsilon, axis, where, xp)
     return cast(1.0 - s, dtype, xp=xp)
 
@@ -291,7 +295,9 @@ def triplet_margin_loss(
     Balntas, Riba, Ponsa and Mikolajczyk, *Learning local feature descriptors
     with triplets and shallow convolutional neural networks*, BMVC 2016.
     """
-    xp = namespace(anchors=anchors, positives=positives, negatives=negatives)
+    xp, anchors, positives, negatives = namespace(
+        anchors=anchors, positives=positives, negatives=negatives
+    )
     (a, p, n), dtype = _floats(xp, anchors=anchors, positives=positives, negatives=negatives)
     broadcast_shapes(anchors=a.shape, positives=p.shape, negatives=n.shape)
     if distance_function is None:
@@ -347,7 +353,7 @@ def pairwise_distance(
     >>> print(np.round(d, 4))
     [5.]
     """
-    xp = namespace(x1=x1, x2=x2)
+    xp, x1, x2 = namespace(x1=x1, x2=x2)
     (a, b), dtype = _floats(xp, x1=x1, x2=x2)
     broadcast_shapes(x1=a.shape, x2=b.shape)
     _check_degree("p", p, allow_zero=True)
@@ -388,7 +394,7 @@ def cosine_embedding_loss(x1: Array, x2: Array, targets: Array, *, margin: float
     >>> print(np.round(xlosses.cosine_embedding_loss(x1, x2, np.array([1, -1]), margin=0.5), 4))
     [0.2929 0.2071]
     """
-    xp = namespace(x1=x1, x2=x2, targets=targets)
+    xp, x1, x2, targets = namespace(x1=x1, x2=x2, targets=targets)
     (a, b), dtype = _floats(xp, x1=x1, x2=x2)
     batch = broadcast_shapes(x1=a.shape, x2=b.shape)[:-1]
     broadcast_shapes(batch=batch, targets=targets.shape)
@@ -431,7 +437,7 @@ def hinge_embedding_loss(inputs: Array, targets: Array, *, margin: float = 1.0) 
     >>> print(np.round(xlosses.hinge_embedding_loss(x, np.array([1, -1, -1])), 4))
     [0.3 0.7 0. ]
     """
-    xp = namespace(inputs=inputs, targets=targets)
+    xp, inputs, targets = namespace(inputs=inputs, targets=targets)
     (x,), dtype = _floats(xp, inputs=inputs)
     broadcast_shapes(inputs=x.shape, targets=targets.shape)
     loss = masked_terms_sum(relu(margin - x, xp=xp), targets != 1, x, targets != -1, xp=xp)
@@ -482,7 +488,7 @@ def ntxent(embeddings: Array, labels: Array, temperature: float = 0.07) -> Array
     Chen, Kornblith, Norouzi and Hinton, *A Simple Framework for Contrastive
     Learning of Visual Representations*, ICML 2020.
     """
-    xp = namespace(embeddings=embeddings, labels=labels)
+    xp, embeddings, labels = namespace(embeddings=embeddings, labels=labels, indices=("labels",))
     (e,), dtype = _floats(xp, embeddings=embeddings)
     if e.ndim < 2:
         raise ValueError(f"embeddings must have shape [..., n, dim], got {tuple(e.shape)}")

@@ -104,7 +104,7 @@ class Poly1CrossEntropy(keras.losses.Loss):
         self.epsilon = epsilon
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        xp = namespace(y_true=y_true, y_pred=y_pred)
+        xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
         labels = _sparse_labels(y_true, y_pred, xp)
         return poly_loss_cross_entropy(
             y_pred, y_true if labels is None else labels, epsilon=self.epsilon
@@ -169,7 +169,7 @@ class Poly1Focal(keras.losses.Loss):
         self.alpha = alpha
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        xp = namespace(y_true=y_true, y_pred=y_pred)
+        xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
         labels = _sparse_labels(y_true, y_pred, xp)
         if labels is not None:
             y_true = _xpx.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype, xp=xp)

@@ -82,7 +82,7 @@ def hinge_loss(predictor_outputs: Array, targets: Array) -> Array:
     ----------
     Cortes and Vapnik, *Support-Vector Networks*, Machine Learning 20, 1995.
     """
-    xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
+    xp, predictor_outputs, targets = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=False)
     return cast(relu(1.0 - st, tie=0.5, owned=True, xp=xp), dtype, xp=xp)
 
@@ -117,7 +117,7 @@ def perceptron_loss(predictor_outputs: Array, targets: Array) -> Array:
     ----------
     Rosenblatt, *The Perceptron*, Psychological Review 65(6), 1958.
     """
-    xp = namespace(predictor_outputs=predictor_outputs, targets=targets)
+    xp, predictor_outputs, targets = namespace(predictor_outputs=predictor_outputs, targets=targets)
     st, dtype = _binary(xp, predictor_outputs, targets, same_shape=True)
     return cast(relu(-st, tie=0.5, owned=True, xp=xp), dtype, xp=xp)
 
@@ -187,7 +187,7 @@ def multiclass_hinge_loss(scores: Array, labels: Array) -> Array:
     Crammer and Singer, *On the Algorithmic Implementation of Multiclass
     Kernel-based Vector Machines*, JMLR 2, 2001.
     """
-    xp = namespace(scores=scores, labels=labels)
+    xp, scores, labels = namespace(scores=scores, labels=labels, indices=("labels",))
     x, dtype, y, valid = _label_setup(xp, scores, labels)
     top = xp.max(xp.where(_is_label(y, x.shape[-1], xp=xp), x, x + 1.0), axis=-1)
     loss = _mark_invalid(top - take_labels(x, y, axis=-1, xp=xp), valid, xp=xp)
@@ -222,7 +222,7 @@ def multiclass_perceptron_loss(scores: Array, labels: Array) -> Array:
     ----------
     Collins, *Discriminative Training Methods for Hidden Markov Models*, EMNLP 2002.
     """
-    xp = namespace(scores=scores, labels=labels)
+    xp, scores, labels = namespace(scores=scores, labels=labels, indices=("labels",))
     x, dtype, y, valid = _label_setup(xp, scores, labels)
     loss = _mark_invalid(xp.max(x, axis=-1) - take_labels(x, y, axis=-1, xp=xp), valid, xp=xp)
     return cast(loss, dtype, xp=xp)
@@ -268,7 +268,9 @@ def multi_margin_loss(
     Recognition*, ESANN 1999.
     """
     check_option("p", p, (1, 2))
-    xp = namespace(scores=scores, labels=labels, weight=weight)
+    xp, scores, labels, weight = namespace(
+        scores=scores, labels=labels, weight=weight, indices=("labels",)
+    )
     x, dtype = _floating(xp, scores, "scores")
     return cast(
         multi_margin_terms(x, labels, p=p, margin=margin, weight=weight, xp=xp), dtype, xp=xp
@@ -335,7 +337,7 @@ def multilabel_margin_loss(scores: Array, targets: Array) -> Array:
     ----------
     PyTorch documentation, ``torch.nn.MultiLabelMarginLoss``.
     """
-    xp = namespace(scores=scores, targets=targets)
+    xp, scores, targets = namespace(scores=scores, targets=targets, indices=("targets",))
     x, dtype = _floating(xp, scores, "scores")
     check_integer(targets, "targets", xp=xp)
     check_same_shape(scores=scores.shape, targets=targets.shape)

@@ -99,7 +99,9 @@ def ranking_softmax_loss(
     Cao, Qin, Liu, Tsai and Li, *Learning to Rank: From Pairwise Approach to
     Listwise Approach*, ICML 2007.
     """
-    xp = namespace(logits=logits, labels=labels, where=where, weights=weights)
+    xp, logits, labels, where, weights = namespace(
+        logits=logits, labels=labels, where=where, weights=weights
+    )
     check_floating(logits, "logits", xp=xp)
     shapes = {"logits": logits.shape, "labels": labels.shape}
     if where is not None:
@@ -157,7 +159,7 @@ def margin_ranking_loss(x1: Array, x2: Array, targets: Array, *, margin: float =
     >>> print(np.round(xlosses.margin_ranking_loss(x1, x2, np.array([1.0, -1.0, 1.0]), margin=0.3), 4))
     [0.  0.8 0.1]
     """
-    xp = namespace(x1=x1, x2=x2, targets=targets)
+    xp, x1, x2, targets = namespace(x1=x1, x2=x2, targets=targets)
     check_floating(x1, "x1", xp=xp)
     check_floating(x2, "x2", xp=xp)
     broadcast_shapes(x1=x1.shape, x2=x2.shape, targets=targets.shape)

@@ -96,7 +96,7 @@ def squared_error(predictions: Array, targets: Array | None = None) -> Array:
     ----------
     Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     x, t, dtype = _operands(xp, predictions, targets, same_shape=True)
     return cast(squared_difference(x, t, xp=xp), dtype, xp=xp)
 
@@ -130,7 +130,7 @@ def l2_loss(predictions: Array, targets: Array | None = None) -> Array:
     ----------
     Bishop, *Pattern Recognition and Machine Learning*, §1.1, 2006.
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     x, t, dtype = _operands(xp, predictions, targets, same_shape=True)
     return cast(0.5 * squared_difference(x, t, xp=xp), dtype, xp=xp)
 
@@ -161,7 +161,7 @@ def absolute_error(predictions: Array, targets: Array | None = None) -> Array:
     >>> print(np.round(xlosses.absolute_error(np.array([1.0, 2.5]), np.array([0.0, 3.0])), 4))
     [1.  0.5]
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     e, dtype = _errors(xp, predictions, targets)
     return cast(abs_value(e, xp=xp), dtype, xp=xp)
 
@@ -204,7 +204,9 @@ def huber_loss(
     ----------
     Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
-    xp = namespace(predictions=predictions, targets=targets, delta=delta)
+    xp, predictions, targets, delta = namespace(
+        predictions=predictions, targets=targets, delta=delta, numbers=("delta",)
+    )
     x, t, dtype = _operands(xp, predictions, targets)
     if not isinstance(delta, (int, float)):
         delta = cast(delta, x.dtype, xp=xp)
@@ -250,7 +252,7 @@ def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
     Chen, Tian, Xu and Lee, *Log Hyperbolic Cosine Loss Improves Variational
     Auto-Encoder*, 2019.
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     e, dtype = _errors(xp, predictions, targets)
     return cast(ops_log_cosh(e, xp=xp), dtype, xp=xp)
 
@@ -302,7 +304,7 @@ def poisson_nll(
     ----------
     PyTorch documentation, ``torch.nn.PoissonNLLLoss``.
     """
-    xp = namespace(log_input_or_rate=log_input_or_rate, targets=targets)
+    xp, log_input_or_rate, targets = namespace(log_input_or_rate=log_input_or_rate, targets=targets)
     x, dtype = _floating(xp, log_input_or_rate, "log_input_or_rate")
     broadcast_shapes(log_input_or_rate=x.shape, targets=targets.shape)
     y = cast(targets, x.dtype, xp=xp)
@@ -383,7 +385,7 @@ def gaussian_nll(
     Nix and Weigend, *Estimating the Mean and Variance of the Target Probability
     Distribution*, ICNN 1994.
     """
-    xp = namespace(mean=mean, targets=targets, var=var)
+    xp, mean, targets, var = namespace(mean=mean, targets=targets, var=var, numbers=("var",))
     mu, dtype = _floating(xp, mean, "mean")
     broadcast_shapes(mean=mean.shape, targets=targets.shape)
     if isinstance(var, (int, float)):

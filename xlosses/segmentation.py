@@ -169,7 +169,9 @@ def dice_loss(
     and Gholipour, *Tversky loss function for image segmentation using 3D
     fully convolutional deep networks*, MLMI 2017.
     """
-    xp = namespace(predictions=predictions, targets=targets, class_weights=class_weights)
+    xp, predictions, targets, class_weights = namespace(
+        predictions=predictions, targets=targets, class_weights=class_weights
+    )
     loss, dtype = _dice(
         xp,
         predictions,
@@ -234,7 +236,7 @@ def multiclass_generalized_dice_loss(
     Sudre, Li, Vercauteren, Ourselin and Cardoso, *Generalised Dice overlap as
     a deep learning loss function for highly unbalanced segmentations*, DLMIA 2017.
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     check_same_shape(predictions=predictions.shape, targets=targets.shape)
     check_floating(predictions, "predictions", xp=xp)
     t = cast(targets, compute_dtype(xp, predictions.dtype), xp=xp)
@@ -296,7 +298,7 @@ def binary_dice_loss(
     ----------
     Milletari, Navab and Ahmadi, *V-Net*, 3DV 2016.
     """
-    xp = namespace(predictions=predictions, targets=targets)
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
     if predictions.ndim == targets.ndim and predictions.shape[-1] != 1:
         predictions = xp.expand_dims(predictions, axis=-1)
         targets = xp.expand_dims(targets, axis=-1)

@@ -65,7 +65,7 @@ def _ctc_step(carry: tuple[Array, ...], x: tuple[Array, ...]) -> tuple[tuple[Arr
     """
     phi, emit, eps_repeat, eps_differ = carry
     e, b, pad = x
-    xp = namespace(phi=phi)
+    xp, phi = namespace(phi=phi)
     b = b[:, None]
     pad = pad[:, None]
     phi_tail = safe_logaddexp(phi[:, 1:], emit + eps_repeat, xp=xp)  # epsilon move
@@ -194,12 +194,13 @@ def _optax_ctc(
     keep: bool,
 ) -> tuple[Any, ...]:
     """The optax-compatible set-up: checks, log-softmax, paddings, then the recursion."""
-    xp = namespace(
+    xp, logits, logit_paddings, labels, label_paddings, log_epsilon = namespace(
         logits=logits,
         logit_paddings=logit_paddings,
         labels=labels,
         label_paddings=label_paddings,
         log_epsilon=log_epsilon,
+        numbers=("log_epsilon",),
     )
     check_floating(logits, "logits", xp=xp)
     check_integer(labels, "labels", xp=xp)
@@ -523,11 +524,18 @@ def ctc_loss_from_lengths(
     Graves, Fernández, Gomez and Schmidhuber, *Connectionist Temporal
     Classification*, ICML 2006.
     """
-    arrays = {"log_probs": log_probs, "targets": targets}
-    for name, v in (("input_lengths", input_lengths), ("target_lengths", target_lengths)):
-        if hasattr(v, "shape"):
-            arrays[name] = v
-    xp = namespace(**arrays)
+    # lengths may be Python ints or sequences (as torch takes them): those stay as they are
+    lengths = {
+        name: v
+        for name, v in (("input_lengths", input_lengths), ("target_lengths", target_lengths))
+        if hasattr(v, "shape")
+    }
+    xp, log_probs, targets, *given = namespace(
+        log_probs=log_probs, targets=targets, indices=("targets",), **lengths
+    )
+    converted = dict(zip(lengths, given, strict=True))
+    input_lengths = converted.get("input_lengths", input_lengths)
+    target_lengths = converted.get("target_lengths", target_lengths)
     check_floating(log_probs, "log_probs", xp=xp)
     check_integer(targets, "targets", xp=xp)
     dev = _device(log_probs)

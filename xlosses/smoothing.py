@@ -54,7 +54,7 @@ def smooth_labels(
     ----------
     Müller, Kornblith and Hinton, *When Does Label Smoothing Help?*, NeurIPS 2019.
     """
-    xp = namespace(labels=labels, where=where)
+    xp, labels, where = namespace(labels=labels, where=where)
     check_floating(labels, "labels", xp=xp)
     dtype = labels.dtype
     y = cast(labels, compute_dtype(xp, dtype), xp=xp)

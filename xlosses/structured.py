@@ -58,7 +58,7 @@ def sparsemax_loss(logits: Array, labels: Array) -> Array:
     Blondel, Martins and Niculae, *Learning with Fenchel-Young Losses*, JMLR 21,
     2020, §4.4.
     """
-    xp = namespace(logits=logits, labels=labels)
+    xp, logits, labels = namespace(logits=logits, labels=labels)
     x, dtype = _floating(xp, logits, "logits")
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
     z = xp.where(labels != 0, -x, x)
@@ -104,7 +104,7 @@ def multiclass_sparsemax_loss(scores: Array, labels: Array) -> Array:
     Martins and Astudillo, *From Softmax to Sparsemax: A Sparse Model of
     Attention and Multi-Label Classification*, ICML 2016.
     """
-    xp = namespace(scores=scores, labels=labels)
+    xp, scores, labels = namespace(scores=scores, labels=labels, indices=("labels",))
     x, dtype = _floating(xp, scores, "scores")
     check_integer(labels, "labels", xp=xp)
     if x.ndim == 0 or tuple(labels.shape) != tuple(x.shape[:-1]):
@@ -194,7 +194,7 @@ def make_fenchel_young_loss(
         raise TypeError(f"max_fun must be callable, got {type(max_fun).__name__}")
 
     def fenchel_young_loss(scores: Array, targets: Array, *args: Any, **kwargs: Any) -> Array:
-        xp = namespace(scores=scores, targets=targets)
+        xp, scores, targets = namespace(scores=scores, targets=targets)
         s, dtype = _floating(xp, scores, "scores")
         if s.ndim == 0:
             raise ValueError("scores must have at least one dimension (the last is reduced)")

@@ -37,7 +37,7 @@ __all__ = ["Loss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SigmoidFocalLoss"
 
 def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     """``reduction`` of a per-element loss, computed in float32 for 16-bit losses."""
-    xp = namespace(loss=loss)
+    xp, loss = namespace(loss=loss)
     dtype = loss.dtype
     return cast(reduce(cast(loss, compute_dtype(xp, dtype), xp=xp), reduction, xp=xp), dtype, xp=xp)
 
@@ -116,9 +116,9 @@ class Poly1CrossEntropyLoss(torch.nn.Module):
             self.weight = weight
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        xp = namespace(logits=logits, labels=labels, weight=self.weight)
+        xp, logits, labels, weight = namespace(logits=logits, labels=labels, weight=self.weight)
         dtype = logits.dtype
-        idx = _ClassIndices(logits, labels, self.weight, -100, compute_dtype(xp, dtype), xp)
+        idx = _ClassIndices(logits, labels, weight, -100, compute_dtype(xp, dtype), xp)
         if idx.num_classes != self.num_classes:
             raise ValueError(
                 f"logits shape {tuple(logits.shape)} has {idx.num_classes} classes on axis "
@@ -200,7 +200,7 @@ class Poly1FocalLoss(torch.nn.Module):
         self.label_is_onehot = label_is_onehot
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        xp = namespace(logits=logits, labels=labels)
+        xp, logits, labels = namespace(logits=logits, labels=labels)
         if logits.ndim < 2 or logits.shape[1] != self.num_classes:
             raise ValueError(
                 f"logits shape {tuple(logits.shape)} must be [N, {self.num_classes}, ...] "

@@ -6,7 +6,7 @@ Three kinds of version live here:
   ``F.binary_cross_entropy_with_logits``, ...), used wherever they give the
   generic body's values and derivatives (most also under ``torch.compile``);
 * *eager* versions (``_eager``: not inside ``torch.compile``, where inductor
-  fuses the generic body itself) and *eager CPU* versions (``_eager_cpu``: a
+  fuses the generic body itself) and *eager CPU* versions (``eager_cpu``: a
   test of values is free there, no device synchronisation, no trace, no
   ``torch.func`` transform), among them the whole-loss delegations to
   ``torch.nn.functional``'s kernels (``cross_entropy``, ``ctc_loss``,
@@ -63,8 +63,23 @@ def _compiling() -> bool:
     return torch is not None and torch.compiler.is_compiling()
 
 
+def _autocast(x: Any, dtype: Any) -> Any:
+    """float32 for 16-bit inputs inside ``torch.autocast`` on ``x``'s device type: torch's
+    own losses run (and return) in float32 there."""
+    torch = _t()
+    if dtype != torch.float16 and dtype != torch.bfloat16:
+        return None
+    return torch.float32 if torch.is_autocast_enabled(x.device.type) else None
+
+
 register_backend(
-    BackendInfo("torch", values_readable=values_readable, read=_read, compiling=_compiling),
+    BackendInfo(
+        "torch",
+        values_readable=values_readable,
+        read=_read,
+        compiling=_compiling,
+        autocast=_autocast,
+    ),
     NAMESPACES,
 )
 
@@ -75,7 +90,7 @@ def _eager() -> bool:
     return not _t().compiler.is_compiling()
 
 
-_eager_cpu = values_readable
+eager_cpu = values_readable
 
 
 def no_gradients(*arrays: Any) -> bool:
@@ -94,7 +109,7 @@ def holds_nan(out: Any) -> bool:
 LARGE = _np_backend.LARGE
 
 
-def _large(x: Any) -> bool:
+def large(x: Any) -> bool:
     return x.ndim > 0 and math.prod(x.shape) >= LARGE
 
 
@@ -207,12 +222,12 @@ def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Any, xp: Any) -> Any:
     return -torch.sum(t, dim=axis)
 
 
-def _class_axis_first(torch: Any, x: Any, axis: int) -> Any:
+def class_axis_first(torch: Any, x: Any, axis: int) -> Any:
     """``x`` with its class ``axis`` moved to 1, where torch's losses want it."""
     return x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)
 
 
-def _int64(torch: Any, t: Any) -> Any:
+def as_int64(torch: Any, t: Any) -> Any:
     return t if t.dtype == torch.int64 else t.to(torch.int64)
 
 
@@ -222,8 +237,8 @@ def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
     if not x.ndim or not _eager():
         return NotImplemented
     torch = _t()
-    logits = _class_axis_first(torch, x, axis)
-    return torch.nn.functional.cross_entropy(logits, _int64(torch, labels), reduction="none")
+    logits = class_axis_first(torch, x, axis)
+    return torch.nn.functional.cross_entropy(logits, as_int64(torch, labels), reduction="none")
 
 
 @torch_version(entropy.soft_label_cross_entropy)
@@ -235,275 +250,6 @@ def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
     if x.ndim > 1 and axis % x.ndim != 1:
         x, y = torch.movedim(x, axis, 1), torch.movedim(y, axis, 1)
     return torch.nn.functional.cross_entropy(x, y, reduction="none")
-
-
-# torch's cross_entropy ignores the targets equal to ``ignore_index`` (default -100);
-# the most negative int64 is the one value no class index or plausible label takes.
-_NO_IGNORE = -(2**63)
-
-
-def fused(name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
-    """``torch.nn.functional.<name>(x, *args, **kwargs)`` on eager CPU tensors, else
-    ``NotImplemented``.
-
-    For losses whose per-example core *is* one of torch's fused kernels: the
-    kernel checks the targets, shapes and weights itself, which saves a
-    separate range check (a reduction and host reads) and a dozen small
-    kernels, the per-call cost of a small batch.  ``NotImplemented`` on GPUs,
-    inside ``torch.compile`` and ``torch.func`` transforms, and when the kernel
-    refuses its arguments: the generic body then runs, whose checks raise
-    xlosses' own ``ValueError`` or ``TypeError``.
-    """
-    if not x.ndim or not _eager_cpu(x):
-        return NotImplemented
-    try:
-        return getattr(_t().nn.functional, name)(x, *args, **kwargs)
-    except (IndexError, RuntimeError, ValueError):  # refused: the generic body reports it
-        return NotImplemented
-
-
-@torch_version("xlosses.classification:integer_label_ce")
-def integer_label_ce(x: Any, labels: Any, *, axis: int, mask: Any, xp: Any) -> Any:
-    """The fused ``cross_entropy`` on eager CPU tensors, which raises for a target outside
-    ``[0, C)`` itself: the separate range check (a reduction and two host reads, ~2 µs,
-    more than the loss itself on small batches) is left to it.  No target is ignored
-    (``ignore_index`` is the most negative int64, which the generic check reports)."""
-    if mask is not None:
-        return NotImplemented
-    torch = _t()
-    logits = _class_axis_first(torch, x, axis) if x.ndim else x
-    return fused(
-        "cross_entropy", logits, _int64(torch, labels), reduction="none", ignore_index=_NO_IGNORE
-    )
-
-
-# -- whole losses of xlosses.functional and the torch-style cores ------------------------
-
-
-def _index_target(target: Any) -> Any:
-    """``target`` as int64, or ``None`` unless it is an integer (not bool) tensor."""
-    torch = _t()
-    dt = target.dtype
-    if dt == torch.bool or dt.is_floating_point or dt.is_complex:
-        return None
-    return _int64(torch, target)
-
-
-def _fixed_weight(weight: Any, work: Any) -> tuple[bool, Any]:
-    """``(usable, weight in work)``: a floating weight that needs no gradient (torch's
-    fused kernels give none to a weight)."""
-    if weight is None:
-        return True, None
-    if not weight.dtype.is_floating_point or (weight.requires_grad and _t().is_grad_enabled()):
-        return False, None  # the generic body reports a non-floating weight
-    return True, weight if weight.dtype == work else weight.to(work)
-
-
-def _class_index_kernel(kind, input, target, weight, work, dtype, **kw) -> Any:
-    t = _index_target(target)
-    ok, w = _fixed_weight(weight, work)
-    if t is None or not ok:
-        return NotImplemented
-    x = input if input.dtype == work else input.to(work)
-    out = fused(kind, x, t, weight=w, **kw)
-    return out if out is NotImplemented or out.dtype == dtype else out.to(dtype)
-
-
-@torch_version("xlosses.functional.classification:class_index_cross_entropy")
-def class_index_cross_entropy(
-    input, target, weight, ignore_index, reduction, eps, dtype, work, *, xp
-) -> Any:
-    return _class_index_kernel(
-        "cross_entropy",
-        input,
-        target,
-        weight,
-        work,
-        dtype,
-        ignore_index=ignore_index,
-        reduction=reduction,
-        label_smoothing=eps,
-    )
-
-
-@torch_version("xlosses.functional.classification:class_index_nll")
-def class_index_nll(input, target, weight, ignore_index, reduction, dtype, work, *, xp) -> Any:
-    return _class_index_kernel(
-        "nll_loss",
-        input,
-        target,
-        weight,
-        work,
-        dtype,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-
-
-@torch_version("xlosses.functional.classification:probability_bce")
-def probability_bce(p: Any, y: Any, weight: Any, reduction: str, *, xp: Any) -> Any:
-    """The fused ``binary_cross_entropy``: its values are the generic body's (the logarithms
-    clamped at -100), and it refuses probabilities outside ``[0, 1]`` itself, which saves
-    the range check's two reductions and host reads; its derivative divides by
-    ``max(p(1 - p), 1e-12)`` where the generic body's is exact, so it runs only where no
-    gradient will pass.  Below ``LARGE`` entries only: one call against a dozen small
-    kernels, while on large batches torch's serial CPU kernel is slower than the generic
-    body (100 ms against 59 ms at 4096x1000 on one thread)."""
-    if _large(p) or not no_gradients(p, y):
-        return NotImplemented
-    ok, w = _fixed_weight(weight, p.dtype)
-    if not ok:
-        return NotImplemented
-    return fused("binary_cross_entropy", p, y, weight=w, reduction=reduction)
-
-
-@torch_version("xlosses.functional.regression:smooth_l1_terms")
-def smooth_l1_terms(x: Any, target: Any, beta: float, reduction: str, *, xp: Any) -> Any:
-    """The fused ``smooth_l1_loss`` (with the reduction): the same values and derivative."""
-    if beta <= 0 or target.dtype != x.dtype or target.shape != x.shape:
-        return NotImplemented
-    return fused("smooth_l1_loss", x, target, reduction=reduction, beta=beta)
-
-
-# torch's ``multi_margin_loss`` CPU kernel is a per-example loop: faster than a dozen small
-# kernels up to about this many scores, twice as slow as the generic body at 4096x1000.
-_SMALL = 1 << 16
-
-
-def _margin_kernel(kind: str, x: Any, target: Any, **kwargs: Any) -> Any:
-    """The per-example cores of torch's ``multi_margin_loss`` and ``multilabel_margin_loss``
-    (``x`` of shape ``[C]`` or ``[N, C]``, compute dtype).  Scores holding a NaN take the
-    generic body, which keeps the NaN in its row (torch's kernels skip a NaN margin)."""
-    if x.ndim > 2 or not x.ndim or not _eager_cpu(x):
-        return NotImplemented
-    # a NaN sum: a NaN, or +inf and -inf, which the generic body also handles
-    if holds_nan(x):
-        return NotImplemented
-    t = _index_target(target)
-    ok, w = _fixed_weight(kwargs.pop("weight", None), x.dtype)
-    if t is None or not ok:
-        return NotImplemented
-    if w is not None:
-        kwargs["weight"] = w
-    return fused(kind, x, t, reduction="none", **kwargs)
-
-
-@torch_version("xlosses.margins:multi_margin_terms")
-def multi_margin_terms(x: Any, labels: Any, *, p: int, margin: float, weight: Any, xp: Any):
-    if math.prod(x.shape) > _SMALL or tuple(labels.shape) != tuple(x.shape[:-1]):
-        return NotImplemented  # torch's CPU kernel loops per example: the generic body wins
-    return _margin_kernel("multi_margin_loss", x, labels, p=p, margin=margin, weight=weight)
-
-
-@torch_version("xlosses.margins:multilabel_margin_terms")
-def multilabel_margin_terms(x: Any, targets: Any, *, xp: Any) -> Any:
-    return _margin_kernel("multilabel_margin_loss", x, targets)
-
-
-# Paths through optax's ``log_epsilon`` stand-in weigh at most ``exp(log_epsilon)`` each; once
-# their sum is below ``exp(-_CTC_NEGLIGIBLE)`` of the likelihood it changes no bit of a float64
-# loss (2**-52 ~ exp(-36)), and the exact recursion (torch's kernel) gives the same numbers.
-_CTC_NEGLIGIBLE = 50.0
-
-
-def _ctc_kernel(logp: Any, targets: Any, il: Any, tl: Any, blank: int) -> Any:
-    """torch's fused ``ctc_loss`` per example, or ``NotImplemented`` where it refuses its
-    arguments (lengths out of range, too few concatenated targets) or a loss is not
-    finite (an impossible alignment, a NaN): the generic body then reports or computes
-    those."""
-    torch = _t()
-    try:
-        loss = torch.nn.functional.ctc_loss(logp, targets, il, tl, blank=blank, reduction="none")
-    except (IndexError, RuntimeError, ValueError):
-        return NotImplemented
-    # finite sum: every loss finite (torch.isfinite costs 3x a sum on small batches)
-    if loss.numel() and not math.isfinite(loss.detach().sum().item()):
-        return NotImplemented
-    return loss
-
-
-@torch_version("xlosses.sequence:ctc_lengths_loss")
-def ctc_lengths_loss(
-    x, targets, il, tl, *, blank, zero_infinity, max_target_length, unbatched, xp
-) -> Any:
-    """torch's fused kernel: the generic body's exact recursion, one C++ loop where the
-    generic body runs a dozen small kernels per frame.  Eager CPU only (on GPUs and under
-    ``torch.compile`` the checks below would synchronise or branch on data);
-    ``NotImplemented`` where the kernel refuses the lengths, where a target that the
-    kernel would read lies outside ``[0, C)`` (the kernel does not check them), and where
-    a loss is not finite (an impossible alignment, where the kernel's gradient is NaN; a
-    NaN input).
-
-    Gradients: the kernel returns ``exp(log_probs) - posterior``, the derivative with
-    respect to the logits of a ``log_softmax``; the exact derivative with respect to
-    ``log_probs`` is ``-posterior``.  When a gradient will pass, the extra term is taken
-    off by adding ``s.detach() - s`` (0 in value) with ``s`` the sum of
-    ``exp(log_probs)`` over the frames used.
-    """
-    if x.ndim != 3 or not _eager_cpu(x):
-        return NotImplemented
-    torch = _t()
-    lo, hi = torch.aminmax(targets) if targets.numel() else (0, 0)
-    if not (0 <= lo and hi < x.shape[2]):
-        if targets.ndim != 2 or tl.ndim != 1:
-            return NotImplemented
-        # padded entries may hold anything: the kernel reads the first target_lengths
-        width = torch.arange(targets.shape[1], device=targets.device)
-        targets = torch.where(width < tl[:, None], targets, blank)
-        lo, hi = torch.aminmax(targets)
-        if not (0 <= lo and hi < x.shape[2]):
-            return NotImplemented
-    loss = _ctc_kernel(x, targets, il, tl, blank)
-    if loss is not NotImplemented and not no_gradients(x):
-        steps = torch.arange(x.shape[0], device=x.device)
-        used = (steps[:, None] < il[None, :])[..., None]
-        s = torch.sum(torch.where(used, torch.exp(x), 0.0), dim=(0, 2))
-        loss = loss + (s.detach() - s)
-    return loss
-
-
-@torch_version("xlosses.sequence:ctc_paddings_loss")
-def ctc_paddings_loss(x, frame_pad, labels, label_pad, *, blank, log_epsilon, xp) -> Any:
-    """optax's CTC loss by torch's fused kernel, on eager CPU tensors, where the generic
-    body gives the same numbers (else ``NotImplemented``):
-
-    * ``log_epsilon`` a Python number, negligible: ``loss + log_epsilon + log(2N + 1) +
-      T·log 3`` below ``-_CTC_NEGLIGIBLE`` in every row (``(2N + 1)·3**T`` bounds the
-      number of paths through a ``log_epsilon`` state, each weighing at most
-      ``exp(log_epsilon)``);
-    * finite logits where a gradient will pass (a NaN or infinity anywhere, padded
-      frames included, takes the generic body, which never reads padded frames);
-      without gradients a NaN or ``+inf`` in a used frame makes its loss NaN (next
-      point) and padded frames are not read;
-    * paddings of the form ``0…0 1…1`` per row (optax's may lie anywhere);
-    * a finite loss in every row (an impossible alignment is ``inf`` for the kernel,
-      about ``-log_epsilon`` for optax).
-
-    The kernel's gradient with respect to its log-probabilities, ``exp(logp) -
-    posterior``, is exact with respect to the logits after the ``log_softmax``'s
-    backward pass.
-    """
-    if not isinstance(log_epsilon, (int, float)) or x.ndim != 3 or not x.shape[1]:
-        return NotImplemented
-    if not _eager_cpu(x):
-        return NotImplemented
-    torch = _t()
-    if not no_gradients(x) and not math.isfinite(x.detach().sum().item()):
-        return NotImplemented
-    num_steps, n = x.shape[1], labels.shape[1]
-    # rows of the form 0...0 1...1: their running maximum is themselves
-    for pad in (label_pad, frame_pad):
-        if pad.shape[1] > 1 and not torch.equal(torch.cummax(pad, 1).values, pad):
-            return NotImplemented
-    il, tl = (~frame_pad).sum(1), (~label_pad).sum(1)  # (T - sum: torch.rsub costs 3x)
-    logp = torch.log_softmax(x, dim=-1).transpose(0, 1)
-    loss = _ctc_kernel(logp, labels, il, tl, blank)
-    if loss is NotImplemented or not loss.numel():
-        return loss
-    paths = math.log(2 * n + 1) + num_steps * math.log(3.0)
-    if loss.detach().max().item() + float(log_epsilon) + paths > -_CTC_NEGLIGIBLE:
-        return NotImplemented
-    return loss
 
 
 # -- labels ------------------------------------------------------------------------------
@@ -525,7 +271,7 @@ def gather(x: Any, indices: Any, *, axis: int, xp: Any) -> Any:
     shape = list(x.shape)
     shape[axis] = indices.shape[axis]
     torch = _t()
-    return x.gather(axis, _int64(torch, indices).expand(shape))
+    return x.gather(axis, as_int64(torch, indices).expand(shape))
 
 
 # -- piecewise ---------------------------------------------------------------------------
@@ -613,7 +359,7 @@ def log_cosh(e: Any, *, xp: Any) -> Any:
 def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
     """On eager CPU tensors: ``x`` itself when no entry of ``mask`` is true (a test of values
     is free there, and returning ``x`` is the ``where`` in value and gradient)."""
-    if not _large(x) or mask.shape != x.shape or not _eager_cpu(x) or mask.any():
+    if not large(x) or mask.shape != x.shape or not eager_cpu(x) or mask.any():
         return NotImplemented
     return x
 
@@ -622,7 +368,7 @@ def where_rare(mask: Any, value: float, x: Any, *, xp: Any) -> Any:
 def guarded(fn: Any, mask: Any, args: Any, fills: Any, *, value: float = 0.0, xp: Any) -> Any:
     """Eager CPU, no argument requiring a gradient: ``fn`` of the arguments as they are and
     only the outer select (:func:`where_rare`): the same values."""
-    if not _large(mask) or not _eager_cpu(mask) or not no_gradients(*args):
+    if not large(mask) or not eager_cpu(mask) or not no_gradients(*args):
         return NotImplemented
     return divergence.where_rare(mask, value, fn(*args), xp=xp)
 
@@ -631,7 +377,7 @@ def _unguarded(arrays: tuple[Any, ...], form: Any, reduce: Any = None) -> Any:
     """``form()`` (or ``reduce`` of it) on eager CPU tensors when it holds no NaN, else
     ``NotImplemented``: the unguarded form of a guarded term is NaN at every entry the
     guard changes, so a NaN-free result *is* the generic body's, in value and gradient."""
-    if not all(a.ndim for a in arrays) or not _eager_cpu(arrays[0]):
+    if not all(a.ndim for a in arrays) or not eager_cpu(arrays[0]):
         return NotImplemented
     out = form()
     if out is None:
@@ -701,7 +447,7 @@ def inverse_sqrt(n2: Any, floor: Any, *, xp: Any) -> Any:
 def vector_norm(x: Any, p: float, *, axis: Any = -1, keepdims: bool = False, xp: Any) -> Any:
     """``p = 2`` on eager CPU tensors: torch's own norm (one pass) where it can be trusted
     (see the NumPy backend's ``trusted_norm2``); the range of the norms is one kernel."""
-    if p != 2 or not x.ndim or not _eager_cpu(x):
+    if p != 2 or not x.ndim or not eager_cpu(x):
         return NotImplemented
     torch = _t()
     plain = torch.linalg.vector_norm(x, 2, dim=axis, keepdim=True)
@@ -716,7 +462,7 @@ def vector_norm(x: Any, p: float, *, axis: Any = -1, keepdims: bool = False, xp:
 def sparsemax_(x: Any, *, axis: int = -1, xp: Any) -> Any:
     """Eager CPU without gradients: ``τ`` from the sorted cumulative sum (see the NumPy
     backend)."""
-    if not _eager_cpu(x) or not no_gradients(x):
+    if not eager_cpu(x) or not no_gradients(x):
         return NotImplemented
     return _np_backend.sorted_tau_sparsemax(x, axis, xp, holds_nan)
 

@@ -116,7 +116,7 @@ def cross_entropy(
     Szegedy et al., *Rethinking the Inception Architecture for Computer
     Vision*, CVPR 2016 (label smoothing).
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     axis = _class_axis(input)
@@ -215,7 +215,7 @@ def nll_loss(
     ----------
     PyTorch documentation, ``torch.nn.NLLLoss``.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     return class_index_nll(input, target, weight, ignore_index, reduction, dtype, work, xp=xp)
@@ -297,7 +297,7 @@ def binary_cross_entropy(
     ----------
     PyTorch documentation, ``torch.nn.BCELoss``.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     check_same_shape(input=input.shape, target=target.shape)
@@ -379,7 +379,9 @@ def binary_cross_entropy_with_logits(
     ----------
     PyTorch documentation, ``torch.nn.BCEWithLogitsLoss``.
     """
-    xp = namespace(input=input, target=target, weight=weight, pos_weight=pos_weight)
+    xp, input, target, weight, pos_weight = namespace(
+        input=input, target=target, weight=weight, pos_weight=pos_weight
+    )
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     check_same_shape(input=input.shape, target=target.shape)
@@ -432,7 +434,7 @@ def soft_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Ar
     ----------
     PyTorch documentation, ``torch.nn.SoftMarginLoss``.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     broadcast_shapes(input=input.shape, target=target.shape)
@@ -481,7 +483,7 @@ def multilabel_soft_margin_loss(
     ----------
     PyTorch documentation, ``torch.nn.MultiLabelSoftMarginLoss``.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(input, xp)
     if input.ndim == 0:

@@ -74,7 +74,7 @@ def kl_div(
     PyTorch documentation, ``torch.nn.KLDivLoss``.
     Kullback and Leibler, *On Information and Sufficiency*, Ann. Math. Statist. 22(1), 1951.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, KL_REDUCTIONS)
     dtype, x = _regression_input(input, target, xp, warn=False)
     check_floating(target, "target", xp=xp)

@@ -92,7 +92,7 @@ def cosine_embedding_loss(
     ----------
     PyTorch documentation, ``torch.nn.CosineEmbeddingLoss``.
     """
-    xp = namespace(input1=input1, input2=input2, target=target)
+    xp, input1, input2, target = namespace(input1=input1, input2=input2, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(input1, xp, "input1")
     check_floating(input2, "input2", xp=xp)
@@ -154,7 +154,7 @@ def hinge_embedding_loss(
     ----------
     PyTorch documentation, ``torch.nn.HingeEmbeddingLoss``.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(input, xp)
     broadcast_shapes(input=input.shape, target=target.shape)
@@ -207,7 +207,7 @@ def margin_ranking_loss(
     ----------
     PyTorch documentation, ``torch.nn.MarginRankingLoss``.
     """
-    xp = namespace(input1=input1, input2=input2, target=target)
+    xp, input1, input2, target = namespace(input1=input1, input2=input2, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(input1, xp, "input1")
     check_floating(input2, "input2", xp=xp)
@@ -278,7 +278,9 @@ def multi_margin_loss(
     Weston and Watkins, *Support Vector Machines for Multi-Class Pattern
     Recognition*, ESANN 1999.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(
+        input=input, target=target, weight=weight, indices=("target",)
+    )
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(input, xp)
     _vector_or_matrix(input)
@@ -333,7 +335,7 @@ def multilabel_margin_loss(input: Array, target: Array, reduction: str = "mean")
     ----------
     PyTorch documentation, ``torch.nn.MultiLabelMarginLoss``.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(input, xp)
     _vector_or_matrix(input)
@@ -352,7 +354,7 @@ def _triplet(
     reduction: str,
 ) -> Array:
     """torch's checks of the triplet losses, then :func:`xlosses.triplet_margin_loss`."""
-    xp = namespace(anchor=anchor, positive=positive, negative=negative)
+    xp, anchor, positive, negative = namespace(anchor=anchor, positive=positive, negative=negative)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, _ = _input(anchor, xp, "anchor")
     check_floating(positive, "positive", xp=xp)

@@ -94,7 +94,7 @@ def l1_loss(
     ----------
     PyTorch documentation, ``torch.nn.L1Loss``.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, x = _regression_input(input, target, xp)
     w = _element_weight(weight, input, xp)
@@ -141,7 +141,7 @@ def mse_loss(
     ----------
     PyTorch documentation, ``torch.nn.MSELoss``.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, x = _regression_input(input, target, xp)
     w = _element_weight(weight, input, xp)
@@ -206,7 +206,7 @@ def huber_loss(
     PyTorch documentation, ``torch.nn.HuberLoss``.
     Huber, *Robust Estimation of a Location Parameter*, Ann. Math. Statist. 35(1), 1964.
     """
-    xp = namespace(input=input, target=target, weight=weight)
+    xp, input, target, weight = namespace(input=input, target=target, weight=weight)
     check_option("reduction", reduction, REDUCTIONS)
     _positive("delta", delta)
     dtype, x = _regression_input(input, target, xp)
@@ -262,7 +262,7 @@ def smooth_l1_loss(
     PyTorch documentation, ``torch.nn.SmoothL1Loss``.
     Girshick, *Fast R-CNN*, ICCV 2015.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     _positive("beta", beta, zero=True)
     dtype, x = _regression_input(input, target, xp)
@@ -328,7 +328,7 @@ def poisson_nll_loss(
     ----------
     PyTorch documentation, ``torch.nn.PoissonNLLLoss``.
     """
-    xp = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target)
     check_option("reduction", reduction, REDUCTIONS)
     dtype, x = _regression_input(input, target, xp, warn=False)
     loss = poisson_nll(x, target, log_input=log_input, full=full, eps=eps)
@@ -397,7 +397,7 @@ def gaussian_nll_loss(
     Nix and Weigend, *Estimating the Mean and Variance of the Target Probability
     Distribution*, ICNN 1994.
     """
-    xp = namespace(input=input, target=target, var=var)
+    xp, input, target, var = namespace(input=input, target=target, var=var, numbers=("var",))
     check_option("reduction", reduction, REDUCTIONS)
     dtype, x = _regression_input(input, target, xp, warn=False)
     return _finish(gaussian_nll(x, target, var, full=full, eps=eps), reduction, dtype, xp)

@@ -97,7 +97,8 @@ def ctc_loss(
     Classification: Labelling Unsegmented Sequence Data with Recurrent Neural
     Networks*, ICML 2006.
     """
-    xp = namespace(log_probs=log_probs, targets=targets)  # the core checks the lengths' too
+    # the lengths as given: the core checks them (and converts NumPy lengths beside JAX)
+    xp, log_probs, targets = namespace(log_probs=log_probs, targets=targets, indices=("targets",))
     check_option("reduction", reduction, REDUCTIONS)
     dtype, work = _input(log_probs, xp, "log_probs")
     # in the compute dtype: a 16-bit loss over its range may come back within it per label

@@ -1,0 +1,216 @@
+"""The ways people call a loss: closed-over labels inside traces, NumPy labels beside JAX,
+Python scalars, mixed floating dtypes, ``torch.autocast`` (the input policy of
+docs/decisions.md, applied in ``_namespace.namespace`` for every loss).
+
+Closed-over concrete arrays inside ``jax.jit``, a ``lax.scan`` body and ``jit(grad)`` are
+staged: value checks step aside there (they read the value they compute, which is traced)
+and give the same numbers as passing the arrays as arguments; out-of-range labels give NaN
+in their own rows there, and ``ValueError`` eagerly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xlosses
+import xlosses.functional as F
+
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(4, 5)) * 2
+Y = np.array([0, 3, 1, 4])
+
+
+def _ce_reference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Float64 cross-entropy with integer labels, written here (not the code under test)."""
+    m = x.max(-1, keepdims=True)
+    lse = np.log(np.exp(x - m).sum(-1)) + m[:, 0]
+    return lse - x[np.arange(len(y)), y]
+
+
+def _targets() -> np.ndarray:
+    t = np.full((4, 5), -1)
+    t[:, 0] = Y
+    t[:, 1] = (Y + 2) % 5
+    return t
+
+
+# (name, fn(x, y), labels) for every loss that takes integer labels or targets
+INTEGER_LABEL_LOSSES = [
+    (
+        "softmax_cross_entropy_with_integer_labels",
+        xlosses.softmax_cross_entropy_with_integer_labels,
+        Y,
+    ),
+    ("multiclass_hinge_loss", xlosses.multiclass_hinge_loss, Y),
+    ("multiclass_perceptron_loss", xlosses.multiclass_perceptron_loss, Y),
+    ("multiclass_sparsemax_loss", xlosses.multiclass_sparsemax_loss, Y),
+    ("poly_loss_cross_entropy[integer]", xlosses.poly_loss_cross_entropy, Y),
+    ("multi_margin_loss", xlosses.multi_margin_loss, Y),
+    ("multilabel_margin_loss", xlosses.multilabel_margin_loss, _targets()),
+    ("functional.cross_entropy", lambda x, y: F.cross_entropy(x, y, reduction="none"), Y),
+    ("functional.nll_loss", lambda x, y: F.nll_loss(x, y, reduction="none"), Y),
+    ("functional.multi_margin_loss", lambda x, y: F.multi_margin_loss(x, y, reduction="none"), Y),
+    (
+        "functional.multilabel_margin_loss",
+        lambda x, y: F.multilabel_margin_loss(x, y, reduction="none"),
+        _targets(),
+    ),
+]
+IDS = [n for n, _, _ in INTEGER_LABEL_LOSSES]
+
+
+@pytest.mark.parametrize("name,fn,y", INTEGER_LABEL_LOSSES, ids=IDS)
+def test_labels_closed_over_in_jit_scan_and_grad(name, fn, y):
+    """Labels captured by a closure (a global batch, a partial) are concrete arrays, but
+    every operation on them inside the trace is staged: no TracerIntegerConversionError."""
+    x, labels = jnp.asarray(X), jnp.asarray(y)
+    want = np.asarray(fn(X, y))  # NumPy, eager (checked against the peers elsewhere)
+
+    def body(carry, z):
+        return carry + jnp.sum(fn(z, labels)), None
+
+    def program(z):  # one XLA compilation: jit, a scan body and jit(grad), all closing over
+        total, _ = jax.lax.scan(body, jnp.zeros(()), jnp.stack([z, z]))
+        return fn(z, labels), total, jax.grad(lambda u: jnp.sum(fn(u, labels)))(z)
+
+    got, total, g = jax.jit(program)(x)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(float(total), 2 * want.sum(), rtol=1e-5)
+    assert np.all(np.isfinite(np.asarray(g)))
+
+
+def test_closed_over_values_match_an_independent_reference():
+    labels = jnp.asarray(Y)
+    got = jax.jit(lambda z: xlosses.softmax_cross_entropy_with_integer_labels(z, labels))(
+        jnp.asarray(X)
+    )
+    np.testing.assert_allclose(np.asarray(got), _ce_reference(X, Y), rtol=1e-5)
+
+
+def test_out_of_range_labels_nan_under_trace_value_error_eagerly():
+    bad = jnp.asarray([0, 7, 1, -2])
+    x = jnp.asarray(X)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 5\)"):
+        xlosses.softmax_cross_entropy_with_integer_labels(x, bad)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 5\)"):
+        xlosses.softmax_cross_entropy_with_integer_labels(x, np.asarray(bad))  # NumPy beside JAX
+    out = np.asarray(
+        jax.jit(lambda z: xlosses.softmax_cross_entropy_with_integer_labels(z, bad))(x)
+    )
+    assert np.isnan(out[[1, 3]]).all() and np.isfinite(out[[0, 2]]).all()
+    np.testing.assert_allclose(
+        out[[0, 2]], _ce_reference(X, np.array([0, 0, 1, 0]))[[0, 2]], rtol=1e-5
+    )
+
+
+def test_other_value_checks_closed_over():
+    """gaussian_nll's var, functional.ctc_loss's lengths, Dice's probabilities and
+    binary_cross_entropy's range, closed over: they compute as when passed."""
+    rng = np.random.default_rng(3)
+    mu, t = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    var = rng.uniform(0.5, 2.0, size=(3, 2))
+    lp = rng.normal(size=(6, 2, 4))
+    log_probs = lp - np.log(np.exp(lp).sum(-1, keepdims=True))
+    targets, il, tl = np.array([[1, 2], [3, 3]]), np.array([6, 5]), np.array([2, 2])
+    e = np.exp(rng.normal(size=(2, 3, 4)))
+    probs4 = e / e.sum(-1, keepdims=True)
+    onehot = np.eye(4)[[[0, 1, 2], [3, 0, 1]]]
+    probs, y = rng.uniform(size=(3, 2)), rng.uniform(size=(3, 2))
+    cases = [  # (fn of the first argument, the constants it closes over, first argument)
+        (lambda m, c: xlosses.gaussian_nll(m, c[0], c[1]), (t, var), mu),
+        (lambda q, c: F.ctc_loss(q, *c), (targets, il, tl), log_probs),
+        (lambda q, c: xlosses.dice_loss(q, c[0], apply_softmax=False), (onehot,), probs4),
+        (lambda q, c: F.binary_cross_entropy(q, c[0]), (y,), probs),
+    ]
+    consts = [tuple(jnp.asarray(a) for a in c) for _, c, _ in cases]
+    # one XLA program for the four (each closes over its JAX constants)
+    got = jax.jit(lambda *z: [f(zi, c) for (f, _, _), zi, c in zip(cases, z, consts, strict=True)])(
+        *[jnp.asarray(a) for _, _, a in cases]
+    )
+    for (f, c, a), g in zip(cases, got, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(f(a, c)), rtol=1e-5)
+
+
+def test_numpy_labels_beside_jax_logits():
+    """As optax: labels straight from a NumPy data loader, outside jit."""
+    x = jnp.asarray(X)
+    got = xlosses.softmax_cross_entropy_with_integer_labels(x, Y)
+    assert isinstance(got, jax.Array)
+    np.testing.assert_allclose(np.asarray(got), _ce_reference(X, Y), rtol=1e-5)
+    onehot = np.eye(5)[Y]
+    got = xlosses.softmax_cross_entropy(x, onehot.astype(np.float32))
+    np.testing.assert_allclose(np.asarray(got), _ce_reference(X, Y), rtol=1e-5)
+    mask = np.array([True, False, True, True])
+    got = xlosses.softmax_cross_entropy(x, jnp.asarray(onehot, dtype=jnp.float32), where=mask)
+    assert np.asarray(got)[1] == 0.0
+    # NumPy logits beside JAX labels: JAX still leads
+    assert isinstance(
+        xlosses.softmax_cross_entropy_with_integer_labels(X, jnp.asarray(Y)), jax.Array
+    )
+
+
+def test_python_scalars_become_arrays_of_the_computation():
+    x = jnp.asarray(X, dtype=jnp.float32)
+    got = xlosses.sigmoid_binary_cross_entropy(x, 0.5)
+    assert got.dtype == jnp.float32 and got.shape == x.shape
+    # -0.5 log σ(x) - 0.5 log σ(-x), written here
+    want = 0.5 * np.logaddexp(0, -X) + 0.5 * np.logaddexp(0, X)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(xlosses.hinge_loss(x, 1)), np.maximum(0.0, 1.0 - X), rtol=1e-6
+    )
+
+
+def test_numpy_beside_torch_is_a_type_error_naming_both():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"logits and labels come from different array libraries"):
+        xlosses.softmax_cross_entropy_with_integer_labels(torch.tensor(X), Y)
+    with pytest.raises(TypeError, match=r"logits and labels .*jax.* and .*torch"):
+        xlosses.softmax_cross_entropy_with_integer_labels(jnp.asarray(X), torch.tensor(Y))
+    with pytest.raises(TypeError, match=r"logits must be an array"):
+        xlosses.softmax_cross_entropy_with_integer_labels([[1.0, 2.0]], Y[:1])
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch", "jax"])
+def test_result_dtype_is_the_promotion_of_the_floating_inputs(lib):
+    """float16 logits with float32 labels give float32, as optax (JAX's promotion) does."""
+    onehot = np.eye(5)[Y]
+    if lib == "numpy":
+        x, y = X.astype(np.float16), onehot.astype(np.float32)
+    elif lib == "torch":
+        torch = pytest.importorskip("torch")
+        x, y = torch.tensor(X, dtype=torch.float16), torch.tensor(onehot, dtype=torch.float32)
+    else:
+        x, y = jnp.asarray(X, dtype=jnp.float16), jnp.asarray(onehot, dtype=jnp.float32)
+    out = xlosses.softmax_cross_entropy(x, y)
+    assert str(out.dtype).endswith("float32"), out.dtype
+    x16 = np.asarray(X.astype(np.float16), dtype=np.float64)
+    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), _ce_reference(x16, Y), rtol=1e-5)
+    same = xlosses.softmax_cross_entropy(x, y * 1 if lib != "torch" else y.half())
+    assert str(same.dtype).endswith("float16") or lib != "torch"
+
+
+def test_torch_autocast_returns_float32_as_torch_does():
+    """Under ``torch.autocast('cpu', dtype=torch.bfloat16)`` torch's losses run and return
+    float32; so do xlosses' (they used to return bfloat16: 3.234375 against 3.238090)."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(256, 40, generator=g)
+    target = torch.randint(0, 40, (256,), generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        lb = torch.nn.functional.linear(logits, torch.eye(40))  # an autocast op: bfloat16
+        assert lb.dtype == torch.bfloat16
+        want = torch.nn.functional.cross_entropy(lb, target)
+        got = F.cross_entropy(lb, target)
+        got_sum = F.cross_entropy(lb, target, reduction="sum")
+        want_sum = torch.nn.functional.cross_entropy(lb, target, reduction="sum")
+        core = xlosses.softmax_cross_entropy_with_integer_labels(lb, target)
+    assert want.dtype == got.dtype == core.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(got_sum, want_sum, rtol=1e-6, atol=1e-4)
+    # outside autocast a bfloat16 input keeps its dtype
+    assert F.cross_entropy(lb, target).dtype == torch.bfloat16
