@@ -1,4 +1,4 @@
-"""nox sessions: one per backend, all CPU backends together, conformance, docs, lint.
+"""nox sessions: one per backend, all CPU backends together, sweeps, conformance, docs, lint.
 
 Every session installs with ``constraints/ci.txt`` (the CPU build of torch and
 the versions CI uses).
@@ -72,6 +72,14 @@ def tests(session: nox.Session) -> None:
     """Every CPU backend in one environment (what CI runs)."""
     _install(session, "all")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def sweeps(session: nox.Session) -> None:
+    """The exhaustive sweeps: every backend of the tests marked ``sweep`` and every variant of
+    the sharded-JAX check (the default test run keeps NumPy and torch, and variant 0)."""
+    _install(session, "all")
+    session.run("pytest", "--sweeps", *session.posargs, env={"XLOSSES_SWEEPS": "1"})
 
 
 @nox.session

@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     requested = _csv(args.dtypes)
     # quick: one spec per family *of the selected ones* (compiling every spec costs ~1 s each)
     compiled = quick_compile_subset(chosen.values()) if args.quick else set(chosen)
+    inductor = quick_compile_subset(chosen.values())
     plan = [
         (s, b, d)
         for s in chosen.values()
@@ -177,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quick": args.quick,
             "dtypes": requested,
             "compile": name in compiled,
+            # torch's default compiler (inductor: ~30 s a graph): one spec per family
+            "inductor": not args.quick and name in inductor,
             "seed": args.seed,
         }
         for name in chosen

@@ -58,7 +58,9 @@ import numpy as np
 import xlosses
 
 from .backends import Backend, get_backend
+from .compare import max_relative
 from .spec import Inputs, PeerUnavailable, Spec
+from .transforms import QUICK_TRANSFORMS, TRANSFORMS, run_transforms
 
 __all__ = [
     "CHECKS",
@@ -74,7 +76,20 @@ __all__ = [
     "run_spec",
 ]
 
-TOLERANCE = {"float64": 1e-6, "float32": 2e-4, "float16": 2e-2, "bfloat16": 1e-1}
+# Values: |got - want| <= TOLERANCE[dtype] · (|want| + s) elementwise, with s the float64
+# result's sensitivity to relative perturbations of its inputs (:func:`_sensitivity`): a
+# relative tolerance of a few dozen units in the last place of the dtype, widened only where
+# the loss itself amplifies rounding (cancellation).  It was |d| / (|want| + 1) <= 2e-4 for
+# float32, an absolute tolerance for small losses that let a 1e-4 relative error through.
+EPS = {
+    "float64": 2.220446049250313e-16,
+    "float32": 1.1920929e-07,
+    "float16": 9.765625e-04,
+    "bfloat16": 7.8125e-03,
+}
+ULPS = {"float64": 512, "float32": 64, "float16": 8, "bfloat16": 8}
+TOLERANCE = {d: ULPS[d] * EPS[d] for d in EPS}
+PEER_FLOOR = 1e-9  # float64 against a float64 peer: the peer's own rounding
 # Gradients against central finite differences of the float64 NumPy result.
 GRAD_TOLERANCE = {"float64": 1e-5, "float32": 2e-3, "float16": 5e-2, "bfloat16": 2e-1}
 FD_STEP = 1e-6
@@ -90,6 +105,10 @@ CHECKS = (
     "grad",
     "grad_cross",
     "extremes",
+    "kink_grad",
+    "peer_generic",
+    "compiled_inductor",
+    *TRANSFORMS,
 )
 LOW_PRECISION = ("float16", "bfloat16")
 _MAX = {"float16": 65504.0, "bfloat16": 3.38e38, "float32": 3.4e38, "float64": 1.79e308}
@@ -105,6 +124,9 @@ class Result:
     err: float = 0.0
     detail: str = ""
     skipped: bool = False
+    # the reason from the spec's ``declared`` when this check failed where it cannot hold
+    # (then ``ok`` is True: a declared cell does not fail the run)
+    declared: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -138,18 +160,61 @@ _CACHE = Cache()
 # -- numerics helpers ----------------------------------------------------------------------
 
 
+# relative perturbation of the inputs for the sensitivity estimate, and the number of draws
+SENS_STEP = 1e-6
+SENS_DRAWS = 2
+
+
+def _sensitivity(spec: Spec, inputs: Inputs, ref: np.ndarray, seed: list[int]) -> np.ndarray:
+    """``s`` with ``|Δloss| ≈ s·δ`` for relative perturbations ``δ`` of the floating inputs:
+    how much the loss amplifies rounding (``|loss|`` for a well-conditioned loss, more where
+    it cancels).  Estimated in float64 from ``SENS_DRAWS`` random perturbations of size
+    ``SENS_STEP``; non-finite where the reference is not finite (those entries compare as
+    equal-or-not)."""
+    rng = np.random.default_rng(seed)
+    ref = np.asarray(ref, dtype=np.float64)
+    out = np.zeros(ref.shape)
+
+    def perturb(a: Any) -> Any:
+        if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating):
+            return a * (1.0 + SENS_STEP * rng.uniform(-1.0, 1.0, a.shape))
+        return a
+
+    for _ in range(SENS_DRAWS):
+        moved = Inputs(
+            [perturb(a) for a in inputs.args], {k: perturb(v) for k, v in inputs.kwargs.items()}
+        )
+        try:
+            alt = np.asarray(_numpy_ref(spec, moved), dtype=np.float64)
+        except Exception:  # a perturbation the loss refuses (a value check): no estimate
+            continue
+        if alt.shape != ref.shape:
+            continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = np.abs(alt - ref) / SENS_STEP
+        out = np.maximum(out, np.where(np.isfinite(d), d, 0.0))
+    return out
+
+
+def _err_scaled(got: np.ndarray, want: np.ndarray, s: np.ndarray) -> float:
+    """``max |got - want| / (|want| + s + floor)``: the value checks' relative error, with
+    ``s`` from :func:`_sensitivity` and ``floor`` the median of ``|want| + s`` over the
+    entries (at least a millionth of their largest: entries that are exactly 0)."""
+
+    def denominator(w: np.ndarray) -> np.ndarray:
+        mag = np.where(np.isfinite(w), np.abs(w), 0.0) + np.broadcast_to(
+            np.asarray(s, dtype=np.float64), w.shape
+        )
+        # the batch's typical magnitude: log-sum-exp and softplus kernels round an O(1)
+        # intermediate (log of a sum near 1), an absolute error of an ulp of the typical loss
+        floor = max(float(np.median(mag)), 1e-6 * float(np.max(mag))) + 1e-300
+        return mag + floor
+
+    return max_relative(got, want, denominator)
+
+
 def _err(got: np.ndarray, want: np.ndarray) -> float:
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
-    if got.shape != want.shape:
-        return math.inf
-    if got.size == 0:
-        return 0.0
-    same_nonfinite = (got == want) | (np.isnan(got) & np.isnan(want))
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.where(same_nonfinite, 0.0, np.abs(got - want) / (np.abs(want) + 1.0))
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    return float(np.max(diff))
+    return max_relative(got, want, lambda w: np.abs(w) + 1.0)
 
 
 def _rounding(dtype: str) -> str:
@@ -289,11 +354,17 @@ def quick_compile_subset(specs: Iterable[Spec]) -> set[str]:
     return set(first.values())
 
 
-def _cases(spec, quick, variants, batch_shapes):
+# A quick run (CI) exercises every option variant once, on the backend and dtype below (float64
+# against the peer: the independent check of each option), and every 16-bit dtype once.
+QUICK_DTYPES = {"numpy": ("float32", "float64", "float16"), "torch": ("float32", "bfloat16")}
+VARIANTS_RUN = ("numpy", "float64")
+
+
+def _cases(spec, quick, variants, batch_shapes, *, every_variant: bool = False):
     vs = tuple(variants) if variants is not None else spec.variants
     shapes = tuple(batch_shapes) if batch_shapes is not None else spec.batch_shapes
     if quick:
-        vs = vs[:1] if variants is None else vs
+        vs = vs[:1] if variants is None and not every_variant else vs
         shapes = shapes[:1] if batch_shapes is None else shapes
     return list(itertools.product(enumerate(vs), enumerate(shapes)))
 
@@ -316,6 +387,16 @@ class _Run:
         self.jax = b.module == "jax" and spec.compilable
         self.jit_only = False
         self.ident: tuple[Any, ...] = (spec.name, seed)
+        self.first_dtype = dtype  # the transforms run once per backend, with the first dtype
+        self.quick = False
+        self.inductor = False  # this spec's inductor compile (one spec per family)
+
+    def declared(self, check: str) -> str:
+        """The spec's reason why ``check`` cannot hold on this backend, or ``""``."""
+        d = self.spec.declared
+        return (
+            d.get(f"{self.b.name}:{check}") or d.get(f"{self.b.module}:{check}") or d.get(check, "")
+        )
 
     def record(self, check: str, fn: Callable[[], tuple[bool, float, str]]) -> None:
         try:
@@ -327,12 +408,15 @@ class _Run:
         except Exception as exc:  # a crash is a failure of that check
             msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
             r = Result(self.spec.name, self.b.name, self.dtype, check, False, math.inf, msg)
+        if not r.ok and (reason := self.declared(check)):
+            r.ok, r.declared = True, reason
         prev = self.worst.get(check)
         if (
             prev is None
             or (prev.skipped and not r.skipped)
             or (prev.ok and not r.ok)
-            or (prev.ok == r.ok and r.err > prev.err)
+            or (prev.ok == r.ok and not prev.declared and r.declared)
+            or (prev.ok == r.ok and bool(prev.declared) == bool(r.declared) and r.err > prev.err)
         ):
             self.worst[check] = r
 
@@ -387,6 +471,7 @@ def run_checks(
     dtypes: Sequence[str] | None = None,
     compile: bool = True,
     cache: Cache | None = None,
+    inductor: bool = False,
 ) -> list[Result]:
     """Run ``checks`` for one spec on one backend and dtype, over variants and shapes.
 
@@ -395,7 +480,8 @@ def run_checks(
     ``dtypes`` are all the dtypes of this backend in the run (default: just
     ``dtype``); :func:`compile_plan` spreads the compiled cases over them.
     ``compile=False`` leaves out the ``compiled`` check.  ``cache`` (default:
-    a process-wide one) holds what the backends share.
+    a process-wide one) holds what the backends share.  ``inductor`` compiles this
+    spec with torch's default backend too (a full run: one spec per family).
     """
     checks = tuple(checks)
     if not compile:
@@ -403,11 +489,16 @@ def run_checks(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = _Run(spec, backend, dtype, _CACHE if cache is None else cache, seed)
-        cases = _cases(spec, quick, variants, batch_shapes)
+        cases = _cases(
+            spec, quick, variants, batch_shapes, every_variant=(backend.name, dtype) == VARIANTS_RUN
+        )
         # what identifies the cached pieces: the spec (name and functions, alive while
         # registered), the variants and shapes the case indices refer to, and the seed
         run.ident = (spec.name, id(spec.fn), id(spec.make), repr(cases), seed)
         run.jit_only = quick and run.jax
+        run.quick = quick
+        run.inductor = inductor
+        run.first_dtype = (tuple(dtypes) or (dtype,))[0] if dtypes else dtype
         n_variants = max((vi for (vi, _), _ in cases), default=-1) + 1
         plan = compile_plan(n_variants, tuple(dtypes or (dtype,)), quick=quick)
         for (vi, variant), (si, batch) in cases:
@@ -457,8 +548,13 @@ def _check_case(
     def out() -> np.ndarray:
         return _once(memo, "out", lambda: b.to_numpy(eager()))
 
+    def sens() -> np.ndarray:
+        return run.cached(
+            "sens", key, lambda: _sensitivity(spec, inputs, ref, [run.seed, vi, si, 31])
+        )
+
     def compare(got: np.ndarray, want: np.ndarray, tol: float, what: str):
-        e = _err(got, want)
+        e = _err_scaled(got, want, sens())
         return e <= tol, e, f"{what}; {label}" if what else label
 
     if "value" in checks:
@@ -473,7 +569,9 @@ def _check_case(
                 key,
                 lambda: spec.oracle([*map(_copy, inputs.args)], _copy_kw(inputs.kwargs)),
             )
-            return compare(out(), want, run.tol, f"vs {spec.oracle_name}")
+            # a float64 peer has its own rounding (optax's log_cosh cancels near 0: ~1e-12)
+            tol = max(run.tol, PEER_FLOOR) if dtype == "float64" else run.tol
+            return compare(out(), want, tol, f"vs {spec.oracle_name}")
 
         run.record("peer", peer)
 
@@ -515,6 +613,31 @@ def _check_case(
 
         run.record("fastpath", fastpath)
 
+    # on torch the fast paths hand whole losses to torch's own kernels, so "peer" compares
+    # torch with itself there: the generic body is compared with the peer as well
+    if (
+        "peer_generic" in checks
+        and b.module == "torch"
+        and spec.oracle is not None
+        and dtype not in LOW_PRECISION
+        and vi == 0
+        and si == 0
+    ):
+
+        def peer_generic() -> tuple[bool, float, str]:
+            want = run.cached(
+                "peer",
+                key,
+                lambda: spec.oracle([*map(_copy, inputs.args)], _copy_kw(inputs.kwargs)),
+            )
+            a2, k2 = _to_backend(b, inputs, dtype)
+            with xlosses.generic_only():
+                generic = b.to_numpy(spec.fn(*a2, **k2))
+            tol = max(run.tol, PEER_FLOOR) if dtype == "float64" else run.tol
+            return compare(generic, want, tol, f"generic body vs {spec.oracle_name}")
+
+        run.record("peer_generic", peer_generic)
+
     low = dtype in LOW_PRECISION
     grad_case = b.differentiable and bool(spec.differentiable) and si == 0 and not low
     # JAX compares its jit program wherever it runs anyway (gradient cases) or is planned
@@ -531,6 +654,31 @@ def _check_case(
             return compare(got, out(), run.tol, f"{what} vs eager")
 
         run.record("compiled", compiled_check)
+
+    # the compiler users get (inductor, C++ code generation: ~20-40 s a graph on 2 cores):
+    # in a full run, for the specs whose torch.compile check is planned on variant 0
+    if (
+        "compiled_inductor" in checks
+        and not run.quick
+        and b.module == "torch"
+        and not b.gpu
+        and compiled
+        and vi == 0
+        and si == 0
+        and dtype == run.first_dtype
+        and spec.compilable
+        and run.inductor
+    ):
+
+        def inductor_check() -> tuple[bool, float, str]:
+            f, _ = _flat(spec, kwargs)
+            a2, k2 = _to_backend(b, inputs, dtype)
+            arr_keys = [k for k, v in k2.items() if hasattr(v, "shape")]
+            fn = b.compile(f, torch_backend="inductor")
+            got = b.to_numpy(fn(*a2, *[k2[k] for k in arr_keys]))
+            return compare(got, out(), run.tol, "torch.compile(backend='inductor') vs eager")
+
+        run.record("compiled_inductor", inductor_check)
 
     if grad_case:
 
@@ -577,10 +725,99 @@ def _check_case(
 
             run.record("grad_cross", grad_cross)
 
+    if (
+        si == 0
+        and b.differentiable
+        and not b.gpu
+        and spec.compilable
+        and dtype == run.first_dtype
+        and any(c in TRANSFORMS for c in checks)
+    ):
+        _transforms(run, checks, vi, variant, batch, inputs, ref, compiled=compiled)
+
+    if (
+        "kink_grad" in checks
+        and si == 0
+        and vi == 0
+        and b.differentiable
+        and not b.gpu
+        and dtype == run.first_dtype
+        and spec.kinks is not None
+        and spec.kink_peer is not None
+    ):
+        kvs = spec.kink_variants[:1] if run.quick else spec.kink_variants
+        for ki, kv in enumerate(kvs):
+            run.record("kink_grad", lambda ki=ki, kv=kv: _kink_grad(run, ki, kv, batch))
+
     if "extremes" in checks and si == 0 and dtype in ("float32", "float16"):
         for scale in spec.extreme_scales:
             s = scale if dtype == "float32" else min(scale, 6e4 / 3 / 4)
             run.record("extremes", lambda s=s: _extremes(run, vi, variant, batch, s, label))
+
+
+def _kink_grad(run: _Run, ki: int, kv: dict[str, Any], batch: tuple[int, ...]):
+    """Gradients at inputs placed exactly on the loss's kinks or ties (float64, exact
+    inputs, no rounding) against the peer's autodiff there: the derivative convention."""
+    spec, b = run.spec, run.b
+    assert spec.kinks is not None and spec.kink_peer is not None
+    inputs = spec.kinks(np.random.default_rng([run.seed, 77, ki]), batch, dict(kv))
+    want = spec.kink_peer(
+        [*map(_copy, inputs.args)], _copy_kw(inputs.kwargs), tuple(spec.differentiable)
+    )
+    if b.module == "jax":  # float64 inputs stay float64
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    args, kwargs = _to_backend(b, inputs, "float64")
+    f, arr_keys = _flat(spec, kwargs)
+    g = b.grad_fn(f, spec.differentiable, jit=b.module == "jax")
+    got = [b.to_numpy(x) for x in g(*args, *[kwargs[k] for k in arr_keys])]
+    e = max((_err(x, y) for x, y in zip(got, want, strict=True)), default=0.0)
+    label = kv or "default kink"
+    return e <= 1e-9, e, f"gradient at the kinks ({label}) vs {spec.kink_peer.__qualname__}"
+
+
+def _transforms(
+    run: _Run,
+    checks: tuple[str, ...],
+    vi: int,
+    variant: dict[str, Any],
+    batch: tuple[int, ...],
+    inputs: Inputs,
+    ref: np.ndarray,
+    *,
+    compiled: bool,
+) -> None:
+    """The transform checks (:mod:`conformance.transforms`) of one variant, in float64 on
+    the first batch shape; the dynamic-shape compile only where a compile is planned."""
+    spec = run.spec
+    allowed = QUICK_TRANSFORMS if run.quick else TRANSFORMS
+    wanted = tuple(c for c in checks if c in allowed and (c != "compile_dynamic" or compiled))
+    rounding = _rounding(run.dtype)
+
+    def draw(seed: list[int], shape: tuple[int, ...]) -> Inputs:
+        return _round_to(spec.make(np.random.default_rng(seed), shape, dict(variant)), rounding)
+
+    other = run.cache.get(
+        ("other", *run.ident, vi, rounding), lambda: draw([run.seed + 1, vi, 0], batch)
+    )
+    try:
+        found = run_transforms(
+            spec,
+            run.b.module,
+            inputs,
+            other,
+            ref,
+            lambda shape: draw([run.seed + 2, vi, *shape], shape),
+            wanted=wanted,
+        )
+    except Exception as exc:  # setting up failed: every wanted check fails with it
+        msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        for c in wanted:
+            run.record(c, lambda msg=msg: (False, math.inf, msg))
+        return
+    for name, fn in found.items():
+        run.record(name, fn)
 
 
 def _extremes(run: _Run, vi: int, variant: dict, batch: tuple, s: float, label: str):
@@ -640,11 +877,17 @@ def dtypes_for(
 ) -> tuple[str, ...]:
     """The dtypes a run checks for ``spec`` on ``backend``.
 
-    ``requested`` (e.g. ``--dtypes``) or, by default, float32 alone in a quick
-    run (float64 is then only the reference) and every dtype of the backend in
-    a full run; always within the backend's and the spec's dtypes.
+    ``requested`` (e.g. ``--dtypes``) or, by default, float32 in a quick run,
+    with float64 (every variant) and float16 on NumPy and bfloat16 on torch
+    (``QUICK_DTYPES``), and every dtype of the backend in a full run; always
+    within the backend's and the spec's dtypes.
     """
-    wanted = tuple(requested) if requested else (("float32",) if quick else backend.dtypes)
+    if requested:
+        wanted = tuple(requested)
+    elif quick:
+        wanted = QUICK_DTYPES.get(backend.name, ("float32",))
+    else:
+        wanted = backend.dtypes
     allowed = set(backend.dtypes) & set(spec.dtypes or backend.dtypes)
     return tuple(d for d in wanted if d in allowed)
 
@@ -664,6 +907,7 @@ def run_spec(
     cache: Cache | None = None,
     seed: int = 0,
     on_done: Callable[[Backend, str, list[Result]], None] | None = None,
+    inductor: bool = False,
 ) -> list[Result]:
     """Every check of ``spec`` on every applicable backend and dtype.
 
@@ -687,6 +931,7 @@ def run_spec(
                 compile=compile or b.module != "torch",
                 cache=cache,
                 seed=seed,
+                inductor=inductor,
             )
             out += res
             if on_done is not None:

@@ -7,7 +7,10 @@ JSON schema (other tools rely on it; keep it)::
               "duration_s": float, "versions": {library: version}},
      "results": [{"spec": str, "backend": str, "dtype": str, "check": str,
                   "ok": bool, "err": float | null, "detail": str,
-                  "skipped": bool}, ...]}
+                  "skipped": bool, "declared": str}, ...]}
+
+``declared`` is the loss entry's reason where a check that cannot hold for it
+failed (``ok`` is then true: a declared cell does not fail the run), else ``""``.
 
 ``err`` is the check's worst error (see :mod:`conformance.checks`); it is
 ``null`` where that is not a finite number (a crash, a NaN, a shape mismatch),
@@ -32,10 +35,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .checks import Result
+from .transforms import TRANSFORMS
 
 __all__ = [
+    "CAPABILITY_CHECKS",
     "ERROR_CHECKS",
     "Progress",
+    "capabilities",
     "heatmap_png",
     "make_meta",
     "matrix",
@@ -47,6 +53,8 @@ __all__ = [
 
 # Checks whose error is a relative error of the loss value (the matrix's number).
 ERROR_CHECKS = ("value", "peer", "fastpath", "compiled")
+# The capability table's columns (per backend that runs them): how the loss may be called
+CAPABILITY_CHECKS = ("compiled", "kink_grad", *TRANSFORMS)
 _LIBRARIES = (
     "numpy",
     "array-api-compat",
@@ -157,6 +165,67 @@ def matrix_row(
     return spec.ljust(width) + "".join(_cell_text(cells.get((spec, b))).ljust(18) for b in backends)
 
 
+# -- capabilities: loss × (backend, transform) ---------------------------------------------
+
+
+def capabilities(
+    results: Iterable[Result | dict[str, Any]],
+) -> tuple[list[str], list[str], dict[tuple[str, str], tuple[str, str]]]:
+    """``(losses, columns, cells)``: rows are the base loss names, columns
+    ``"backend check"`` for the capability checks that ran, and each cell ``(mark, why)``:
+    ``✓`` held, ``✗`` failed (``why``: the detail), ``D`` declared in the loss's entry
+    (``why``: the reason); absent where it did not run."""
+    cells: dict[tuple[str, str], tuple[str, str]] = {}
+    order = {c: i for i, c in enumerate(CAPABILITY_CHECKS)}
+    columns: dict[str, tuple[str, int]] = {}
+    for r in results:
+        d = r if isinstance(r, dict) else r.as_dict()
+        if d["check"] not in order or d.get("skipped"):
+            continue
+        col = f"{d['backend']} {d['check']}"
+        columns.setdefault(col, (d["backend"], order[d["check"]]))
+        loss = d["spec"]
+        if not d["ok"]:
+            mark = ("✗", str(d.get("detail", "")))
+        elif d.get("declared"):
+            mark = ("D", str(d["declared"]))
+        else:
+            mark = ("✓", "")
+        prev = cells.get((loss, col))
+        rank = {"✗": 2, "D": 1, "✓": 0}
+        if prev is None or rank[mark[0]] > rank[prev[0]]:
+            cells[(loss, col)] = mark
+    cols = sorted(columns, key=lambda c: columns[c])
+    losses = sorted({k[0] for k in cells})
+    return losses, cols, cells
+
+
+def capability_markdown(results: Iterable[Result | dict[str, Any]]) -> list[str]:
+    """The capability table as Markdown lines (declared reasons listed under it)."""
+    losses, cols, cells = capabilities(results)
+    if not cols:
+        return ["No transform ran (no JAX or torch backend in this run)."]
+    out = [
+        "| loss | " + " | ".join(c.replace(" ", "<br>") for c in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
+    notes: dict[str, int] = {}
+    for loss in losses:
+        row = []
+        for c in cols:
+            mark, why = cells.get((loss, c), ("·", ""))
+            if mark == "D":
+                n = notes.setdefault(why, len(notes) + 1)
+                row.append(f"D{n}")
+            else:
+                row.append(mark)
+        out.append(f"| `{loss}` | " + " | ".join(row) + " |")
+    if notes:
+        out += ["", "Declared (the check cannot hold for the loss, with the reason):", ""]
+        out += [f"- D{n}: {why}" for why, n in notes.items()]
+    return out
+
+
 # -- meta and JSON -------------------------------------------------------------------------
 
 
@@ -219,13 +288,13 @@ def _failures(results: Sequence[Result]) -> list[Result]:
     return [r for r in results if not r.ok]
 
 
-def _check_counts(results: Sequence[Result]) -> dict[str, tuple[int, int, int]]:
-    """check -> (passed, failed, skipped)."""
+def _check_counts(results: Sequence[Result]) -> dict[str, tuple[int, int, int, int]]:
+    """check -> (passed, failed, skipped, declared)."""
     counts: dict[str, list[int]] = {}
     for r in results:
-        c = counts.setdefault(r.check, [0, 0, 0])
-        c[2 if r.skipped else (0 if r.ok else 1)] += 1
-    return {k: (v[0], v[1], v[2]) for k, v in counts.items()}
+        c = counts.setdefault(r.check, [0, 0, 0, 0])
+        c[2 if r.skipped else (3 if r.declared else (0 if r.ok else 1))] += 1
+    return {k: (v[0], v[1], v[2], v[3]) for k, v in counts.items()}
 
 
 def _fmt_err(e: float) -> str:
@@ -281,9 +350,19 @@ def write_markdown(
         out.append(f"| `{s}` | " + " | ".join(row) + " |")
     if heatmap:
         out += ["", f"![worst error per loss and backend]({heatmap})"]
-    out += ["", "## Checks", "", "| check | passed | failed | skipped |", "|---|---|---|---|"]
-    for check, (p, f, k) in _check_counts(results).items():
-        out.append(f"| {check} | {p} | {f} | {k} |")
+    out += [
+        "",
+        "## Capabilities",
+        "",
+        "How each loss may be called, per backend: ✓ holds, ✗ fails, D declared in the loss's "
+        "entry with its reason (listed below), · not run.",
+        "",
+        *capability_markdown(results),
+    ]
+    out += ["", "## Checks", "", "| check | passed | failed | declared | skipped |"]
+    out += ["|---|---|---|---|---|"]
+    for check, (p, f, k, dcl) in _check_counts(results).items():
+        out.append(f"| {check} | {p} | {f} | {dcl} | {k} |")
     fails = _failures(results)
     out += ["", "## Failures", ""]
     if not fails:
@@ -346,6 +425,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em}
 td.ok{background:#e6f4ea}td.fail{background:#fce8e6}td.na{color:#999}
+td.decl{background:#fff4d6}
 code{font-size:.95em}img{max-width:100%}
 """
 
@@ -390,10 +470,25 @@ def write_html(
             f"<h2>Worst error</h2><img alt='worst error per loss and backend' "
             f"src='data:image/png;base64,{data}'>"
         )
+    losses, cols, caps = capabilities(results)
+    if cols:
+        out.append("<h2>Capabilities</h2><p>✓ holds, ✗ fails, D declared (hover for the reason),")
+        out.append(" · not run.</p><table><tr><th>loss</th>")
+        out.append("".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>")
+        for loss in losses:
+            row = f"<tr><td><code>{e(loss)}</code></td>"
+            for c in cols:
+                mark, why = caps.get((loss, c), ("·", ""))
+                cls = {"✓": "ok", "✗": "fail", "D": "decl"}.get(mark, "na")
+                row += f"<td class='{cls}' title='{e(why)}'>{mark}</td>"
+            out.append(row + "</tr>")
+        out.append("</table>")
     out.append("<h2>Checks</h2><table><tr><th>check</th><th>passed</th><th>failed</th>")
-    out.append("<th>skipped</th></tr>")
-    for check, (p, f, k) in _check_counts(results).items():
-        out.append(f"<tr><td>{e(check)}</td><td>{p}</td><td>{f}</td><td>{k}</td></tr>")
+    out.append("<th>declared</th><th>skipped</th></tr>")
+    for check, (p, f, k, dcl) in _check_counts(results).items():
+        out.append(
+            f"<tr><td>{e(check)}</td><td>{p}</td><td>{f}</td><td>{dcl}</td><td>{k}</td></tr>"
+        )
     out.append("</table><h2>Failures</h2>")
     fails = _failures(results)
     if not fails:

@@ -42,9 +42,11 @@ __all__ = [
     "base_name",
     "missing_entries",
     "optax_peer",
+    "optax_peer_grad",
     "public_losses",
     "register",
     "torch_peer",
+    "torch_peer_grad",
 ]
 
 # The one list of public names that are not losses and need no conformance entry.
@@ -87,6 +89,19 @@ class Spec:
     compilable: bool = True  # runs under jax.jit / torch.compile(fullgraph=True)
     rtol: dict[str, float] = field(default_factory=dict)  # per-dtype overrides
     notes: str = ""
+    # checks that cannot hold for this loss, with the reason: "check" or "backend:check"
+    # (a backend name or module, e.g. "torch:gradgradcheck") -> why.  A declared check that
+    # fails is recorded as declared and does not fail the run; see conformance.transforms.
+    declared: dict[str, str] = field(default_factory=dict)
+    # inputs placed exactly at the loss's kinks or ties: make(rng, batch, variant) -> Inputs;
+    # the gradients there are compared with the peer's convention (``kink_grad`` check)
+    kinks: Callable[[np.random.Generator, tuple[int, ...], dict[str, Any]], Inputs] | None = None
+    kink_variants: tuple[dict[str, Any], ...] = ({},)
+    # the peer's gradients there: kink_peer(args, kwargs, argnums) -> [float64 arrays] of
+    # sum(peer loss) in args[i] for i in argnums (optax_peer_grad, torch_peer_grad)
+    kink_peer: Callable[[list[Any], dict[str, Any], tuple[int, ...]], list[np.ndarray]] | None = (
+        None
+    )
 
 
 _REGISTRY: dict[str, Spec] = {}
@@ -169,21 +184,27 @@ def _convert(values: Sequence[Any], kw: dict[str, Any], conv: Callable[[np.ndarr
     return args, kwargs
 
 
+def _optax_call(
+    name: str, args: list[Any], kwargs: dict[str, Any]
+) -> tuple[Any, Callable[..., Any], list[Any], dict[str, Any]]:
+    """``(jax, optax.losses.<name>, args, kwargs)`` with the arrays on the CPU in float64."""
+    try:
+        import jax
+        import optax
+    except ImportError as exc:
+        raise PeerUnavailable("optax") from exc
+    jax.config.update("jax_enable_x64", True)
+    cpu = jax.devices("cpu")[0]
+    a, k = _convert(args, kwargs, lambda x: jax.device_put(x, cpu))
+    return jax, getattr(optax.losses, name, None) or getattr(optax, name), a, k
+
+
 def optax_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]], np.ndarray]:
     """Oracle calling ``optax.losses.<name>`` in float64 on the CPU."""
     programs: dict[str, Callable[..., Any]] = {}  # one jax.jit per set of static keywords
 
     def oracle(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
-        try:
-            import jax
-            import optax
-        except ImportError as exc:
-            raise PeerUnavailable("optax") from exc
-        jax.config.update("jax_enable_x64", True)
-
-        cpu = jax.devices("cpu")[0]
-        a, k = _convert(args, kwargs, lambda x: jax.device_put(x, cpu))
-        fn = getattr(optax.losses, name, None) or getattr(optax, name)
+        jax, fn, a, k = _optax_call(name, args, kwargs)
         # one XLA program instead of eager op-by-op dispatch (which compiles each
         # primitive on first use): non-array keywords are static
         arrays = {key: v for key, v in k.items() if hasattr(v, "shape")}
@@ -216,3 +237,52 @@ def torch_peer(name: str, **fixed: Any) -> Callable[[list[Any], dict[str, Any]],
 
     oracle.__qualname__ = f"torch.nn.functional.{name}"
     return oracle
+
+
+def optax_peer_grad(
+    name: str, **fixed: Any
+) -> Callable[[list[Any], dict[str, Any], tuple[int, ...]], list[np.ndarray]]:
+    """``jax.grad`` of ``sum(optax.losses.<name>(...))`` in float64 on the CPU: the gradient
+    convention at kinks and ties that optax users get (e.g. ½ at ``jnp.maximum``'s tie)."""
+
+    def grad(args: list[Any], kwargs: dict[str, Any], argnums: tuple[int, ...]) -> list[np.ndarray]:
+        jax, fn, a, k = _optax_call(name, args, kwargs)
+        jnp = jax.numpy
+
+        def total(*d: Any) -> Any:
+            full = list(a)
+            for i, v in zip(argnums, d, strict=True):
+                full[i] = v
+            return jnp.sum(fn(*full, **k, **fixed))
+
+        g = jax.grad(total, argnums=tuple(range(len(argnums))))(*[a[i] for i in argnums])
+        return [np.asarray(x, dtype=np.float64) for x in g]
+
+    grad.__qualname__ = f"jax.grad(optax.losses.{name})"
+    return grad
+
+
+def torch_peer_grad(
+    name: str, **fixed: Any
+) -> Callable[[list[Any], dict[str, Any], tuple[int, ...]], list[np.ndarray]]:
+    """torch autograd of ``sum(torch.nn.functional.<name>(...))`` in float64 on the CPU."""
+
+    def grad(args: list[Any], kwargs: dict[str, Any], argnums: tuple[int, ...]) -> list[np.ndarray]:
+        try:
+            import torch
+        except ImportError as exc:
+            raise PeerUnavailable("torch") from exc
+        a, k = _convert(args, kwargs, lambda x: torch.from_numpy(np.array(x)))
+        leaves = []
+        for i in argnums:
+            a[i] = a[i].detach().clone().requires_grad_(True)
+            leaves.append(a[i])
+        out = getattr(torch.nn.functional, name)(*a, **k, **fixed)
+        g = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
+        return [
+            np.zeros(tuple(x.shape)) if gi is None else gi.double().numpy()
+            for x, gi in zip(leaves, g, strict=True)
+        ]
+
+    grad.__qualname__ = f"torch.autograd(torch.nn.functional.{name})"
+    return grad

@@ -5,7 +5,7 @@ The JSON (``python -m conformance --json PATH``) has the schema::
     {"meta": {"xlosses_version", "date", "backends", "dtypes", "quick",
               "duration_s", "versions"},
      "results": [{"spec", "backend", "dtype", "check", "ok", "err", "detail",
-                  "skipped"}, ...]}
+                  "skipped", "declared"}, ...]}
 
 :func:`load_report` reads it from ``$XLOSSES_CONFORMANCE_JSON`` when that is
 set, and otherwise runs the quick conformance suite of this checkout (through
@@ -216,6 +216,7 @@ def render(report: dict[str, Any]) -> str:
         by_cell[r["spec"], r["backend"]].append(r)
         by_check[r["spec"], r["check"]].append(r)
     failed = [r for r in results if not r.get("ok") and not r.get("skipped")]
+    declared = [r for r in results if r.get("declared")]
 
     lines = []
     versions = meta.get("versions", {}) or {}
@@ -224,7 +225,7 @@ def render(report: dict[str, Any]) -> str:
         f" ({'quick' if meta.get('quick') else 'full'} run, dtypes"
         f" {', '.join(meta.get('dtypes', [])) or '?'}, {meta.get('duration_s', '?')} s);"
         f" {len(specs)} losses × {len(backends)} backends, {len(results)} checks,"
-        f" **{len(failed)} failed**.",
+        f" **{len(failed)} failed**, {len(declared)} declared.",
         "",
     ]
     if versions:
@@ -240,6 +241,25 @@ def render(report: dict[str, Any]) -> str:
         " – where the loss does not run on that backend.",
         "",
         *_table(specs, backends, by_cell, _backend_cell),
+    ]
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from conformance.report import capability_markdown
+
+    lines += [
+        "",
+        "## Capabilities",
+        "",
+        "How each loss may be called, per backend (the transform checks of"
+        " `conformance/transforms.py`, the compiled check and the derivative at kinks): ✓ holds,"
+        " ✗ fails, D declared in the loss's conformance entry with its reason (listed under the"
+        " table), · not run.",
+        "",
+        '<div class="xl-matrix" markdown>',
+        "",
+        *capability_markdown(results),
+        "",
+        "</div>",
     ]
     lines += [
         "",

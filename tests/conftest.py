@@ -55,3 +55,39 @@ def raises_if_checked(backend, exc, match):
     if backend.gpu or backend.name == "dask":
         return contextlib.nullcontext()
     return pytest.raises(exc, match=match)
+
+
+# -- sweeps: exhaustive peer sweeps run in full with --sweeps (nox -s sweeps) ------------------
+
+SWEEP_BACKENDS = ("numpy", "torch")  # what the default run keeps of a sweep
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--sweeps",
+        action="store_true",
+        default=os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0"),
+        help="run every backend of the tests marked 'sweep' (default: NumPy and torch only; "
+        "the quick conformance checks every loss on every backend)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip: nothing is hidden, pytest reports the count) the cases of ``sweep``
+    tests beyond NumPy and torch."""
+    if config.getoption("--sweeps"):
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        b = callspec.params.get("backend") if callspec is not None else None
+        name = getattr(b, "name", None)
+        # a sweep case of a backend beyond NumPy and torch, or one without a backend parameter
+        # (the Dask file's later variants) belongs to the sweep run
+        if item.get_closest_marker("sweep") and name not in SWEEP_BACKENDS:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -115,6 +115,7 @@ def test_hand_values_known_numbers(backend):
     np.testing.assert_allclose(got, [[0.75, 0.25], [0.25, 0.75]], rtol=1e-12)
 
 
+@pytest.mark.sweep
 @pytest.mark.skipif(not HAS_OPTAX, reason="optax not installed")
 @pytest.mark.parametrize("batch", [(4,), (2, 3, 2)])
 @pytest.mark.parametrize("scale", [1.0, 1e3])

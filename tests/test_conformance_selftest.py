@@ -184,3 +184,106 @@ def test_overflow_at_extreme_logits_is_caught():
         return -xp.sum(y * xp.log(e / xp.sum(e, axis=-1, keepdims=True)), axis=-1)
 
     assert _failed(naive, "numpy", checks=("value", "extremes")) == {"extremes"}
+
+
+# -- the faults a reviewer injected, which the quick suite (CI) used to let through ----------
+
+
+def _quick_failures(spec, backends=("numpy", "torch")):
+    from conformance.checks import run_spec
+
+    bs = [backend_named(b) for b in backends if backend_named(b) is not None]
+    return {
+        (r.backend, r.dtype, r.check)
+        for r in run_spec(spec, bs, quick=True, cache=Cache())
+        if not r.ok
+    }
+
+
+def test_small_relative_error_is_caught_by_the_quick_run():
+    """A 1e-4 relative error: the old tolerance, |d| / (|want| + 1) <= 2e-4, let it pass."""
+
+    def off(x, y):
+        return good(x, y) * (1.0 + 1e-4)
+
+    failed = _quick_failures(_spec(off), backends=("numpy",))
+    assert ("numpy", "float32", "peer") in failed
+    assert _quick_failures(_spec(good), backends=("numpy",)) == set()
+
+
+def test_float16_not_cast_back_is_caught_by_the_quick_run():
+    def no_cast_back(x, y):
+        xp = _xp(x)
+        return good(xp.astype(x, xp.float32), xp.astype(y, xp.float32))  # float32 out
+
+    failed = _quick_failures(_spec(no_cast_back), backends=("numpy",))
+    assert ("numpy", "float16", "dtype") in failed
+
+
+def test_error_in_a_later_option_is_caught_by_the_quick_run():
+    import dataclasses
+
+    def optioned(x, y, *, label_weight=1.0):
+        out = good(x, y)
+        return out * 1.001 if label_weight != 1.0 else out  # wrong only with the option
+
+    spec = dataclasses.replace(
+        _spec(optioned),
+        make=lambda rng, batch, v: Inputs(_make(rng, batch, v).args, dict(v)),
+        variants=({}, {"label_weight": 2.0}),
+        oracle=lambda args, kw: optax_peer("softmax_cross_entropy")(args, {}),
+    )
+    failed = _quick_failures(spec, backends=("numpy",))
+    assert ("numpy", "float64", "peer") in failed
+
+
+def test_changed_derivative_at_a_kink_is_caught():
+    """triplet_margin_loss with torch's derivative at its hinge (1) instead of optax's (½):
+    the same values everywhere, a different gradient exactly at the kink."""
+    import dataclasses
+    import functools
+
+    from conformance.spec import all_specs
+
+    spec = all_specs()["triplet_margin_loss"]
+    optax_distance = functools.partial(xlosses.pairwise_distance, p=2.0, eps=0.0)
+
+    def torch_tie(a, p, n, **kw):
+        kw.pop("eps", None)
+        return xlosses.triplet_margin_loss(a, p, n, distance_function=optax_distance, **kw)
+
+    faulty = dataclasses.replace(spec, fn=torch_tie)
+    for name in ("torch", "jax"):
+        b = backend_named(name)
+        if b is None:
+            continue
+        res = run_checks(faulty, b, "float64", checks=("kink_grad",), cache=Cache())
+        assert [r.check for r in res if not r.ok] == ["kink_grad"], name
+        ok = run_checks(spec, b, "float64", checks=("kink_grad",), cache=Cache())
+        assert ok and all(r.ok for r in ok), name
+
+
+def test_declared_transform_is_recorded_apart_from_failures():
+    """A transform check that fails is a failure unless the entry declares it, with a
+    reason; then it is recorded as declared and does not fail the run."""
+    import dataclasses
+
+    if backend_named("torch") is None:
+        pytest.skip("torch is not installed")
+
+    import torch
+
+    def sinh_out(x, y):
+        out = good(x, y)
+        if not isinstance(out, torch.Tensor):
+            return out
+        buf = torch.empty_like(out)
+        torch.sinh(out * 0.0, out=buf)  # an out= operation (sinh(0) = 0: the same value)
+        return out + buf
+
+    spec = _spec(sinh_out)
+    res = run_checks(spec, backend_named("torch"), "float32", checks=("vmap",), cache=Cache())
+    assert [r.check for r in res if not r.ok] == ["vmap"]
+    declared = dataclasses.replace(spec, declared={"torch:vmap": "an out= operation"})
+    res = run_checks(declared, backend_named("torch"), "float32", checks=("vmap",), cache=Cache())
+    assert [r.declared for r in res] == ["an out= operation"] and all(r.ok for r in res)

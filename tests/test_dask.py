@@ -121,7 +121,15 @@ def _batches(spec: Any, vi: int) -> tuple[tuple[int, ...], ...]:
 
 
 CASES = [
-    pytest.param(name, vi, batch, id=f"{name}-v{vi}-{'x'.join(map(str, batch))}")
+    pytest.param(
+        name,
+        vi,
+        batch,
+        id=f"{name}-v{vi}-{'x'.join(map(str, batch))}",
+        # later variants: the sweep (``--sweeps``); the quick conformance checks every loss on
+        # Dask, and the later variants on NumPy
+        marks=(pytest.mark.sweep,) if vi else (),
+    )
     for name, spec in SPECS.items()
     if spec.backends is None or "dask" in spec.backends
     for vi in range(len(spec.variants))

@@ -37,6 +37,7 @@ def inputs(rng: np.random.Generator, name: str, shape: tuple[int, ...]):
     return lp, t
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("name", NAMES)
 def test_optax(backend, dtype, name, rng):
     fn, peer = getattr(xlosses, name), f"optax:{name}"

@@ -445,7 +445,17 @@ def test_in_process_report_has_the_cli_schema(monkeypatch):
     assert meta["backends"] == ["numpy"] and meta["dtypes"] == ["float32"] and meta["quick"]
     assert report["results"], "no results"
     for r in report["results"]:
-        assert set(r) == {"spec", "backend", "dtype", "check", "ok", "err", "detail", "skipped"}
+        assert set(r) == {
+            "spec",
+            "backend",
+            "dtype",
+            "check",
+            "ok",
+            "err",
+            "detail",
+            "skipped",
+            "declared",
+        }
         assert (r["spec"], r["backend"], r["dtype"]) == ("smooth_labels", "numpy", "float32")
     assert "| `smooth_labels` | ✓" in gen_conformance.render(report)
 

@@ -53,6 +53,7 @@ def _on(backend, dtype, *arrays):
 
 
 @needs_optax
+@pytest.mark.sweep
 @pytest.mark.parametrize(("batch", "scale"), [((5,), 1e3), ((2, 3), 1.0)])
 def test_cosine_and_triplet_agree_with_optax(backend, dtype, batch, scale, rng):
     ox, J = _optax()
@@ -80,6 +81,7 @@ def test_cosine_and_triplet_agree_with_optax(backend, dtype, batch, scale, rng):
 
 
 @needs_optax
+@pytest.mark.sweep
 @pytest.mark.parametrize("temperature", [0.07, 1.0])
 def test_ntxent_agrees_with_optax(backend, dtype, temperature, rng):
     ox, J = _optax()
@@ -134,6 +136,7 @@ def _torch_ref(name, *args, **kw):
 
 
 @needs_torch
+@pytest.mark.sweep
 @pytest.mark.parametrize("batch", [(6,), (2, 3)])
 def test_torch_cores_agree_with_torch(backend, dtype, batch, rng):
     D = 5

@@ -86,6 +86,7 @@ def test_every_public_name_has_a_conformance_spec():
 # -- values against torch.nn.functional on every backend -------------------------------------
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_values_match_torch(backend, dtype, name):
     """Every variant and shape; JAX runs under ``jax.jit``."""

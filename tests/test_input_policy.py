@@ -214,3 +214,40 @@ def test_torch_autocast_returns_float32_as_torch_does():
     torch.testing.assert_close(got_sum, want_sum, rtol=1e-6, atol=1e-4)
     # outside autocast a bfloat16 input keeps its dtype
     assert F.cross_entropy(lb, target).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(
+    "name", ["ctc_loss_from_lengths", "multi_margin_loss", "functional.ctc_loss"]
+)
+def test_second_derivatives_through_torch_kernels(name):
+    """torch's ctc_loss and multi_margin_loss kernels have no second derivative: on eager CPU
+    torch the fast path keeps the kernel's value and gradient, and a Hessian (create_graph)
+    comes from the generic body, equal to the one under generic_only()."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(1)
+    if "ctc" in name:
+        x0 = torch.randn(6, 2, 4, generator=g, dtype=torch.float64).log_softmax(-1)
+        t, il, tl = torch.tensor([[1, 2], [3, 3]]), torch.tensor([6, 5]), torch.tensor([2, 2])
+        core = xlosses.ctc_loss_from_lengths if name.startswith("ctc") else F.ctc_loss
+
+        def fn(z):
+            return core(z, t, il, tl)
+    else:
+        x0 = torch.randn(4, 5, generator=g, dtype=torch.float64)
+        y = torch.tensor([0, 3, 1, 4])
+
+        def fn(z):
+            return xlosses.multi_margin_loss(z, y, p=2)
+
+    def hessian_vector(generic: bool):
+        import contextlib
+
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            x = x0.clone().requires_grad_(True)
+            (gx,) = torch.autograd.grad(fn(x).sum(), x, create_graph=True)
+            (hv,) = torch.autograd.grad((gx * torch.ones_like(gx)).sum(), x)
+        return gx.detach(), hv
+
+    (g_fast, h_fast), (g_gen, h_gen) = hessian_vector(False), hessian_vector(True)
+    torch.testing.assert_close(g_fast, g_gen, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h_fast, h_gen, rtol=1e-10, atol=1e-12)

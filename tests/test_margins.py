@@ -33,6 +33,7 @@ def test_binary_vs_optax(backend, dtype, name, rng):
         np.testing.assert_allclose(g[0, 0], -0.5 * t[0, 0], rtol=0)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("name", ["multiclass_hinge_loss", "multiclass_perceptron_loss"])
 def test_multiclass_vs_optax(backend, dtype, name, rng):
     x = rng.normal(size=(2, 3, C)) * 2
@@ -62,6 +63,7 @@ def test_hand_values(backend):
     np.testing.assert_allclose(got, [1.8 - 0.2], rtol=1e-12)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "kw", [{}, {"p": 2}, {"margin": 0.5}, {"p": 2, "margin": 2.0, "weight": True}]
 )

@@ -40,6 +40,7 @@ def _ref_list_losses(s, y, where=None, weights=None):
 
 
 @needs_optax
+@pytest.mark.sweep
 @pytest.mark.parametrize(("batch", "scale"), [((4,), 1e3), ((2, 3), 1.0)])
 def test_ranking_softmax_agrees_with_optax(backend, dtype, batch, scale, rng):
     ox, jnp = _optax()

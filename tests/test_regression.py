@@ -13,6 +13,7 @@ import xlosses
 pytest.importorskip("optax")
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("name", ["squared_error", "l2_loss", "huber_loss", "log_cosh"])
 def test_optax_losses(backend, dtype, name, rng):
     batch = (2, 3, 4)
@@ -121,6 +122,7 @@ def test_poisson_nll_zero_targets_finite_gradients(backend):
     np.testing.assert_allclose(gx[1:], [np.exp(0.5), np.e - 3], rtol=1e-14)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("var_shape", ["full", "row", "last1", "dim1", "float"])
 def test_gaussian_nll_vs_torch(backend, dtype, var_shape, rng):
     pytest.importorskip("torch")

@@ -172,6 +172,7 @@ def test_brute_force_enumeration(backend, dtype, rng, blank):
 
 
 @needs_optax
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     ("case", "batch"),
     [("plain", 1), ("plain", 3), ("plain", 6), ("repeat", 3), ("blank2", 3), ("impossible", 3)],
@@ -265,6 +266,7 @@ def _torch_case(rng, b=3, t=6, c=5, s=3, blank=0):
 
 
 @needs_torch
+@pytest.mark.sweep
 @pytest.mark.parametrize(
     "form", ["padded", "concatenated", "blank3", "zero_infinity", "batch_major", "tuples"]
 )

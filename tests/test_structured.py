@@ -51,6 +51,7 @@ def test_sparsemax_loss_vs_optax(backend, dtype, rng):
     check_case(backend, dtype, xlosses.sparsemax_loss, "optax:sparsemax_loss", [x, yf], jit=False)
 
 
+@pytest.mark.sweep
 def test_multiclass_sparsemax_loss_vs_optax(backend, dtype, rng):
     x = scores_with_edge_cases(rng, 8)
     y = rng.integers(0, C, size=8)
@@ -66,6 +67,7 @@ def test_multiclass_sparsemax_loss_vs_optax(backend, dtype, rng):
     np.testing.assert_allclose(backend.to_numpy(one), flat[5], rtol=1e-6)
 
 
+@pytest.mark.sweep
 def test_sparsemax_projection_vs_optax(backend, dtype, rng):
     import jax
     import jax.numpy as jnp
@@ -127,6 +129,7 @@ def test_sparsemax_fast_path_equals_generic_body(backend, dtype, rng, monkeypatc
     np.testing.assert_allclose(fast[finite].sum(-1), 1.0, rtol=TOL[dtype])
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("batched", [False, True])
 def test_fenchel_young_vs_optax(backend, dtype, batched, rng):
     from jax.scipy.special import logsumexp

@@ -28,6 +28,7 @@ __all__ = [
     "check_same_shape",
     "floating_input",
     "normalize_axes",
+    "where_mask",
 ]
 
 Shape = tuple[int | None, ...]
@@ -215,3 +216,43 @@ def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, wha
             f"{name} must lie in [0, {max_length}] ({what} has size {max_length}); "
             f"found values in [{bounds[0]}, {bounds[1]}]"
         )
+
+
+def where_mask(
+    where: Any, shape: Sequence[int | None], axes: tuple[int, ...], *, xp: Any, of: str = "logits"
+) -> Any:
+    """optax's ``where``, checked and shaped for ``shape`` (the inputs' broadcast shape).
+
+    A boolean mask of ``shape`` (entries), of the batch shape (``shape`` without
+    the reduced ``axes``: whole rows; it gains a length-1 axis at each reduced
+    axis) or 0-d; anything that would not broadcast to ``shape`` without
+    enlarging it raises ``ValueError`` naming both shapes (``of`` names the
+    input the mask belongs to).  ``None`` stays ``None``.
+    """
+    if where is None:
+        return None
+    if where.dtype != xp.bool:
+        raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+    nd = len(shape)
+    batch = tuple(d for i, d in enumerate(shape) if i not in axes)
+    if where.ndim == nd - len(axes) and where.ndim < nd:
+        mask = where
+        for a in sorted(axes):
+            mask = xp.expand_dims(mask, axis=a)
+    elif where.ndim == nd:
+        mask = where
+    elif where.ndim == 0:  # one answer for every entry
+        mask = xp.broadcast_to(xp.reshape(where, (1,) * nd), tuple(shape))
+    else:
+        mask = None
+    if mask is not None:
+        try:
+            fits = broadcast_shapes(where=mask.shape, inputs=tuple(shape)) == tuple(shape)
+        except ValueError:
+            fits = False
+        if fits:
+            return mask
+    raise ValueError(
+        f"where shape {_fmt(tuple(where.shape))} fits neither {of} shape {_fmt(tuple(shape))} "
+        f"nor its batch shape {_fmt(batch)} (a mask of entries or of whole rows)"
+    )

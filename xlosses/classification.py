@@ -14,6 +14,7 @@ from ._checks import (
     check_integer,
     check_label_range,
     normalize_axes,
+    where_mask,
 )
 from ._checks import floating_input as _floating
 from ._dispatch import accelerated
@@ -28,7 +29,6 @@ from ._ops import (
     soft_label_cross_entropy,
     take_labels,
 )
-from ._reduce import expand_mask
 
 __all__ = [
     "poly_loss_cross_entropy",
@@ -47,17 +47,6 @@ def _axis_arg(axes: tuple[int, ...]) -> int | tuple[int, ...]:
     return axes[0] if len(axes) == 1 else axes
 
 
-def _check_mask(xp: Any, where: Array, logits: Array) -> None:
-    if where is not None:
-        if where.dtype != xp.bool:
-            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
-        if where.ndim > logits.ndim:
-            raise ValueError(
-                f"where shape {tuple(where.shape)} has more dimensions than "
-                f"logits shape {tuple(logits.shape)}"
-            )
-
-
 def _soft_log_probs(
     logits: Array, labels: Array, axis: Any, where: Array, xp: Any
 ) -> tuple[Array, Array, Any, Any, Array]:
@@ -68,9 +57,8 @@ def _soft_log_probs(
     """
     x, dtype = _floating(xp, logits)
     broadcast_shapes(logits=logits.shape, labels=labels.shape)
-    _check_mask(xp, where, logits)
     axes = normalize_axes(tuple(range(x.ndim)) if axis is None else axis, x.ndim)
-    mask = expand_mask(where, x.ndim, axes, xp=xp)
+    mask = where_mask(where, x.shape, axes, xp=xp)
     ax = _axis_arg(axes)
     y = cast(labels, x.dtype, xp=xp)
     logp = log_softmax(x, axis=ax, where=mask, xp=xp)
@@ -146,8 +134,7 @@ def _integer_label_setup(
     if where is None:  # the common case: no mask to check or expand
         mask = None
     else:
-        _check_mask(xp, where, logits)
-        mask = expand_mask(where, x.ndim, axes, xp=xp)
+        mask = where_mask(where, x.shape, axes, xp=xp)
     if len(axes) == 1:
         ax = axes[0]
         shape = tuple(x.shape)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import broadcast_shapes, check_floating, normalize_axes
+from ._checks import broadcast_shapes, check_floating, normalize_axes, where_mask
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import exp_times_difference, xlog_ratio
-from ._reduce import expand_mask, masked_sum
+from ._reduce import masked_sum
 
 __all__ = [
     "convex_kl_divergence",
@@ -42,15 +42,7 @@ def _setup(
     t = cast(targets, lp.dtype, xp=xp)
     ndim = len(shape)
     axes = normalize_axes(tuple(range(ndim)) if axis is None else axis, ndim)
-    if where is not None:
-        if where.dtype != xp.bool:
-            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
-        if where.ndim > ndim:
-            raise ValueError(
-                f"where shape {tuple(where.shape)} has more dimensions than the inputs' "
-                f"broadcast shape {tuple(shape)}"
-            )
-    mask = expand_mask(where, ndim, axes, xp=xp)
+    mask = where_mask(where, shape, axes, xp=xp, of="the inputs' broadcast")
     return lp, t, axes, dtype, mask
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from array_api_compat import device as _device
 
-from ._checks import broadcast_shapes, check_floating, normalize_axes
+from ._checks import broadcast_shapes, check_floating, normalize_axes, where_mask
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import (
     inverse_sqrt,
@@ -60,11 +60,6 @@ def _floats(xp: Any, **arrays: Array) -> tuple[list[Array], Any]:
     return [cast(a, ct, xp=xp) for a in arrays.values()], dtype
 
 
-def _check_mask(xp: Any, where: Array | None) -> None:
-    if where is not None and where.dtype != xp.bool:
-        raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
-
-
 def _inverse_norm(
     x: Array, epsilon: Any, axes: tuple[int, ...], where: Array | None, xp: Any
 ) -> Array:
@@ -88,11 +83,11 @@ def _cosine(
 ) -> tuple[Array, Any]:
     (a, b), dtype = _floats(xp, predictions=predictions, targets=targets)
     shape = broadcast_shapes(predictions=a.shape, targets=b.shape)
-    _check_mask(xp, where)
     nd = len(shape)
     a = xp.reshape(a, (1,) * (nd - a.ndim) + tuple(a.shape))
     b = xp.reshape(b, (1,) * (nd - b.ndim) + tuple(b.shape))
     axes = normalize_axes(tuple(range(nd)) if axis is None else axis, nd)
+    where = where_mask(where, shape, axes, xp=xp, of="the inputs' broadcast")
     # <a, b> scaled by both inverse norms (small [..., 1] arrays): the same value as
     # <a/|a|, b/|b|> (|a|² overflows wherever <a, b> would); eager libraries materialise one
     # product, not two unit vectors, and XLA and inductor fuse the reductions (_ops.scaled_dot)
@@ -204,7 +199,9 @@ def _check_degree(name: str, p: Any, *, allow_zero: bool) -> None:
     ok = isinstance(p, (int, float)) and not isinstance(p, bool)
     if not ok:
         raise TypeError(f"{name} must be a Python number, got {type(p).__name__}")
-    if not (p > 0 or (allow_zero and p == 0)) or math.isnan(p):
+    # (NaN fails both comparisons; no math.isnan: torch.compile(dynamic=True) may pass a
+    # symbolic float here, which math.isnan cannot take)
+    if not (p > 0 or (allow_zero and p == 0)):
         lo = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {lo} (inf allowed), got {p!r}")
 
@@ -243,7 +240,9 @@ def triplet_margin_loss(
     even ``q`` (``q = 1`` gives ``sum(x - y)``, ``q = 3`` NaN); xlosses takes
     ``|x - y|``: identical for the default ``q = 2`` and every even ``q``,
     the true distance otherwise.  With ``eps = 0`` and ``x == y`` the
-    gradient is 0 (optax: NaN).
+    gradient is 0 (optax: NaN).  At the hinge (``d(a, p) - d(a, n) + margin =
+    0``) the derivative is optax's, ½ of the slope (``jnp.maximum``); with a
+    ``distance_function`` it is torch's, the full slope (``clamp_min``).
 
     The keyword-only options express the torch losses:
 
@@ -315,7 +314,10 @@ def triplet_margin_loss(
     d_neg = dist(a, n)
     if swap:
         d_neg = xp.minimum(d_neg, dist(p, n))
-    return cast(relu(d_pos - d_neg + margin, xp=xp), dtype, xp=xp)
+    # the hinge's derivative at 0: optax's ``jnp.maximum`` (½) for optax's distance, torch's
+    # ``clamp_min`` (1) when a distance function is given (as torch's functional losses do)
+    tie = 0.5 if distance_function is None else 1.0
+    return cast(relu(d_pos - d_neg + margin, tie=tie, xp=xp), dtype, xp=xp)
 
 
 def pairwise_distance(
@@ -497,9 +499,11 @@ def ntxent(embeddings: Array, labels: Array, temperature: float = 0.07) -> Array
             f"labels shape {tuple(labels.shape)} must equal embeddings shape "
             f"{tuple(e.shape)} without its last axis"
         )
+    n = e.shape[-2]
+    if n == 0:  # no vector, no positive pair: 0, as a batch without positives
+        return xp.zeros(tuple(e.shape[:-2]), dtype=dtype, device=_device(e))
     u = _unit(e, float(xp.finfo(dtype).eps), (e.ndim - 1,), None, xp)
     s = xp.matmul(u, xp.matrix_transpose(u)) / temperature  # [..., n, n]
-    n = e.shape[-2]
     idx = xp.arange(n, device=_device(e))
     same = xp.expand_dims(labels, axis=-1) == xp.expand_dims(labels, axis=-2)
     pos = same & (idx[:, None] != idx[None, :])

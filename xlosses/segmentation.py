@@ -81,9 +81,9 @@ def _dice(
     den = inter + alpha * (pred_sum - inter) + beta * (target_sum - inter) + smooth
     loss = 1.0 - (inter + smooth) / den
     if class_weights is not None:
-        if class_weights.ndim != 1:
+        if class_weights.ndim != 1 or class_weights.shape[0] not in (1, p.shape[-1]):
             raise ValueError(
-                f"class_weights must have one dimension [num_classes], "
+                f"class_weights must have shape [num_classes] = ({p.shape[-1]},), "
                 f"got shape {tuple(class_weights.shape)}"
             )
         loss = loss * cast(class_weights, x.dtype, xp=xp)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._checks import check_floating, normalize_axes
+from ._checks import check_floating, normalize_axes, where_mask
 from ._namespace import cast, compute_dtype, namespace
-from ._reduce import expand_mask
 
 __all__ = ["smooth_labels"]
 
@@ -62,6 +61,6 @@ def smooth_labels(
     if where is None:
         k: Any = math.prod([y.shape[a] for a in axes])
     else:
-        mask = expand_mask(where, y.ndim, axes, xp=xp)
+        mask = where_mask(where, y.shape, axes, xp=xp, of="labels")
         k = xp.sum(cast(mask, y.dtype, xp=xp), axis=axes, keepdims=True)
     return cast((1.0 - alpha) * y + alpha / k, dtype, xp=xp)

@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import array_api_extra as _xpx
 import torch
 
-from ._checks import check_integer, check_label_range, check_option
+from ._checks import check_floating, check_integer, check_label_range, check_option
 from ._namespace import cast, compute_dtype, namespace
 from ._reduce import REDUCTIONS, reduce
 from .classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal, sigmoid_focal_loss
@@ -117,6 +116,7 @@ class Poly1CrossEntropyLoss(torch.nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         xp, logits, labels, weight = namespace(logits=logits, labels=labels, weight=self.weight)
+        check_floating(logits, "logits", xp=xp)
         dtype = logits.dtype
         idx = _ClassIndices(logits, labels, weight, -100, compute_dtype(xp, dtype), xp)
         if idx.num_classes != self.num_classes:
@@ -201,6 +201,7 @@ class Poly1FocalLoss(torch.nn.Module):
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         xp, logits, labels = namespace(logits=logits, labels=labels)
+        check_floating(logits, "logits", xp=xp)
         if logits.ndim < 2 or logits.shape[1] != self.num_classes:
             raise ValueError(
                 f"logits shape {tuple(logits.shape)} must be [N, {self.num_classes}, ...] "
@@ -217,7 +218,14 @@ class Poly1FocalLoss(torch.nn.Module):
                     f"{tuple(logits.shape)} without the class axis 1"
                 )
             check_label_range(labels, self.num_classes, xp=xp)
-            targets = _xpx.one_hot(labels, self.num_classes, dtype=logits.dtype, axis=1, xp=xp)
+            # one-hot along axis 1 by a comparison (no moveaxis: torch.func.vmap has no
+            # batching rule for it)
+            shape = [1] * logits.ndim
+            shape[1] = self.num_classes
+            classes = xp.reshape(
+                xp.arange(self.num_classes, dtype=labels.dtype, device=labels.device), tuple(shape)
+            )
+            targets = xp.astype(xp.expand_dims(labels, axis=1) == classes, logits.dtype)
         loss = poly_loss_sigmoid_focal(
             logits, targets, epsilon=self.epsilon, alpha=self.alpha, gamma=self.gamma
         )

@@ -152,10 +152,10 @@ def _torch_specs() -> list[Spec]:
         return []
 
     def poly1_ce(x: Any, labels: Any, **kw: Any) -> Any:
-        return xt.Poly1CrossEntropyLoss(x.shape[1], **kw)(x, labels)
+        return xt.Poly1CrossEntropyLoss(C, **kw)(x, labels)  # the builders' class count
 
     def poly1_focal(x: Any, labels: Any, **kw: Any) -> Any:
-        return xt.Poly1FocalLoss(x.shape[1], **kw)(x, labels)
+        return xt.Poly1FocalLoss(C, **kw)(x, labels)
 
     def sigmoid_focal(x: Any, y: Any, **kw: Any) -> Any:
         return xt.SigmoidFocalLoss(**kw)(x, y)

@@ -9,7 +9,7 @@ import numpy as np
 
 import xlosses
 
-from ..spec import Inputs, Spec, optax_peer, register, torch_peer
+from ..spec import Inputs, Spec, optax_peer, optax_peer_grad, register, torch_peer, torch_peer_grad
 
 DIM = 4
 
@@ -122,6 +122,39 @@ def _ntxent_peer(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
     return np.asarray(out, dtype=np.float64).reshape(lead)
 
 
+# -- inputs exactly at the kinks (the derivative convention vs the peer's) -------------------
+
+
+def _triplet_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """``d(a, p) - d(a, n) + margin = 0`` exactly: ``a = 0``, ``p = e_0``, ``n = 2 e_1``,
+    margin 1, ``eps = 0`` (both distances exact: 1 and 2)."""
+    a = np.zeros((*batch, DIM))
+    p, n = a.copy(), a.copy()
+    p[..., 0], n[..., 1] = 1.0, 2.0
+    kw = {"margin": 1.0, "eps": 0.0, **{k: v[k] for k in ("swap",) if k in v}}
+    return Inputs([a, p, n], kw)
+
+
+def _pairwise_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """``x1 == x2`` with ``eps = 0``: the norm of a zero difference (torch's subgradient 0)."""
+    x = rng.standard_normal((*batch, DIM))
+    return Inputs([x, x.copy()], {"eps": 0.0, **{k: v[k] for k in ("p",) if k in v}})
+
+
+def _cos_emb_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """Dissimilar pairs (``y = -1``) at ``cos = margin = 0``: orthogonal vectors."""
+    x1, x2 = np.zeros((*batch, DIM)), np.zeros((*batch, DIM))
+    x1[..., 0], x2[..., 1] = rng.uniform(0.5, 2.0, batch), rng.uniform(0.5, 2.0, batch)
+    return Inputs([x1, x2, -np.ones(batch)], {"margin": 0.0})
+
+
+def _hinge_emb_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """``y = -1`` at ``x = margin``: ``max(0, margin - x)`` at 0."""
+    margin = v.get("margin", 1.0)
+    kw = {"margin": margin} if "margin" in v else {}
+    return Inputs([np.full((*batch, 3), margin), -np.ones((*batch, 3))], kw)
+
+
 register(
     Spec(
         "cosine_similarity",
@@ -149,6 +182,8 @@ register(
         variants=({}, {"norm_degree": 4, "margin": 0.5}, {"axis": 0}, {"eps": 1e-3}),
         oracle=optax_peer("triplet_margin_loss"),
         oracle_name="optax",
+        kinks=_triplet_kinks,
+        kink_peer=optax_peer_grad("triplet_margin_loss"),
     ),
     Spec(
         "triplet_margin_loss[odd norm_degree]",
@@ -167,6 +202,9 @@ register(
         variants=({}, {"swap": True}, {"p": 1.0, "eps": 1e-3, "margin": 0.5}, {"p": 3.0}),
         oracle=torch_peer("triplet_margin_loss", reduction="none"),
         oracle_name="torch.nn.functional (distance_function=pairwise_distance)",
+        kinks=_triplet_kinks,
+        kink_variants=({}, {"swap": True}),
+        kink_peer=torch_peer_grad("triplet_margin_loss", reduction="none"),
     ),
     Spec(
         "pairwise_distance",
@@ -183,6 +221,9 @@ register(
         ),
         oracle=_pairwise_peer,
         oracle_name="torch.nn.functional",
+        kinks=_pairwise_kinks,
+        kink_variants=({}, {"p": 1.0}, {"p": 3.0}),
+        kink_peer=torch_peer_grad("pairwise_distance"),
     ),
     Spec(
         "cosine_embedding_loss",
@@ -194,6 +235,8 @@ register(
         variants=({}, {"margin": 0.3}, {"margin": -0.4}),
         oracle=_cos_emb_peer,
         oracle_name="torch.nn.functional (reduction='none')",
+        kinks=_cos_emb_kinks,
+        kink_peer=torch_peer_grad("cosine_embedding_loss", reduction="none"),
     ),
     Spec(
         "hinge_embedding_loss",
@@ -203,6 +246,9 @@ register(
         variants=({}, {"margin": 0.5}),
         oracle=torch_peer("hinge_embedding_loss", reduction="none"),
         oracle_name="torch.nn.functional (reduction='none')",
+        kinks=_hinge_emb_kinks,
+        kink_variants=({}, {"margin": 0.5}),
+        kink_peer=torch_peer_grad("hinge_embedding_loss", reduction="none"),
     ),
     Spec(
         "ntxent",

@@ -16,7 +16,7 @@ from scipy.special import log_softmax
 
 import xlosses.functional as F
 
-from ..spec import Inputs, Spec, register, torch_peer
+from ..spec import Inputs, Spec, register, torch_peer, torch_peer_grad
 from ._inputs import NUM_CLASSES, binary_targets, class_indices, logits
 
 C = NUM_CLASSES
@@ -93,7 +93,10 @@ def _functional(
     oracle: Any = None,
     **extra: Any,
 ) -> Spec:
-    """The spec ``functional.<name>``; its oracle is ``torch.nn.functional.<name>`` by default."""
+    """The spec ``functional.<name>``; its oracle is ``torch.nn.functional.<name>`` by default
+    (and with ``kinks=``, the peer's gradient there is torch autograd of the same function)."""
+    if "kinks" in extra and "kink_peer" not in extra:
+        extra["kink_peer"] = torch_peer_grad(name)
     return Spec(
         f"functional.{name}",
         getattr(F, name),

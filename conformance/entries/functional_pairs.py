@@ -23,10 +23,17 @@ import numpy as np
 import xlosses
 
 from ..spec import Inputs, register, torch_peer
-from .embeddings import _cos_emb_inputs, _hinge_inputs, _triplet_inputs
+from .embeddings import (
+    _cos_emb_inputs,
+    _cos_emb_kinks,
+    _hinge_emb_kinks,
+    _hinge_inputs,
+    _triplet_inputs,
+    _triplet_kinks,
+)
 from .functional import _functional
-from .margins import _multiclass, _multilabel
-from .ranking import _margin_inputs
+from .margins import _margin_kinks, _multiclass, _multilabel, _multilabel_kinks
+from .ranking import _margin_inputs, margin_kinks
 from .sequence import BATCHES, _torch_inputs
 
 Make = Callable[[np.random.Generator, tuple[int, ...], dict[str, Any]], Inputs]
@@ -112,17 +119,22 @@ register(
         ),
         differentiable=(0, 1),
         batch_shapes=ONE_BATCH_AXIS,
+        kinks=_torch_layout(_cos_emb_kinks),
     ),
     _functional(
         "hinge_embedding_loss",
         _torch_layout(_hinge_inputs),
         ({}, {"margin": 0.5, "reduction": "none"}, {"reduction": "sum"}),
+        kinks=_torch_layout(_hinge_emb_kinks),
+        kink_variants=({}, {"margin": 0.5, "reduction": "sum"}),
     ),
     _functional(
         "margin_ranking_loss",
         _torch_layout(_margin_inputs),
         ({}, {"margin": 0.5, "reduction": "none"}, {"reduction": "sum"}),
         differentiable=(0, 1),
+        kinks=_torch_layout(margin_kinks),
+        kink_variants=({}, {"margin": 0.5}),
     ),
     _functional(
         "multi_margin_loss",
@@ -135,12 +147,15 @@ register(
         ),
         batch_shapes=ONE_BATCH_AXIS,
         extreme_scales=(1e3,),  # with p=2 the gradient overflows float16 beyond
+        kinks=_torch_layout(_margin_kinks),
+        kink_variants=({}, {"p": 2, "reduction": "sum"}),
     ),
     _functional(
         "multilabel_margin_loss",
         _torch_layout(_multilabel),
         ({}, {"reduction": "none"}, {"reduction": "sum", "unbatched": True}),
         batch_shapes=ONE_BATCH_AXIS,
+        kinks=_torch_layout(_multilabel_kinks),
     ),
     _functional(
         "triplet_margin_loss",
@@ -152,6 +167,8 @@ register(
             {"unbatched": True},
         ),
         differentiable=(0, 1, 2),
+        kinks=_torch_layout(_triplet_kinks),
+        kink_variants=({}, {"swap": True}),
     ),
     _functional(
         "triplet_margin_with_distance_loss",

@@ -8,7 +8,7 @@ import numpy as np
 
 import xlosses
 
-from ..spec import Inputs, Spec, optax_peer, register, torch_peer
+from ..spec import Inputs, Spec, optax_peer, optax_peer_grad, register, torch_peer, torch_peer_grad
 from ._inputs import NUM_CLASSES, class_indices, logits
 
 C = NUM_CLASSES
@@ -42,6 +42,50 @@ def _multilabel(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, A
     return Inputs([logits(rng, (*batch, C), v), multilabel_targets(rng, batch)])
 
 
+# -- inputs exactly at the kinks and ties (the derivative convention vs the peer's) -----------
+
+
+def _binary_kinks(offset: float):
+    """``1 - s·t = 0`` (hinge, ``offset`` 1) or ``-s·t = 0`` (perceptron, ``offset`` 0)."""
+
+    def make(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+        t = np.where(rng.random((*batch, C)) < 0.5, -1.0, 1.0)
+        return Inputs([offset * t, t])
+
+    return make
+
+
+def _tied_scores(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """Every score equal (ties of the maximum), or the label's one higher by the margin 1
+    (``s_j + 1 - [j = y]`` tied across all classes)."""
+    y = class_indices(rng, batch, C)
+    x = np.zeros((*batch, C))
+    if v.get("label_ahead"):
+        np.put_along_axis(x, y[..., None], 1.0, axis=-1)
+    return Inputs([x, y])
+
+
+def _margin_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """``margin - s_y + s_j = 0`` for every other class: ``s_y = margin``, the rest 0
+    (rows ``[N, C]``: torch's layout)."""
+    margin = v.get("margin", 1.0)
+    y = class_indices(rng, batch, C)
+    x = np.zeros((*batch, C))
+    np.put_along_axis(x, y[..., None], margin, axis=-1)
+    kw = {k: v[k] for k in ("p", "margin") if k in v}
+    return Inputs([x, y], kw)
+
+
+def _multilabel_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]):
+    """``1 - s_t + s_j = 0``: the listed classes score 1, the others 0."""
+    t = multilabel_targets(rng, batch)
+    x = np.zeros((*batch, C))
+    listed = np.cumsum(t < 0, axis=-1) == 0
+    for idx in np.ndindex(*batch):
+        x[idx][t[idx][listed[idx]]] = 1.0
+    return Inputs([x, t])
+
+
 def _rows_of_torch(name: str):
     """torch oracle for per-example losses that torch takes only as (N, C) batches."""
     peer = torch_peer(name, reduction="none")
@@ -63,6 +107,8 @@ register(
         differentiable=(0,),
         oracle=optax_peer("hinge_loss"),
         oracle_name="optax",
+        kinks=_binary_kinks(1.0),
+        kink_peer=optax_peer_grad("hinge_loss"),
     ),
     Spec(
         "perceptron_loss",
@@ -71,6 +117,8 @@ register(
         differentiable=(0,),
         oracle=optax_peer("perceptron_loss"),
         oracle_name="optax",
+        kinks=_binary_kinks(0.0),
+        kink_peer=optax_peer_grad("perceptron_loss"),
     ),
     Spec(
         "multiclass_hinge_loss",
@@ -79,6 +127,9 @@ register(
         differentiable=(0,),
         oracle=optax_peer("multiclass_hinge_loss"),
         oracle_name="optax",
+        kinks=_tied_scores,
+        kink_variants=({}, {"label_ahead": True}),
+        kink_peer=optax_peer_grad("multiclass_hinge_loss"),
     ),
     Spec(
         "multiclass_perceptron_loss",
@@ -87,6 +138,8 @@ register(
         differentiable=(0,),
         oracle=optax_peer("multiclass_perceptron_loss"),
         oracle_name="optax",
+        kinks=_tied_scores,
+        kink_peer=optax_peer_grad("multiclass_perceptron_loss"),
     ),
     Spec(
         "multi_margin_loss",
@@ -97,6 +150,9 @@ register(
         oracle=_rows_of_torch("multi_margin_loss"),
         oracle_name="torch.nn.functional.multi_margin_loss (reduction='none')",
         extreme_scales=(1e3,),  # with p=2 the gradient overflows float16 beyond
+        kinks=_margin_kinks,
+        kink_variants=({}, {"p": 2}, {"margin": 0.5}),
+        kink_peer=torch_peer_grad("multi_margin_loss", reduction="none"),
     ),
     Spec(
         "multilabel_margin_loss",
@@ -105,5 +161,7 @@ register(
         differentiable=(0,),
         oracle=_rows_of_torch("multilabel_margin_loss"),
         oracle_name="torch.nn.functional.multilabel_margin_loss (reduction='none')",
+        kinks=_multilabel_kinks,
+        kink_peer=torch_peer_grad("multilabel_margin_loss", reduction="none"),
     ),
 )

@@ -8,7 +8,7 @@ import numpy as np
 
 import xlosses
 
-from ..spec import Inputs, Spec, optax_peer, register, torch_peer
+from ..spec import Inputs, Spec, optax_peer, register, torch_peer, torch_peer_grad
 from ._inputs import logits
 
 LIST = 5
@@ -46,6 +46,14 @@ def _margin_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str
     return Inputs([rng.standard_normal(batch) * s, rng.standard_normal(batch) * s, y], kw)
 
 
+def margin_kinks(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """``-y (x1 - x2) + margin = 0``: ``x1 = x2 + margin·y``."""
+    margin = v.get("margin", 0.0)
+    y = np.where(rng.random(batch) < 0.5, 1.0, -1.0)
+    x2 = np.round(rng.standard_normal(batch), 2)
+    return Inputs([x2 + margin * y, x2, y], {"margin": margin} if "margin" in v else {})
+
+
 register(
     Spec(
         "ranking_softmax_loss",
@@ -71,5 +79,8 @@ register(
         variants=({}, {"margin": 0.5}),
         oracle=torch_peer("margin_ranking_loss", reduction="none"),
         oracle_name="torch.nn.functional (reduction='none')",
+        kinks=margin_kinks,
+        kink_variants=({}, {"margin": 0.5}),
+        kink_peer=torch_peer_grad("margin_ranking_loss", reduction="none"),
     ),
 )

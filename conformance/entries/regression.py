@@ -8,7 +8,7 @@ import numpy as np
 
 import xlosses
 
-from ..spec import Inputs, Spec, optax_peer, register, torch_peer
+from ..spec import Inputs, Spec, optax_peer, register, torch_peer, torch_peer_grad
 from ._inputs import NUM_CLASSES, logits
 
 C = NUM_CLASSES
@@ -51,6 +51,12 @@ def _gaussian(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any
     var = 0.2 + rng.random(var_shape)
     kw = {k: v[k] for k in ("full",) if k in v}
     return Inputs([mean, rng.standard_normal(shape), var], kw)
+
+
+def equal_pairs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """Predictions equal to their targets: the kink of ``|e|`` at ``e = 0``."""
+    x = np.round(2.0 * rng.standard_normal((*batch, C)), 2)
+    return Inputs([x, x.copy()])
 
 
 _BASIC = ({}, {"no_targets": True})
@@ -102,6 +108,8 @@ register(
         variants=_BASIC,
         oracle=_zeros_for_missing_targets("l1_loss"),
         oracle_name="torch.nn.functional.l1_loss (reduction='none')",
+        kinks=equal_pairs,
+        kink_peer=torch_peer_grad("l1_loss", reduction="none"),
     ),
     Spec(
         "poisson_nll",

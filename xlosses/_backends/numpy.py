@@ -416,7 +416,7 @@ def zero_unread_rows(x: Any, rows: Any, *, xp: Any) -> Any:
 
 def holds_nan(v: Any) -> bool:
     """Some entry of ``v`` is NaN (``min``: a third of a pairwise ``sum``)."""
-    return bool(np.isnan(v.min()))
+    return bool(v.size) and bool(np.isnan(v.min()))
 
 
 def _unguarded(value: Any, reduce: Any = None) -> Any:

@@ -94,8 +94,12 @@ eager_cpu = values_readable
 
 
 def no_gradients(*arrays: Any) -> bool:
-    """No automatic differentiation will pass through ``arrays``."""
+    """No automatic differentiation will pass through ``arrays``: no ``requires_grad`` (or
+    grad mode off), and no ``torch.func`` transform or forward-mode level active (their
+    tangents and batched tensors refuse the in-place and ``out=`` operations this licenses)."""
     torch = _t()
+    if not _no_functorch(torch) or torch.autograd.forward_ad._current_level >= 0:
+        return False
     return not torch.is_grad_enabled() or not any(a.requires_grad for a in arrays)
 
 
@@ -477,7 +481,9 @@ def stop_gradient(x: Any, *, xp: Any) -> Any:
 
 @torch_version(control.map_rows)
 def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
-    """``torch.func.vmap`` over the rows."""
+    """``torch.func.vmap`` over the rows (no rows: the generic body's empty result)."""
     batch = tuple(x.shape[:-1])
+    if math.prod(batch) == 0:
+        return NotImplemented
     flat = xp.reshape(x, (-1, x.shape[-1]))
     return xp.reshape(_t().func.vmap(fn)(flat), batch)

@@ -13,6 +13,7 @@ primitives' versions and the backend's answers are in :mod:`.torch`.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from typing import Any
@@ -30,6 +31,79 @@ from .torch import (
 
 def _t() -> Any:
     return sys.modules["torch"]
+
+
+# -- kernels without second derivatives ----------------------------------------------------
+
+_ONCE: list[Any] = []  # the autograd.Function below, made on first use (torch is imported)
+
+
+def _once_function() -> Any:
+    if _ONCE:
+        return _ONCE[0]
+    torch = _t()
+
+    class KernelOnce(torch.autograd.Function):
+        """The kernel's value and first derivative; derivatives of higher order from the
+        generic body (recomputed on the inputs while a higher-order graph is built)."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, state: tuple[Any, Any, Any]) -> Any:
+            ctx.state = state
+            ctx.save_for_backward(x)
+            return state[1].detach()
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            leaf, out, generic = ctx.state
+            if torch.is_grad_enabled():  # create_graph: the generic body, differentiable
+                (x,) = ctx.saved_tensors
+                (gx,) = torch.autograd.grad(generic(x), x, grad, create_graph=True)
+            else:
+                # retained: a backward pass may run again (gradcheck, several vector
+                # products); the graph goes with this node
+                (gx,) = torch.autograd.grad(out, leaf, grad, retain_graph=True)
+            return gx, None
+
+    _ONCE.append(KernelOnce)
+    return KernelOnce
+
+
+def once_differentiable_kernel(name: str) -> Any:
+    """Register the decorated version for ``name`` ("module:function") so that it stays
+    differentiable to every order: its first argument's gradient is the kernel's, and where
+    a higher-order graph is being built (``create_graph=True``, a Hessian) the backward pass
+    recomputes the generic body on the inputs and differentiates that instead.  (torch's
+    ``ctc_loss``, ``multi_margin_loss`` and ``multilabel_margin_loss`` kernels have no
+    second derivative.)"""
+    module, _, function = name.partition(":")
+
+    def wrap(version: Any) -> Any:
+        def run(x: Any, *args: Any, xp: Any, **kwargs: Any) -> Any:
+            if not eager_cpu(x):  # the kernels run on eager CPU tensors only
+                return NotImplemented
+            if no_gradients(x):
+                return version(x, *args, xp=xp, **kwargs)
+            torch = _t()
+            leaf = x.detach().requires_grad_(True)
+            with torch.enable_grad():
+                out = version(leaf, *args, xp=xp, **kwargs)
+            if out is NotImplemented:
+                return out
+            generic = getattr(sys.modules[module], function).generic
+
+            def body(z: Any) -> Any:
+                return generic(z, *args, xp=xp, **kwargs)
+
+            return _once_function().apply(x, (leaf, out, body))
+
+        run.__name__ = run.__qualname__ = version.__name__
+        run.__wrapped__ = version
+        run.__signature__ = inspect.signature(version)
+        torch_version(name)(run)
+        return version
+
+    return wrap
 
 
 # torch's cross_entropy ignores the targets equal to ``ignore_index`` (default -100);
@@ -183,14 +257,14 @@ def _margin_kernel(kind: str, x: Any, target: Any, **kwargs: Any) -> Any:
     return fused(kind, x, t, reduction="none", **kwargs)
 
 
-@torch_version("xlosses.margins:multi_margin_terms")
+@once_differentiable_kernel("xlosses.margins:multi_margin_terms")
 def multi_margin_terms(x: Any, labels: Any, *, p: int, margin: float, weight: Any, xp: Any):
     if math.prod(x.shape) > _SMALL or tuple(labels.shape) != tuple(x.shape[:-1]):
         return NotImplemented  # torch's CPU kernel loops per example: the generic body wins
     return _margin_kernel("multi_margin_loss", x, labels, p=p, margin=margin, weight=weight)
 
 
-@torch_version("xlosses.margins:multilabel_margin_terms")
+@once_differentiable_kernel("xlosses.margins:multilabel_margin_terms")
 def multilabel_margin_terms(x: Any, targets: Any, *, xp: Any) -> Any:
     return _margin_kernel("multilabel_margin_loss", x, targets)
 
@@ -217,7 +291,7 @@ def _ctc_kernel(logp: Any, targets: Any, il: Any, tl: Any, blank: int) -> Any:
     return loss
 
 
-@torch_version("xlosses.sequence:ctc_lengths_loss")
+@once_differentiable_kernel("xlosses.sequence:ctc_lengths_loss")
 def ctc_lengths_loss(
     x, targets, il, tl, *, blank, zero_infinity, max_target_length, unbatched, xp
 ) -> Any:
@@ -257,7 +331,7 @@ def ctc_lengths_loss(
     return loss
 
 
-@torch_version("xlosses.sequence:ctc_paddings_loss")
+@once_differentiable_kernel("xlosses.sequence:ctc_paddings_loss")
 def ctc_paddings_loss(x, frame_pad, labels, label_pad, *, blank, log_epsilon, xp) -> Any:
     """optax's CTC loss by torch's fused kernel, on eager CPU tensors, where the generic
     body gives the same numbers (else ``NotImplemented``):

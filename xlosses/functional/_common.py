@@ -155,3 +155,22 @@ def _regression_input(
             stacklevel=3,
         )
     return dtype, cast(input, work, xp=xp)
+
+
+def _rescaling(
+    weight: Array | None, name: str, shape: tuple[int, ...], work: Any, xp: Any
+) -> Array | None:
+    """torch's rescaling ``weight`` / ``pos_weight``: floating, broadcastable to the loss's
+    ``shape`` without enlarging it (``ValueError`` naming both shapes), in ``work``."""
+    if weight is None:
+        return None
+    check_floating(weight, name, xp=xp)
+    try:
+        ok = broadcast_shapes(**{name: weight.shape, "input": shape}) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name} shape {tuple(weight.shape)} must broadcast to input shape {tuple(shape)}"
+        )
+    return cast(weight, work, xp=xp)

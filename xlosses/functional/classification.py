@@ -34,7 +34,16 @@ from ..classification import (
     softmax_cross_entropy_with_integer_labels,
 )
 from ..smoothing import smooth_labels
-from ._common import Array, _class_axis, _class_weight, _ClassIndices, _finish, _input, _per_class
+from ._common import (
+    Array,
+    _class_axis,
+    _class_weight,
+    _ClassIndices,
+    _finish,
+    _input,
+    _per_class,
+    _rescaling,
+)
 
 # -- classification -----------------------------------------------------------------------
 
@@ -303,6 +312,7 @@ def binary_cross_entropy(
     check_same_shape(input=input.shape, target=target.shape)
     p = cast(input, work, xp=xp)
     y = cast(target, work, xp=xp)
+    _rescaling(weight, "weight", tuple(p.shape), work, xp)  # (torch's kernel checks it too)
     return cast(probability_bce(p, y, weight, reduction, xp=xp), dtype, xp=xp)
 
 
@@ -386,13 +396,14 @@ def binary_cross_entropy_with_logits(
     dtype, work = _input(input, xp)
     check_same_shape(input=input.shape, target=target.shape)
     loss = cast(sigmoid_binary_cross_entropy(input, target), work, xp=xp)
+    pos_weight = _rescaling(pos_weight, "pos_weight", tuple(input.shape), work, xp)
+    weight = _rescaling(weight, "weight", tuple(input.shape), work, xp)
     if pos_weight is not None:
-        check_floating(pos_weight, "pos_weight", xp=xp)
         positive = cast(sigmoid_binary_cross_entropy(input, xp.ones_like(input)), work, xp=xp)
         y = cast(target, work, xp=xp)
-        loss = loss + (cast(pos_weight, work, xp=xp) - 1.0) * y * positive
+        loss = loss + (pos_weight - 1.0) * y * positive
     if weight is not None:
-        loss = cast(weight, work, xp=xp) * loss
+        loss = weight * loss
     return _finish(loss, reduction, dtype, xp)
 
 
@@ -490,6 +501,5 @@ def multilabel_soft_margin_loss(
         raise ValueError("input must have a class axis (shape [C] or [N, C]), got a 0-d array")
     loss = cast(sigmoid_binary_cross_entropy(input, target), work, xp=xp)
     if weight is not None:
-        check_floating(weight, "weight", xp=xp)
-        loss = cast(weight, work, xp=xp) * loss
+        loss = _rescaling(weight, "weight", tuple(input.shape), work, xp) * loss
     return _finish(xp.mean(loss, axis=-1), reduction, dtype, xp)
