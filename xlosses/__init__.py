@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import _backends  # noqa: F401  (registers every backend's versions; imports no framework)
 from ._dispatch import generic_only
 from .classification import (
+    generalized_cross_entropy,
     poly_loss_cross_entropy,
     poly_loss_sigmoid_focal,
     safe_softmax_cross_entropy,
@@ -19,9 +20,12 @@ from .classification import (
     sigmoid_focal_loss,
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
+    softmax_focal_loss,
+    softmax_focal_loss_with_integer_labels,
 )
 from .divergences import (
     convex_kl_divergence,
+    distillation_loss,
     generalized_kl_divergence,
     kl_divergence,
     kl_divergence_with_log_targets,
@@ -36,22 +40,33 @@ from .embeddings import (
     triplet_margin_loss,
 )
 from .margins import (
+    categorical_hinge_loss,
     hinge_loss,
     multi_margin_loss,
     multiclass_hinge_loss,
     multiclass_perceptron_loss,
     multilabel_margin_loss,
     perceptron_loss,
+    squared_hinge_loss,
 )
 from .ranking import margin_ranking_loss, ranking_softmax_loss
 from .regression import (
     absolute_error,
+    absolute_percentage_error,
     gaussian_nll,
     huber_loss,
     l2_loss,
     log_cosh,
     poisson_nll,
     squared_error,
+    squared_logarithmic_error,
+)
+from .robust import (
+    cauchy_loss,
+    charbonnier_loss,
+    geman_mcclure_loss,
+    robust_loss,
+    welsch_loss,
 )
 from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
 from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
@@ -62,7 +77,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "absolute_error",
+    "absolute_percentage_error",
     "binary_dice_loss",
+    "categorical_hinge_loss",
+    "cauchy_loss",
+    "charbonnier_loss",
     "convex_kl_divergence",
     "cosine_distance",
     "cosine_embedding_loss",
@@ -71,7 +90,10 @@ __all__ = [
     "ctc_loss_from_lengths",
     "ctc_loss_with_forward_probs",
     "dice_loss",
+    "distillation_loss",
     "gaussian_nll",
+    "geman_mcclure_loss",
+    "generalized_cross_entropy",
     "generalized_kl_divergence",
     "generic_only",
     "hinge_embedding_loss",
@@ -96,13 +118,19 @@ __all__ = [
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
     "ranking_softmax_loss",
+    "robust_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "smooth_labels",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "softmax_focal_loss",
+    "softmax_focal_loss_with_integer_labels",
     "sparsemax_loss",
     "squared_error",
+    "squared_hinge_loss",
+    "squared_logarithmic_error",
     "triplet_margin_loss",
+    "welsch_loss",
 ]
