@@ -168,3 +168,31 @@ def compiled_matches_eager(backend, fn: Callable[..., Any], *args: Any) -> None:
     eager = backend.to_numpy(fn(*args))
     comp = backend.to_numpy(backend.compile(fn)(*args))
     np.testing.assert_allclose(comp, eager, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def _total_sum(xp, out):
+    return sum(xp.sum(o) for o in out)
+
+
+def run_outputs(backend, fn, *args, grads=False):
+    """``fn(*args)`` (a tuple of arrays) as NumPy, and with ``grads`` the gradient in
+    ``args[0]`` of the sum of every output (None where the backend has no autodiff).  One
+    ``jax.jit`` program on JAX (eager JAX compiles every primitive on first use)."""
+    if backend.module == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def both(*a):
+            out = fn(*a)
+            if not grads:
+                return out, None
+            return out, jax.grad(lambda z: _total_sum(jnp, fn(z, *a[1:])))(a[0])
+
+        out, g = jax.jit(both)(*args)
+    else:
+        out = fn(*args)
+        g = None
+        if grads and backend.differentiable:
+            g = backend.grad(lambda *a: _total_sum(backend.xp, fn(*a)), args, [0])[0]
+    values = [backend.to_numpy(o) for o in out]
+    return (values, None if g is None else backend.to_numpy(g)) if grads else values
