@@ -22,7 +22,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Peer", "formula", "numpy_formula", "optax", "torch_F", "torch_formula"]
+__all__ = [
+    "Peer",
+    "formula",
+    "formulas",
+    "jax_formula",
+    "numpy_formula",
+    "optax",
+    "torch_F",
+    "torch_formula",
+]
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,45 @@ class TorchKit:
         return self.m.sort(x, dim=-1, descending=True).values
 
 
-Kit = NumpyKit | TorchKit
+class JaxKit:
+    """``jax.numpy`` spellings (``jax.nn`` where it has them), for the peers written as
+    ``jax.numpy`` formulas where optax has no such loss (timed under ``jax.jit``)."""
+
+    name = "jax.numpy"
+
+    def __init__(self) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        self.m = jnp
+        self.nn = jax.nn
+
+    def relu(self, x: Any) -> Any:
+        return self.nn.relu(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return self.nn.sigmoid(x)
+
+    def softmax(self, x: Any, axis: int = -1) -> Any:
+        return self.nn.softmax(x, axis=axis)
+
+    def log_softmax(self, x: Any, axis: int = -1) -> Any:
+        return self.nn.log_softmax(x, axis=axis)
+
+    def logsumexp(self, x: Any) -> Any:
+        return self.nn.logsumexp(x, axis=-1)
+
+    def gather(self, x: Any, index: Any) -> Any:
+        return self.m.take_along_axis(x, index, axis=-1)
+
+    def arange(self, n: int, like: Any) -> Any:
+        return self.m.arange(n)
+
+    def sort_desc(self, x: Any) -> Any:
+        return -self.m.sort(-x, axis=-1)
+
+
+Kit = NumpyKit | TorchKit | JaxKit
 
 
 # -- peer factories ---------------------------------------------------------------------------
@@ -182,6 +229,16 @@ def torch_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
 def formula(desc: str, fn: Callable[..., Any], **kw: Any) -> dict[str, Peer]:
     """The ``"torch"`` and ``"numpy"`` peers of one formula."""
     return {"torch": torch_formula(desc, fn, **kw), "numpy": numpy_formula(desc, fn, **kw)}
+
+
+def jax_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
+    """The formula ``fn`` in ``jax.numpy`` operations, named ``desc`` (timed under ``jax.jit``)."""
+    return Peer(f"{desc} (jax.numpy)", lambda: functools.partial(fn, JaxKit(), **kw))
+
+
+def formulas(desc: str, fn: Callable[..., Any], **kw: Any) -> dict[str, Peer]:
+    """The ``"torch"``, ``"jax"`` and ``"numpy"`` peers of one formula."""
+    return {**formula(desc, fn, **kw), "jax": jax_formula(desc, fn, **kw)}
 
 
 def mean_of(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -513,3 +570,71 @@ def torch_ctc_from_paddings() -> Callable[..., Any]:
         return F.ctc_loss(log_probs, labels, frames, lengths, reduction="none")
 
     return ctc
+
+
+# -- issue #22: Keras' / MONAI's / kornia's / Barron's formulas, as users write them ---------
+
+
+def softmax_focal(k: Kit, x: Any, y: Any, alpha: float = 0.25, gamma: float = 2.0) -> Any:
+    """Keras' ``categorical_focal_crossentropy`` from logits (``log_softmax`` for its log):
+    ``-Σ α (1 - p)^γ y log p``."""
+    lp = k.log_softmax(x)
+    return -k.m.sum(alpha * (1 - k.m.exp(lp)) ** gamma * y * lp, -1)
+
+
+def softmax_focal_labels(k: Kit, x: Any, labels: Any, gamma: float = 2.0) -> Any:
+    """``-(1 - p_y)^γ log p_y`` at each row's label."""
+    lp = take(k, k.log_softmax(x), labels)
+    return -((1 - k.m.exp(lp)) ** gamma) * lp
+
+
+def generalized_ce(k: Kit, x: Any, labels: Any, q: float = 0.7) -> Any:
+    """Keras' ``categorical_generalized_cross_entropy`` of ``softmax(x)``: ``(1 - p_y^q)/q``."""
+    return (1 - take(k, k.softmax(x), labels) ** q) / q
+
+
+def squared_hinge(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.mean(k.relu(1 - y * x) ** 2, -1)
+
+
+def categorical_hinge(k: Kit, x: Any, y: Any) -> Any:
+    pos = k.m.sum(y * x, -1)
+    neg = k.m.amax((1 - y) * x, -1)
+    return k.relu(neg - pos + 1)
+
+
+def percentage_error(k: Kit, x: Any, y: Any) -> Any:
+    return 100 * k.m.abs(y - x) / k.m.clip(k.m.abs(y), 1e-7, None)
+
+
+def log_error(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.square(k.m.log1p(k.m.clip(x, 1e-7, None)) - k.m.log1p(k.m.clip(y, 1e-7, None)))
+
+
+def distillation(k: Kit, s: Any, t: Any, temperature: float = 2.0) -> Any:
+    """Hinton's ``T²·KL(softmax(t/T) ‖ softmax(s/T))`` per row."""
+    lt, ls = k.log_softmax(t / temperature), k.log_softmax(s / temperature)
+    return temperature**2 * k.m.sum(k.m.exp(lt) * (lt - ls), -1)
+
+
+def barron(k: Kit, x: Any, alpha: float = 0.5, scale: float = 1.3) -> Any:
+    """Barron's ``ρ`` for a fixed ``α ∉ {0, 2}``, the paper's power form."""
+    b = abs(alpha - 2)
+    return b / alpha * ((k.m.square(x / scale) / b + 1) ** (alpha / 2) - 1)
+
+
+def charbonnier(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.sqrt(k.m.square(x - y) + 1) - 1
+
+
+def cauchy(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.log1p(0.5 * k.m.square(x - y))
+
+
+def geman_mcclure(k: Kit, x: Any, y: Any) -> Any:
+    d2 = k.m.square(x - y)
+    return 2 * d2 / (d2 + 4)
+
+
+def welsch(k: Kit, x: Any, y: Any) -> Any:
+    return -k.m.expm1(-0.5 * k.m.square(x - y))

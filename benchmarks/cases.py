@@ -36,7 +36,7 @@ import xlosses.functional
 from conformance.entries.structured import logsumexp_batched
 
 from . import baselines as B
-from .baselines import Peer, formula, mean_of, numpy_formula, optax, torch_F
+from .baselines import Peer, formula, formulas, mean_of, numpy_formula, optax, torch_F
 from .inputs import (
     Builder,
     binary_inputs,
@@ -55,6 +55,7 @@ from .inputs import (
     probability_inputs,
     regression_inputs,
     relevance_inputs,
+    residual_inputs,
     score_pairs_signs,
     segmentation_inputs,
     sign_inputs,
@@ -182,6 +183,42 @@ def numpy(name: str, fn: Callable[[], Callable[..., Any]]) -> Peer:
     return Peer(name, fn)
 
 
+def kornia(name: str, *, then: Callable[[Any], Any] | None = None, then_name: str = "{}", **kw):
+    """``kornia.losses.<name>(*args, **kw)`` (torch), optionally followed by ``then(out)``."""
+
+    def make() -> Callable[..., Any]:
+        import kornia as K
+
+        fn = getattr(K.losses, name)
+        if then is None:
+            return lambda *a: fn(*a, **kw)
+        return lambda *a: then(fn(*a, **kw))
+
+    return Peer(then_name.format(B._call(f"kornia.losses.{name}", kw)), make)
+
+
+def formula_case(
+    name: str, make: Builder, desc: str, fn: Callable[..., Any], *, torch: Peer | None = None, **kw
+) -> Case:
+    """``xlosses.<name>(..., **kw)`` against the formula ``fn`` in torch (or the peer
+    ``torch``), ``jax.numpy`` (jit) and NumPy, where optax has no such loss."""
+    peers = formulas(desc, fn, **kw)
+    if torch is not None:
+        peers["torch"] = torch
+    return Case(name, getattr(xlosses, name), make, peers, kwargs=kw)
+
+
+def kornia_case(name: str, desc: str, fn: Callable[..., Any]) -> Case:
+    """An element-wise robust loss against ``kornia.losses.<name>`` (torch) and its formula
+    in NumPy (``robust_loss``, their general form, is timed under ``jax.jit``)."""
+    return Case(
+        name,
+        getattr(xlosses, name),
+        regression_inputs,
+        {"torch": kornia(name), "numpy": numpy_formula(desc, fn)},
+    )
+
+
 # -- case constructors ----------------------------------------------------------------------
 
 
@@ -233,6 +270,10 @@ def mean_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
 
 def _sum_last(out: Any) -> Any:
     return out.sum(-1)
+
+
+def _sum_classes(out: Any) -> Any:
+    return out.sum(1)
 
 
 def _one_minus(out: Any) -> Any:
@@ -499,6 +540,79 @@ CASES: list[Case] = [
             "torch": none("ctc_loss"),
             "numpy": Peer("CTC forward recursion (NumPy)", lambda: B.ctc_time_major),
         },
+    ),
+    # -- issue #22: Keras', MONAI's and kornia's losses (formulas as their users write them) --
+    formula_case(
+        "softmax_focal_loss",
+        soft_inputs,
+        "Keras' categorical focal CE of log_softmax",
+        B.softmax_focal,
+        **FOCAL,
+    ),
+    formula_case(
+        "softmax_focal_loss_with_integer_labels",
+        integer_inputs,
+        "-(1 - p_y)^γ log p_y",
+        B.softmax_focal_labels,
+        torch=kornia(
+            "focal_loss",
+            alpha=None,
+            gamma=2.0,
+            reduction="none",
+            then=_sum_classes,
+            then_name="{}.sum(1)",
+        ),
+        gamma=2.0,
+    ),
+    formula_case(
+        "generalized_cross_entropy",
+        integer_inputs,
+        "Keras' (1 - p_y^q)/q of softmax",
+        B.generalized_ce,
+        q=0.7,
+    ),
+    formula_case("squared_hinge_loss", sign_inputs, "mean(max(0, 1 - y·x)², -1)", B.squared_hinge),
+    formula_case(
+        "categorical_hinge_loss",
+        soft_inputs,
+        "max(0, max((1 - y)·x) - Σ y·x + 1)",
+        B.categorical_hinge,
+    ),
+    formula_case(
+        "absolute_percentage_error",
+        regression_inputs,
+        "100·|y - x|/max(|y|, ε)",
+        B.percentage_error,
+    ),
+    formula_case(
+        "squared_logarithmic_error",
+        regression_inputs,
+        "(log1p(max(x, ε)) - log1p(max(y, ε)))²",
+        B.log_error,
+    ),
+    formula_case(
+        "distillation_loss",
+        vector_pairs,
+        "T²·Σ softmax(t/T)·(log_softmax(t/T) - log_softmax(s/T))",
+        B.distillation,
+        temperature=2.0,
+    ),
+    formula_case(
+        "robust_loss",
+        residual_inputs,
+        "Barron's power form, α = 0.5",
+        B.barron,
+        alpha=0.5,
+        scale=1.3,
+    ),
+    *(
+        kornia_case(name, desc, fn)
+        for name, desc, fn in (
+            ("charbonnier_loss", "sqrt((x - y)² + 1) - 1", B.charbonnier),
+            ("cauchy_loss", "log1p((x - y)²/2)", B.cauchy),
+            ("geman_mcclure_loss", "2(x - y)²/((x - y)² + 4)", B.geman_mcclure),
+            ("welsch_loss", "-expm1(-(x - y)²/2)", B.welsch),
+        )
     ),
     # -- smoothing --
     core("smooth_labels", label_rows, "(1 - α)·y + α/C", B.smooth_labels, alpha=SMOOTHING),

@@ -134,6 +134,11 @@ def regression_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarr
     return [_logits(rng, n, c), 2.0 * rng.standard_normal((n, c))]
 
 
+def residual_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Residuals alone (``robust_loss``)."""
+    return [_logits(rng, n, c)]
+
+
 def poisson_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """Log-rates (at most 10) and Poisson counts."""
     return [np.minimum(_logits(rng, n, c), 10.0), rng.poisson(2.5, (n, c)).astype(np.float64)]
