@@ -35,6 +35,7 @@ PACKAGE = "xlosses"
 FAMILY_ORDER = (
     "classification",
     "regression",
+    "robust",
     "divergences",
     "margins",
     "structured",
