@@ -647,6 +647,8 @@ def test_focal_vs_kornia_and_monai(rng):
 
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_new_classification_losses_low_precision(backend, low):
+    """As test_low_precision_keeps_dtype_and_is_finite, under one jax.jit on JAX (eager JAX
+    compiles every primitive: tens of seconds on the 2-core CI machine)."""
     if low not in backend.dtypes:
         pytest.skip(f"{backend.name} has no {low}")
     big = 6e4 if low == "float16" else 1e30

@@ -10,20 +10,7 @@ from conftest import assert_close, raises_if_checked
 from peer_cases import run_outputs
 
 import xlosses
-
-
-def ref_rho(x, alpha, c):
-    """Barron's ρ and its limits in float64 (the paper's formula as written); for tiny
-    residuals, where it cancels, its series ``z/2 + sign(α - 2)·z²/8`` (``z = (x/c)²``)."""
-    z = (x / c) ** 2
-    b = np.abs(alpha - 2)
-    with np.errstate(all="ignore"):
-        general = b / alpha * ((z / b + 1) ** (alpha / 2) - 1)
-    out = np.where(alpha == 2, z / 2, general)
-    out = np.where(alpha == 0, np.log1p(z / 2), out)
-    out = np.where(alpha == -np.inf, -np.expm1(-z / 2), out)
-    out = np.where(alpha == np.inf, np.expm1(z / 2), out)
-    return np.where(z < 1e-6, z / 2 + np.sign(alpha - 2) * z * z / 8, out)
+from conformance.entries.robust import barron_reference as ref_rho
 
 
 def ref_rho_dx(x, alpha, c):
