@@ -594,6 +594,8 @@ def generalized_ce(k: Kit, x: Any, labels: Any, q: float = 0.7) -> Any:
 
 
 def squared_hinge(k: Kit, x: Any, y: Any) -> Any:
+    """Keras' ``squared_hinge``, its {0, 1} → ±1 label mapping (for the whole array) included."""
+    y = k.m.where(k.m.all((y == 0) | (y == 1)), 2 * y - 1, y)
     return k.m.mean(k.relu(1 - y * x) ** 2, -1)
 
 
