@@ -20,6 +20,7 @@ from .classification import (
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
 )
+from .detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
 from .divergences import (
     convex_kl_divergence,
     generalized_kl_divergence,
@@ -35,6 +36,8 @@ from .embeddings import (
     pairwise_distance,
     triplet_margin_loss,
 )
+from .image import psnr_loss, ssim_loss, total_variation_loss
+from .lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from .margins import (
     hinge_loss,
     multi_margin_loss,
@@ -43,6 +46,7 @@ from .margins import (
     multilabel_margin_loss,
     perceptron_loss,
 )
+from .overlap import focal_tversky_loss, jaccard_loss, mcc_loss
 from .ranking import margin_ranking_loss, ranking_softmax_loss
 from .regression import (
     absolute_error,
@@ -53,7 +57,12 @@ from .regression import (
     poisson_nll,
     squared_error,
 )
-from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
+from .segmentation import (
+    binary_dice_loss,
+    dice_cross_entropy_loss,
+    dice_loss,
+    multiclass_generalized_dice_loss,
+)
 from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
 from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
@@ -63,6 +72,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "absolute_error",
     "binary_dice_loss",
+    "complete_box_iou_loss",
     "convex_kl_divergence",
     "cosine_distance",
     "cosine_embedding_loss",
@@ -70,19 +80,27 @@ __all__ = [
     "ctc_loss",
     "ctc_loss_from_lengths",
     "ctc_loss_with_forward_probs",
+    "dice_cross_entropy_loss",
     "dice_loss",
+    "distance_box_iou_loss",
+    "focal_tversky_loss",
     "gaussian_nll",
+    "generalized_box_iou_loss",
     "generalized_kl_divergence",
     "generic_only",
     "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
+    "jaccard_loss",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
     "log_cosh",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "make_fenchel_young_loss",
     "margin_ranking_loss",
+    "mcc_loss",
     "multi_margin_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
@@ -95,6 +113,7 @@ __all__ = [
     "poisson_nll",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
+    "psnr_loss",
     "ranking_softmax_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
@@ -104,5 +123,7 @@ __all__ = [
     "softmax_cross_entropy_with_integer_labels",
     "sparsemax_loss",
     "squared_error",
+    "ssim_loss",
+    "total_variation_loss",
     "triplet_margin_loss",
 ]
