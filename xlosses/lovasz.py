@@ -20,7 +20,7 @@ from ._checks import (
     floating_input,
 )
 from ._namespace import cast, namespace
-from ._ops import abs_value, gather, relu, softmax
+from ._ops import abs_value, descending_order, gather, relu, softmax
 from ._ops._util import device, index_dtype
 
 __all__ = ["lovasz_hinge_loss", "lovasz_softmax_loss"]
@@ -52,7 +52,7 @@ def lovasz_rows(errors: Array, fg: Array, *, hinge: bool, xp: Any) -> Array:
     for autodiff; the gradient flows through the gathered errors.
     """
     n = errors.shape[-1]
-    order = xp.argsort(errors, axis=-1, descending=True)
+    order = descending_order(errors, axis=-1, xp=xp)
     e = gather(errors, order, axis=-1, xp=xp)
     f = gather(fg, order, axis=-1, xp=xp)
     g = xp.sum(fg, axis=-1, keepdims=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..spec import PeerUnavailable
 
-__all__ = ["kornia_losses", "monai_losses", "smp_losses", "t64", "to_numpy"]
+__all__ = ["kept_rows", "kornia_losses", "monai_losses", "smp_losses", "t64", "to_numpy"]
 
 _SMP = "segmentation_models_pytorch"
 _cache: dict[str, Any] = {}
@@ -91,3 +91,22 @@ def t64(a: Any, *, channels_first: bool = False, grad: bool = False) -> Any:
 
 def to_numpy(t: Any) -> np.ndarray:
     return t.detach().double().numpy() if hasattr(t, "detach") else np.asarray(t, np.float64)
+
+
+def kept_rows(
+    arrays: list[np.ndarray], axes: tuple[int, ...], ndim: int
+) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """``arrays`` (each ``[*shape, extra...]`` with ``ndim`` leading axes) with the
+    ``axes`` moved last and flattened, the other leading axes flattened first:
+    ``(kept shape, [array of shape [rows, summed, extra...]])``."""
+    axes = tuple(a % ndim for a in axes)
+    kept = [a for a in range(ndim) if a not in axes]
+    out = []
+    kept_shape: tuple[int, ...] = ()
+    for arr in arrays:
+        moved = np.moveaxis(arr, [*kept, *axes], list(range(ndim)))
+        kept_shape = tuple(arr.shape[a] for a in kept)
+        rows = int(np.prod(kept_shape)) if kept_shape else 1
+        summed = int(np.prod([arr.shape[a] for a in axes])) if axes else 1
+        out.append(moved.reshape(rows, summed, *arr.shape[ndim:]))
+    return kept_shape, out

@@ -3,7 +3,7 @@
 One module per topic: :mod:`.logspace` (log-sum-exp, softmax, softplus, ...),
 :mod:`.entropy` (cross-entropy terms), :mod:`.labels` (label gathers),
 :mod:`.piecewise` (functions with kinks), :mod:`.divergence` (guarded terms),
-:mod:`.norms` (norms and dot products), :mod:`.simplex` (sparsemax), and
+:mod:`.norms` (norms and dot products), :mod:`.simplex` (sparsemax), :mod:`.order` (sort orders), and
 :mod:`.control` (``scan``, row maps, ``stop_gradient``).  Nothing here names a
 framework: the primitives marked ``@accelerated`` may be replaced per backend
 by the modules of ``xlosses/_backends/`` (see :mod:`xlosses._dispatch`).
@@ -59,6 +59,7 @@ from .logspace import (
     softplus,
 )
 from .norms import inverse_sqrt, scaled_dot, vector_norm
+from .order import descending_order
 from .piecewise import (
     abs_value,
     clamp,
@@ -74,6 +75,7 @@ from .simplex import sparsemax
 __all__ = [
     "abs_value",
     "clamp",
+    "descending_order",
     "exp_minus_product",
     "exp_times_difference",
     "fast_paths_enabled",
