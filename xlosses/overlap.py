@@ -59,7 +59,7 @@ def _tversky_family(
     score = (tp + smooth) / clamp(den, lo=eps, xp=xp)
     loss = -safe_log(clamp(score, lo=eps, xp=xp), xp=xp) if log_loss else 1.0 - score
     if empty == "zero":
-        loss = xp.where(target_sum > 0, loss, 0.0)
+        loss = xp.where(target_sum == 0, 0.0, loss)  # NaN sums keep their NaN
     loss = reduce_classes(loss, reduction, xp=xp)
     if not (isinstance(gamma, numbers.Real) and gamma == 1.0):
         loss = safe_pow(relu(loss, xp=xp), gamma, xp=xp)
