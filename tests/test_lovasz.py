@@ -45,6 +45,8 @@ def test_values_against_reference(backend):
     cases += [(xlosses.lovasz_softmax_loss, (X, LAB), k) for k in SOFTMAX]
     p = np.exp(X) / np.exp(X).sum(-1, keepdims=True)
     cases.append((xlosses.lovasz_softmax_loss, (p, LAB), {"apply_softmax": False}))
+    if backend.module in ("jax", "dask.array"):  # compile / graph cost: the masked cases
+        cases = [cases[2], cases[5]]
     got = run_all(backend, "float64", cases)
     for (fn, args, kw), g in zip(cases, got, strict=True):
         oracle = ref._hinge_reference if fn is xlosses.lovasz_hinge_loss else ref._softmax_reference
@@ -64,10 +66,14 @@ def test_against_segmentation_models_pytorch_and_kornia():
         # segmentation_models_pytorch's Jaccard gradient is float32 (torch.dot refuses float64)
         xs = t64(X, channels_first=True).float().requires_grad_(True)
         xt = torch.from_numpy(X.astype(np.float32)).requires_grad_(True)
-        ignored = torch.from_numpy(np.where(MASK, LAB, 255))
+        # (segmentation_models_pytorch fails on an image with no pixel left: mean of an
+        # empty [0, C] tensor; image 2 keeps its pixels here)
+        keep = MASK.copy()
+        keep[2] = True
+        ignored = torch.from_numpy(np.where(keep, LAB, 255))
         want = L.LovaszLoss("multiclass", per_image=per_image, ignore_index=255)(xs, ignored)
         got = xlosses.lovasz_softmax_loss(
-            xt, labels, per_image=per_image, where=torch.from_numpy(MASK)
+            xt, labels, per_image=per_image, where=torch.from_numpy(keep)
         ).mean()
         np.testing.assert_allclose(got.item(), want.item(), rtol=1e-5)
         (want * (B if per_image else 1)).backward()
@@ -107,9 +113,13 @@ def test_ignored_pixels_nan_rows_and_label_checks():
         ):
             a = [torch_b.asarray(v) for v in args]
             m = torch_b.asarray(MASK)
-            out = fn(*a, where=m, **({"per_image": True} if fn is xlosses.lovasz_softmax_loss else {}))
+            out = fn(
+                *a, where=m, **({"per_image": True} if fn is xlosses.lovasz_softmax_loss else {})
+            )
             assert out[2].item() == 0.0
-            (g,) = torch_b.grad(lambda x, *r: fn(x, *r, where=m, per_image=True), a, [0])
+            (g,) = torch_b.grad(
+                lambda x, *r, fn=fn, m=m: fn(x, *r, where=m, per_image=True), a, [0]
+            )
             assert np.all(g[2].numpy() == 0) and np.all(np.isfinite(g.numpy()))
     # NaN in one image stays in its row
     x = XB.copy()

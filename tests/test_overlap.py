@@ -83,9 +83,12 @@ def _want() -> list[np.ndarray]:
 
 
 def test_values_against_peers(backend):
-    want = _want()
-    got = run_all(backend, "float64", [(fn, a, k) for fn, a, k, _ in CASES])
-    for (fn, _, k, _), g, w in zip(CASES, got, want, strict=True):
+    want, cases = _want(), CASES
+    if backend.module in ("jax", "dask.array"):  # compile / graph cost: one case per loss
+        keep = [1, 3, 5, 6, 9]
+        want, cases = [want[i] for i in keep], [cases[i] for i in keep]
+    got = run_all(backend, "float64", [(fn, a, k) for fn, a, k, _ in cases])
+    for (fn, _, k, _), g, w in zip(cases, got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg=f"{fn.__name__} {k}")
 
 
@@ -125,6 +128,8 @@ def test_gradients_against_peers():
             continue
         args = [b.asarray(X, "float64"), b.asarray(LAB)]
         for name, fn in fns.items():
+            if b.module == "jax" and name != "tversky":
+                continue  # one compilation (the conformance suite compares jax.grad with torch's)
             if name == "dice_ce":
                 fn = functools.partial(fn, w=b.asarray(CW, "float64"))
             (g,) = xl_grad(b, fn, args, {}, (0,))
@@ -178,7 +183,9 @@ def test_out_of_range_labels():
     if jb is not None:  # unchecked under jax.jit: NaN in the bad example's row only
         import jax
 
-        f = jax.jit(lambda x, t: (xlosses.jaccard_loss(x, t), xlosses.dice_cross_entropy_loss(x, t)))
+        f = jax.jit(
+            lambda x, t: (xlosses.jaccard_loss(x, t), xlosses.dice_cross_entropy_loss(x, t))
+        )
         for out in f(jb.asarray(X, "float32"), jb.asarray(bad)):
             out = np.asarray(out)
             assert np.isfinite(out[0]) and np.isnan(out[1])
