@@ -40,6 +40,8 @@ def _one_torch_thread():
         yield
     finally:
         torch.set_num_threads(n)
+
+
 NHWC = (np.moveaxis(A, 1, -1), np.moveaxis(B, 1, -1))
 
 

@@ -112,7 +112,7 @@ def lovasz_hinge_loss(
     Examples
     --------
     >>> import numpy as np, xlosses
-    >>> logits = np.array([[2.0, -0.5, 0.5]])  # errors 1 - x·(2y - 1): -1, 1.5, 0.5
+    >>> logits = np.array([[2.0, -0.5, -0.5]])  # errors 1 - x·(2y - 1): -1, 1.5, 0.5
     >>> labels = np.array([[1.0, 1.0, 0.0]])
     >>> # sorted 1.5 (fg), 0.5 (bg), -1 (fg): J = 1/2, 2/3, 1/3 → 1.5·(1/2) + 0.5·(1/6)
     >>> print(np.round(xlosses.lovasz_hinge_loss(logits, labels), 4))

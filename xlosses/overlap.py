@@ -153,8 +153,9 @@ def jaccard_loss(
     >>> import numpy as np, xlosses
     >>> p = np.array([[[0.9], [0.6], [0.2]]])  # one image of three pixels, one channel
     >>> t = np.array([[[1.0], [1.0], [0.0]]])
-    >>> print(np.round(xlosses.jaccard_loss(p, t, activation=None), 4))  # 1 - 1.5/1.7
-    [0.1176]
+    >>> # I = 0.9 + 0.6, union = 1.7 + 2 - 1.5
+    >>> print(np.round(xlosses.jaccard_loss(p, t, activation=None), 4))  # 1 - 1.5/2.2
+    [0.3182]
 
     References
     ----------
@@ -241,7 +242,7 @@ def focal_tversky_loss(
     >>> # I = 1.5, FP = 0.2, FN = 0.5: (1 - 1.5/(1.5 + 0.3·0.2 + 0.7·0.5))²
     >>> out = xlosses.focal_tversky_loss(p, t, alpha=0.3, beta=0.7, gamma=2.0, activation=None)
     >>> print(np.round(out, 5))
-    [0.01849]
+    [0.04608]
 
     References
     ----------
