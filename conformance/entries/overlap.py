@@ -16,7 +16,7 @@ from scipy.special import expit, softmax
 import xlosses
 
 from ..spec import Inputs, Spec, register
-from ._inputs import logits, mask
+from ._inputs import logits, mask, segmentation_targets
 from ._peers import kept_rows, smp_losses, t64, to_numpy
 
 PIXELS = 6
@@ -28,19 +28,8 @@ def overlap_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str
     kind = v.get("targets", "index")
     c = 1 if kind == "binary" else CLASSES
     x = logits(rng, (*batch, PIXELS, c), v)
-    labels = rng.integers(0, c, (*batch, PIXELS))
-    if c > 1:
-        first = labels[0]
-        first[first == c - 1] = 0  # the last class is absent from the first example
-    if kind == "index":
-        t: np.ndarray = labels.astype(np.int64)
-    elif kind == "onehot":
-        t = np.eye(c)[labels]
-    elif kind == "soft":
-        t = rng.dirichlet(np.ones(c), size=(*batch, PIXELS))
-    else:
-        t = (rng.random((*batch, PIXELS)) < 0.5).astype(np.float64)
-        t.reshape(-1, PIXELS)[0] = 0.0  # an empty first example
+    # the last class absent from the first example (binary: an empty first example)
+    t = segmentation_targets(rng, (*batch, PIXELS), c, kind, empty=True)
     kw = {k: v[k] for k in v if k not in ("targets", "scale", "where", "probs")}
     if v.get("where"):
         kw["where"] = mask(rng, (*batch, PIXELS))

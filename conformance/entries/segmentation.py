@@ -16,7 +16,7 @@ from scipy.special import expit, softmax
 import xlosses
 
 from ..spec import Inputs, Spec, optax_peer, register
-from ._inputs import logits, mask
+from ._inputs import logits, mask, segmentation_targets
 from ._peers import kept_rows, monai_losses, t64
 
 PIXELS = 4
@@ -193,15 +193,7 @@ def _dice_ce_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[st
     kind = v.get("targets", "index")
     c = 1 if kind == "binary" else CLASSES
     x = logits(rng, (*batch, PIXELS, c), v)
-    labels = rng.integers(0, c, (*batch, PIXELS))
-    if kind == "index":
-        t: np.ndarray = labels.astype(np.int64)
-    elif kind == "onehot":
-        t = np.eye(c)[labels]
-    elif kind == "soft":
-        t = rng.dirichlet(np.ones(c), size=(*batch, PIXELS))
-    else:
-        t = (rng.random((*batch, PIXELS)) < 0.5).astype(np.float64)
+    t = segmentation_targets(rng, (*batch, PIXELS), c, kind)
     kw = {k: v[k] for k in v if k not in ("targets", "scale", "where", "class_weights")}
     if v.get("where"):
         kw["where"] = mask(rng, (*batch, PIXELS))
