@@ -640,3 +640,124 @@ def geman_mcclure(k: Kit, x: Any, y: Any) -> Any:
 
 def welsch(k: Kit, x: Any, y: Any) -> Any:
     return -k.m.expm1(-0.5 * k.m.square(x - y))
+
+
+# -- segmentation, detection and image losses (issue #22 B) -----------------------------------
+
+
+def soft_jaccard_batch(k: Kit, x: Any, labels: Any, alpha: float = 1.0, beta: float = 1.0) -> Any:
+    """segmentation_models_pytorch's multiclass Tversky/Jaccard score over the whole batch,
+    ``1 - score`` averaged over the classes present (classes last)."""
+    p = k.softmax(x)
+    t = 1.0 * (labels[..., None] == k.arange(x.shape[-1], x))
+    ps, ts = k.m.sum(p, (0, 1)), k.m.sum(t, (0, 1))
+    inter = (ps + ts - k.m.sum(abs(p - t), (0, 1))) / 2
+    score = inter / k.m.maximum(inter + alpha * (ps - inter) + beta * (ts - inter), 1e-7 + 0 * ps)
+    return k.m.mean((1.0 - score) * (ts > 0))
+
+
+def focal_tversky_batch(k: Kit, x: Any, labels: Any) -> Any:
+    return soft_jaccard_batch(k, x, labels, 0.3, 0.7) ** 2
+
+
+def mcc_batch(k: Kit, p: Any, t: Any, eps: float = 1e-5) -> Any:
+    tp = k.m.sum(p * t) + eps
+    tn = k.m.sum((1 - p) * (1 - t)) + eps
+    fp = k.m.sum(p * (1 - t)) + eps
+    fn = k.m.sum((1 - p) * t) + eps
+    return 1.0 - (tp * tn - fp * fn) / ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+
+
+def _lovasz_gradient(gt: np.ndarray) -> np.ndarray:
+    g = gt.sum()
+    jac = 1.0 - (g - np.cumsum(gt)) / (g + np.cumsum(1.0 - gt))
+    jac[1:] = jac[1:] - jac[:-1]
+    return jac
+
+
+def lovasz_hinge_loop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Berman et al.'s reference algorithm in NumPy: a loop over the images."""
+    out = []
+    for xi, yi in zip(x, y, strict=True):
+        e = 1.0 - xi * (2.0 * yi - 1.0)
+        order = np.argsort(-e, kind="stable")
+        out.append(np.dot(np.maximum(e[order], 0.0), _lovasz_gradient(yi[order])))
+    return np.mean(out)
+
+
+def lovasz_softmax_loop(x: np.ndarray, labels: np.ndarray, per_image: bool) -> np.ndarray:
+    """Berman et al.'s reference algorithm in NumPy: loops over images (``per_image``) and
+    classes, the classes present only."""
+    from scipy.special import softmax
+
+    p = softmax(x, axis=-1)
+    groups = list(zip(p, labels, strict=True)) if per_image else [(p, labels)]
+    out = []
+    for pi, li in groups:
+        pi, li = pi.reshape(-1, pi.shape[-1]), li.reshape(-1)
+        losses = []
+        for c in range(pi.shape[1]):
+            fg = (li == c).astype(pi.dtype)
+            if fg.sum() == 0:
+                continue
+            e = np.abs(fg - pi[:, c])
+            order = np.argsort(-e, kind="stable")
+            losses.append(np.dot(e[order], _lovasz_gradient(fg[order])))
+        out.append(np.mean(losses) if losses else 0.0)
+    return np.mean(out)
+
+
+def box_loss(k: Kit, b1: Any, b2: Any, kind: str, eps: float = 1e-7) -> Any:
+    """torchvision's generalized ('g'), distance ('d') or complete ('c') IoU loss per box."""
+    x1, y1, x2, y2 = (b1[..., i] for i in range(4))
+    u1, v1, u2, v2 = (b2[..., i] for i in range(4))
+    xk1, yk1 = k.m.maximum(x1, u1), k.m.maximum(y1, v1)
+    xk2, yk2 = k.m.minimum(x2, u2), k.m.minimum(y2, v2)
+    inter = k.m.where((yk2 > yk1) & (xk2 > xk1), (xk2 - xk1) * (yk2 - yk1), 0.0 * x1)
+    union = (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    iou = inter / (union + eps)
+    xc1, yc1 = k.m.minimum(x1, u1), k.m.minimum(y1, v1)
+    xc2, yc2 = k.m.maximum(x2, u2), k.m.maximum(y2, v2)
+    if kind == "g":
+        area = (xc2 - xc1) * (yc2 - yc1)
+        return 1.0 - iou + (area - union) / (area + eps)
+    diag = (xc2 - xc1) ** 2 + (yc2 - yc1) ** 2 + eps
+    cent = ((x1 + x2 - u1 - u2) / 2) ** 2 + ((y1 + y2 - v1 - v2) / 2) ** 2
+    diou = 1.0 - iou + cent / diag
+    if kind == "d":
+        return diou
+    atan = k.m.arctan if k.m is np else k.m.atan
+    v = (4 / math.pi**2) * (atan((u2 - u1) / (v2 - v1)) - atan((x2 - x1) / (y2 - y1))) ** 2
+    alpha = v / (1.0 - iou + v + eps)
+    return diou + alpha * v
+
+
+def total_variation(k: Kit, img: Any) -> Any:
+    return k.m.sum(abs(img[..., 1:, :] - img[..., :-1, :]), (-2, -1)) + k.m.sum(
+        abs(img[..., :, 1:] - img[..., :, :-1]), (-2, -1)
+    )
+
+
+def psnr_pooled(k: Kit, a: Any, b: Any, max_val: float = 1.0) -> Any:
+    return -10.0 * k.m.log10(max_val**2 / k.m.mean((a - b) ** 2))
+
+
+def ssim_scipy(a: np.ndarray, b: np.ndarray, window_size: int = 7, max_val: float = 1.0) -> Any:
+    """kornia's SSIM loss with scipy.ndimage: a sampled Gaussian (σ = 1.5) correlated along
+    each spatial axis with 'mirror' padding (torch's 'reflect'), the mean of the map."""
+    from scipy.ndimage import correlate1d
+
+    r = window_size // 2
+    w = np.exp(-((np.arange(window_size) - r) ** 2) / (2 * 1.5**2))
+    w = w / w.sum()
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        return correlate1d(correlate1d(z, w, axis=-1, mode="mirror"), w, axis=-2, mode="mirror")
+
+    mu1, mu2 = blur(a), blur(b)
+    s11, s22, s12 = blur(a * a) - mu1**2, blur(b * b) - mu2**2, blur(a * b) - mu1 * mu2
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    ssim = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / (
+        (mu1**2 + mu2**2 + c1) * (s11 + s22 + c2) + 1e-12
+    )
+    return np.mean(np.clip((1 - ssim) / 2, 0, 1))

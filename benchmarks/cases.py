@@ -25,6 +25,7 @@ function of the same positional arguments as the xlosses call.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,9 +41,12 @@ from .baselines import Peer, formula, formulas, mean_of, numpy_formula, optax, t
 from .inputs import (
     Builder,
     binary_inputs,
+    box_pairs,
     ctc_lengths,
     ctc_paddings,
     gaussian_inputs,
+    image_pairs,
+    images,
     integer_binary_inputs,
     integer_inputs,
     label_rows,
@@ -52,12 +56,14 @@ from .inputs import (
     multilabel_inputs,
     ntxent_inputs,
     poisson_inputs,
+    probability_bits,
     probability_inputs,
     regression_inputs,
     relevance_inputs,
     residual_inputs,
     score_pairs_signs,
     segmentation_inputs,
+    segmentation_labels,
     sign_inputs,
     soft_inputs,
     triplet_inputs,
@@ -298,6 +304,212 @@ def _torch_ctc_from_paddings() -> Peer:
     )
 
 
+# -- peers of the segmentation, detection and image losses (issue #22 B) -------------------
+#
+# The peers are channels-first ([N, C, ...]); they get the channels-last inputs through
+# ``movedim`` (a view: their own reshape copies it, as it would copy any non-contiguous input).
+# segmentation_models_pytorch is a peer where it is installed (it is installed without its
+# dependencies, and only its losses subpackage is loaded: conformance/entries/_peers.py).
+
+_HAS_SMP = importlib.util.find_spec("segmentation_models_pytorch") is not None
+
+
+def _smp(desc: str, build: Callable[[Any], Callable[..., Any]]) -> dict[str, Peer]:
+    """``{"torch": <the segmentation_models_pytorch loss>}`` where it is installed."""
+    if not _HAS_SMP:
+        return {}
+
+    def make() -> Callable[..., Any]:
+        from conformance.entries._peers import smp_losses
+
+        return build(smp_losses())
+
+    return {"torch": Peer(f"segmentation_models_pytorch {desc}", make)}
+
+
+def _channels_first(loss: Callable[..., Any]) -> Callable[..., Any]:
+    def call(x: Any, *rest: Any) -> Any:
+        return loss(x.movedim(-1, 1), *rest)
+
+    return call
+
+
+def _channels_first_2d(loss: Callable[..., Any]) -> Callable[..., Any]:
+    """``[N, P, C]`` logits and ``[N, P]`` labels as ``[N, C, P, 1]`` and ``[N, P, 1]`` (its
+    Lovász-softmax reads a 3-D input as binary ``[B, H, W]``)."""
+
+    def call(x: Any, labels: Any) -> Any:
+        return loss(x.movedim(-1, 1)[..., None], labels[..., None])
+
+    return call
+
+
+def _kornia(desc: str, call: Callable[[Any], Callable[..., Any]]) -> Peer:
+    def make() -> Callable[..., Any]:
+        import kornia.losses
+
+        return call(kornia.losses)
+
+    return Peer(f"kornia.losses.{desc}", make)
+
+
+def _monai_dice_ce() -> Peer:
+    def make() -> Callable[..., Any]:
+        from monai.losses import DiceCELoss
+
+        loss = DiceCELoss(softmax=True, to_onehot_y=True, batch=True)
+        return lambda x, labels: loss(x.movedim(-1, 1), labels[:, None])
+
+    return Peer("monai.losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=True)", make)
+
+
+def _mean(fn: Callable[..., Any], **kw: Any) -> Callable[..., Any]:
+    """``fn(...).mean()``: the per-example xlosses loss reduced as its peer reduces."""
+
+    def mean(*args: Any) -> Any:
+        return fn(*args, **kw).mean()
+
+    mean.__name__ = f"{fn.__name__}(...).mean"
+    return mean
+
+
+def _numpy(desc: str, fn: Callable[..., Any]) -> Peer:
+    return Peer(f"{desc} (NumPy)", lambda: fn)
+
+
+def _box_case(name: str, kind: str) -> Case:
+    peers = formula("torchvision's formula", B.box_loss, kind=kind)
+    peers["torch"] = Peer(f"torchvision.ops.{name}'s formula (torch ops)", peers["torch"].make)
+    return Case(name, getattr(xlosses, name), box_pairs, peers)
+
+
+_TVERSKY = {"alpha": 0.3, "beta": 0.7, "gamma": 2.0}
+_BATCH = (0, 1)  # the peers' scores over the whole batch
+
+SEGMENTATION_VISION_CASES = [
+    # segmentation: rows images of classes // 4 pixels and 4 classes, class indices
+    Case(
+        "jaccard_loss",
+        xlosses.jaccard_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'JaccardLoss("multiclass")',
+                lambda L: _channels_first(L.JaccardLoss("multiclass")),
+            ),
+            "numpy": numpy_formula("soft Jaccard over the batch", B.soft_jaccard_batch),
+        },
+        kwargs={"axis": _BATCH},
+    ),
+    Case(
+        "focal_tversky_loss",
+        xlosses.focal_tversky_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'TverskyLoss("multiclass", alpha=0.3, beta=0.7, gamma=2)',
+                lambda L: _channels_first(L.TverskyLoss("multiclass", **_TVERSKY)),
+            ),
+            "numpy": numpy_formula("focal Tversky over the batch", B.focal_tversky_batch),
+        },
+        kwargs={"axis": _BATCH, **_TVERSKY},
+    ),
+    Case(
+        "mcc_loss",
+        xlosses.mcc_loss,
+        probability_bits,
+        {
+            **_smp("MCCLoss()", lambda L: L.MCCLoss()),
+            "numpy": numpy_formula("MCC over the batch", B.mcc_batch),
+        },
+        kwargs={"axis": _BATCH, "apply_sigmoid": False},
+    ),
+    Case(
+        "dice_cross_entropy_loss",
+        xlosses.dice_cross_entropy_loss,
+        segmentation_labels,
+        {"torch": _monai_dice_ce()},
+        kwargs={"axis": _BATCH},
+    ),
+    # Lovász: the peers loop over images (per image) and classes in Python
+    Case(
+        "lovasz_hinge_loss",
+        _mean(xlosses.lovasz_hinge_loss),
+        binary_inputs,
+        {
+            **_smp(
+                'LovaszLoss("binary", per_image=True)',
+                lambda L: L.LovaszLoss("binary", per_image=True),
+            ),
+            "numpy": _numpy("Berman's per-image loop", B.lovasz_hinge_loop),
+        },
+    ),
+    Case(
+        "lovasz_softmax_loss",
+        xlosses.lovasz_softmax_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'LovaszLoss("multiclass")',
+                lambda L: _channels_first_2d(L.LovaszLoss("multiclass")),
+            ),
+            "numpy": _numpy(
+                "Berman's loop over classes",
+                lambda x, y: B.lovasz_softmax_loop(x, y, per_image=False),
+            ),
+        },
+    ),
+    Case(
+        "lovasz_softmax_loss[per_image]",
+        _mean(xlosses.lovasz_softmax_loss, per_image=True),
+        segmentation_labels,
+        {
+            **_smp(
+                'LovaszLoss("multiclass", per_image=True)',
+                lambda L: _channels_first_2d(L.LovaszLoss("multiclass", per_image=True)),
+            ),
+            "numpy": _numpy(
+                "Berman's loop over images and classes",
+                lambda x, y: B.lovasz_softmax_loop(x, y, per_image=True),
+            ),
+        },
+    ),
+    # detection: rows * classes // 4 box pairs; torchvision does not import here (its formulas)
+    _box_case("generalized_box_iou_loss", "g"),
+    _box_case("distance_box_iou_loss", "d"),
+    _box_case("complete_box_iou_loss", "c"),
+    # image: rows images [3, s, s], s² ≈ classes / 3 (at least 8 × 8)
+    Case(
+        "total_variation_loss",
+        xlosses.total_variation_loss,
+        images,
+        {
+            "torch": _kornia("total_variation(img)", lambda K: K.total_variation),
+            "numpy": numpy_formula("Σ|∂y| + Σ|∂x|", B.total_variation),
+        },
+    ),
+    Case(
+        "psnr_loss",
+        xlosses.psnr_loss,
+        image_pairs,
+        {
+            "torch": _kornia("psnr_loss(a, b, 1.0)", lambda K: lambda a, b: K.psnr_loss(a, b, 1.0)),
+            "numpy": numpy_formula("-10 log10(1/MSE) over the batch", B.psnr_pooled),
+        },
+        kwargs={"max_val": 1.0, "axis": (0, 1, 2, 3)},
+    ),
+    Case(
+        "ssim_loss",
+        _mean(xlosses.ssim_loss, window_size=7),
+        image_pairs,
+        {
+            "torch": _kornia("ssim_loss(a, b, 7)", lambda K: lambda a, b: K.ssim_loss(a, b, 7)),
+            "numpy": _numpy("scipy.ndimage.correlate1d SSIM", B.ssim_scipy),
+        },
+    ),
+]
+
+
 # -- the table ------------------------------------------------------------------------------
 
 FOCAL = {"alpha": 0.25, "gamma": 2.0}
@@ -514,6 +726,7 @@ CASES: list[Case] = [
         "Dice weighted by 1/frequency²",
         B.generalized_dice,
     ),
+    *SEGMENTATION_VISION_CASES,
     # -- CTC (rows frames in sequences of 16, classes the vocabulary) --
     Case(
         "ctc_loss",

@@ -23,6 +23,7 @@ from .classification import (
     softmax_focal_loss,
     softmax_focal_loss_with_integer_labels,
 )
+from .detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
 from .divergences import (
     convex_kl_divergence,
     distillation_loss,
@@ -39,6 +40,8 @@ from .embeddings import (
     pairwise_distance,
     triplet_margin_loss,
 )
+from .image import psnr_loss, ssim_loss, total_variation_loss
+from .lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from .margins import (
     categorical_hinge_loss,
     hinge_loss,
@@ -49,6 +52,7 @@ from .margins import (
     perceptron_loss,
     squared_hinge_loss,
 )
+from .overlap import focal_tversky_loss, jaccard_loss, mcc_loss
 from .ranking import margin_ranking_loss, ranking_softmax_loss
 from .regression import (
     absolute_error,
@@ -68,7 +72,12 @@ from .robust import (
     robust_loss,
     welsch_loss,
 )
-from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
+from .segmentation import (
+    binary_dice_loss,
+    dice_cross_entropy_loss,
+    dice_loss,
+    multiclass_generalized_dice_loss,
+)
 from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
 from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
@@ -82,6 +91,7 @@ __all__ = [
     "categorical_hinge_loss",
     "cauchy_loss",
     "charbonnier_loss",
+    "complete_box_iou_loss",
     "convex_kl_divergence",
     "cosine_distance",
     "cosine_embedding_loss",
@@ -89,22 +99,30 @@ __all__ = [
     "ctc_loss",
     "ctc_loss_from_lengths",
     "ctc_loss_with_forward_probs",
+    "dice_cross_entropy_loss",
     "dice_loss",
+    "distance_box_iou_loss",
     "distillation_loss",
+    "focal_tversky_loss",
     "gaussian_nll",
     "geman_mcclure_loss",
+    "generalized_box_iou_loss",
     "generalized_cross_entropy",
     "generalized_kl_divergence",
     "generic_only",
     "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
+    "jaccard_loss",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
     "log_cosh",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "make_fenchel_young_loss",
     "margin_ranking_loss",
+    "mcc_loss",
     "multi_margin_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
@@ -117,6 +135,7 @@ __all__ = [
     "poisson_nll",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
+    "psnr_loss",
     "ranking_softmax_loss",
     "robust_loss",
     "safe_softmax_cross_entropy",
@@ -131,6 +150,8 @@ __all__ = [
     "squared_error",
     "squared_hinge_loss",
     "squared_logarithmic_error",
+    "ssim_loss",
+    "total_variation_loss",
     "triplet_margin_loss",
     "welsch_loss",
 ]

@@ -4,7 +4,7 @@ One module per topic: :mod:`.logspace` (log-sum-exp, softmax, softplus, ...),
 :mod:`.entropy` (cross-entropy terms), :mod:`.labels` (label gathers),
 :mod:`.piecewise` (functions with kinks), :mod:`.divergence` (guarded terms),
 :mod:`.norms` (norms and dot products), :mod:`.simplex` (sparsemax),
-:mod:`.robust` (Barron's general robust loss), and
+:mod:`.robust` (Barron's general robust loss), :mod:`.order` (sort orders), and
 :mod:`.control` (``scan``, row maps, ``stop_gradient``).  Nothing here names a
 framework: the primitives marked ``@accelerated`` may be replaced per backend
 by the modules of ``xlosses/_backends/`` (see :mod:`xlosses._dispatch`).
@@ -64,6 +64,7 @@ from .logspace import (
     softplus,
 )
 from .norms import inverse_sqrt, scaled_dot, vector_norm
+from .order import descending_order
 from .piecewise import (
     abs_value,
     clamp,
@@ -81,6 +82,7 @@ __all__ = [
     "abs_value",
     "clamp",
     "complement_of_log_probs",
+    "descending_order",
     "exp_minus_product",
     "exp_times_difference",
     "fast_paths_enabled",
