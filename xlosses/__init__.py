@@ -35,6 +35,10 @@ from .embeddings import (
     pairwise_distance,
     triplet_margin_loss,
 )
+from .large_vocab import (
+    linear_softmax_cross_entropy_and_grads,
+    linear_softmax_cross_entropy_with_integer_labels,
+)
 from .margins import (
     hinge_loss,
     multi_margin_loss,
@@ -80,6 +84,8 @@ __all__ = [
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
+    "linear_softmax_cross_entropy_and_grads",
+    "linear_softmax_cross_entropy_with_integer_labels",
     "log_cosh",
     "make_fenchel_young_loss",
     "margin_ranking_loss",

@@ -481,3 +481,22 @@ def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
     batch = tuple(x.shape[:-1])
     flat = xp.reshape(x, (-1, x.shape[-1]))
     return xp.reshape(_t().func.vmap(fn)(flat), batch)
+
+
+
+# -- large vocabularies: the chunked gradient as an autograd.Function -------------------------
+
+
+@torch_version("xlosses.large_vocab:linear_cross_entropy_rows")
+def linear_cross_entropy_rows(
+    x: Any, w: Any, b: Any, labels: Any, keep: Any, rw: Any, cw: Any, *, plan: Any, xp: Any
+) -> Any:
+    """The chunked forward with :func:`xlosses.large_vocab.backward` as its gradient (the
+    logits recomputed chunk by chunk, not kept for every chunk), first-order: a second
+    derivative raises (``generic_only()`` differentiates the loop itself, to any order).
+
+    The ``torch.autograd.Function`` lives in :mod:`.torch_autograd`, imported here on first
+    use: a class cannot be defined while ``torch.compile`` traces, an import can."""
+    from .torch_autograd import LinearCrossEntropy
+
+    return LinearCrossEntropy.apply(x, w, b, labels, keep, rw, cw, plan, xp)[0]
