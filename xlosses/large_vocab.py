@@ -110,7 +110,12 @@ def _chunk_parts(xs: tuple[Array, ...], has_bias: bool, has_cw: bool) -> tuple[A
 
 
 def _forward_step(
-    carry: tuple[Array, ...], xs: tuple[Array, ...], *, plan: Plan, parts: tuple[bool, bool], xp: Any
+    carry: tuple[Array, ...],
+    xs: tuple[Array, ...],
+    *,
+    plan: Plan,
+    parts: tuple[bool, bool],
+    xp: Any,
 ) -> tuple[tuple[Array, ...], tuple[()]]:
     """One vocabulary chunk: the online log-sum-exp, the label's logit, the logits' sum."""
     x, labels, m, se, zy, zs = carry
@@ -129,7 +134,12 @@ def _forward_step(
 
 
 def _backward_step(
-    carry: tuple[Array, ...], xs: tuple[Array, ...], *, plan: Plan, parts: tuple[bool, bool], xp: Any
+    carry: tuple[Array, ...],
+    xs: tuple[Array, ...],
+    *,
+    plan: Plan,
+    parts: tuple[bool, bool],
+    xp: Any,
 ) -> tuple[tuple[Array, ...], tuple[Array, ...]]:
     """One vocabulary chunk of the gradient: ``∂z`` from the saved log-sum-exp, then
     ``∂x += ∂z W``, ``∂W = ∂zᵀ x``, ``∂b = Σ ∂z``."""
@@ -588,9 +598,20 @@ def linear_softmax_cross_entropy_with_integer_labels(
         features=features, weight=weight, labels=labels, bias=bias, where=where, indices=("labels",)
     )
     p = setup(
-        xp, features, weight, labels, bias, where, label_smoothing, z_loss, logit_softcap, chunk_size
+        xp,
+        features,
+        weight,
+        labels,
+        bias,
+        where,
+        label_smoothing,
+        z_loss,
+        logit_softcap,
+        chunk_size,
     )
-    loss = linear_cross_entropy_rows(p.x, p.w, p.b, p.labels, p.keep, None, None, plan=p.plan, xp=xp)
+    loss = linear_cross_entropy_rows(
+        p.x, p.w, p.b, p.labels, p.keep, None, None, plan=p.plan, xp=xp
+    )
     return cast(xp.reshape(loss, p.batch), p.dtype, xp=xp)
 
 
@@ -658,7 +679,16 @@ def linear_softmax_cross_entropy_and_grads(
         indices=("labels",),
     )
     p = setup(
-        xp, features, weight, labels, bias, where, label_smoothing, z_loss, logit_softcap, chunk_size
+        xp,
+        features,
+        weight,
+        labels,
+        bias,
+        where,
+        label_smoothing,
+        z_loss,
+        logit_softcap,
+        chunk_size,
     )
     tokens = p.labels.shape[0]
     if cotangent is None:

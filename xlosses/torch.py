@@ -425,9 +425,7 @@ class LinearCrossEntropyLoss(torch.nn.Module):
         super().__init__()
         check_option("reduction", reduction, REDUCTIONS)
         if weight is not None and tuple(weight.shape) != (num_classes,):
-            raise ValueError(
-                f"weight must have shape ({num_classes},), got {tuple(weight.shape)}"
-            )
+            raise ValueError(f"weight must have shape ({num_classes},), got {tuple(weight.shape)}")
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing!r}")
         self.num_classes = num_classes

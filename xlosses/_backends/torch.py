@@ -483,7 +483,6 @@ def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
     return xp.reshape(_t().func.vmap(fn)(flat), batch)
 
 
-
 # -- large vocabularies: the chunked gradient as an autograd.Function -------------------------
 
 

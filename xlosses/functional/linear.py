@@ -117,7 +117,11 @@ def linear_cross_entropy(
     PyTorch documentation, ``torch.nn.functional.linear_cross_entropy``.
     """
     xp, input, linear_weight, target, linear_bias, weight = namespace(
-        input=input, linear_weight=linear_weight, target=target, linear_bias=linear_bias, weight=weight
+        input=input,
+        linear_weight=linear_weight,
+        target=target,
+        linear_bias=linear_bias,
+        weight=weight,
     )
     check_option("reduction", reduction, REDUCTIONS)
     ignore = -100 if ignore_index is None else ignore_index
