@@ -5,8 +5,8 @@ row per token and one column per word of the vocabulary: ``[tokens, vocab]``,
 often the largest array of the whole step (8192 tokens × 32768 words in
 float32 are 1 GiB, and their gradient another).  The losses here never build
 it.  They loop over *chunks of the vocabulary* (``_ops.scan``: ``lax.scan`` on
-JAX, a loop elsewhere) and keep per token an online log-sum-exp (running
-maximum and rescaled sum of exponentials), the logit of its label (picked in
+JAX, a loop elsewhere) and keep per token an online log-sum-exp (the running
+one and each chunk's, added in log space), the logit of its label (picked in
 the chunk that holds it) and, for label smoothing, the running sum of its
 logits.  Long batches are also cut into blocks of tokens, so that one chunk
 of logits ``[tokens in the block, chunk]`` stays about ``2**22`` numbers.
@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 from ._checks import check_integer, check_label_range, floating_input
 from ._dispatch import accelerated
 from ._namespace import cast, compiling, namespace
-from ._ops import scan, stop_gradient, take_labels
+from ._ops import logsumexp, scan, take_labels
 from ._ops._util import device
 
 __all__ = [
@@ -117,20 +117,19 @@ def _forward_step(
     parts: tuple[bool, bool],
     xp: Any,
 ) -> tuple[tuple[Array, ...], tuple[()]]:
-    """One vocabulary chunk: the online log-sum-exp, the label's logit, the logits' sum."""
-    x, labels, m, se, zy, zs = carry
+    """One vocabulary chunk: the online log-sum-exp (the running one and the chunk's,
+    added in log space), the label's logit, the logits' sum."""
+    x, labels, lse, zy, zs = carry
     w, start, b, cw = _chunk_parts(xs, *parts)
     z = _logits(x, w, b, plan.softcap, xp)
-    # the running maximum is a shift only: no derivative flows through it
-    m_new = xp.maximum(m, stop_gradient(xp.max(z, axis=-1), xp=xp))
-    se = se * xp.exp(m - m_new) + xp.sum(xp.exp(z - m_new[:, None]), axis=-1)
+    lse = xp.logaddexp(lse, logsumexp(z, axis=-1, xp=xp))  # the first step adds to -inf
     local = labels - start
     inside = (local >= 0) & (local < w.shape[0])
     picked = take_labels(z, xp.where(inside, local, 0), axis=-1, xp=xp)
     zy = zy + xp.where(inside, picked, 0.0)
     if plan.smoothing:
         zs = zs + xp.sum(z if cw is None else z * cast(cw, z.dtype, xp=xp), axis=-1)
-    return (x, labels, m_new, se, zy, zs), ()
+    return (x, labels, lse, zy, zs), ()
 
 
 def _backward_step(
@@ -277,7 +276,7 @@ def forward(
     ``rw`` (``[T]``: a weight of each token's cross-entropy term) and ``cw`` (``[V]``:
     class weights of label smoothing's term), both optional.  Labels outside
     ``[0, V)`` give NaN in their own rows.  Differentiable by JAX and torch through the
-    loop (the running maximum is held constant).
+    loop.
     """
     tokens = x.shape[0]
     losses, lses = [], []
@@ -288,9 +287,8 @@ def forward(
         lb = labels if whole else labels[t0:t1]
         n = t1 - t0
         zeros = xp.zeros((n,), dtype=x.dtype, device=device(x))
-        init = (xb, lb, zeros - math.inf, zeros, zeros, zeros)
-        (_, _, m, se, zy, zs), _ = _loop(_forward_step, init, w, b, cw, lb, plan, xp)
-        lse = m + xp.log(se)
+        init = (xb, lb, zeros - math.inf, zeros, zeros)
+        (_, _, lse, zy, zs), _ = _loop(_forward_step, init, w, b, cw, lb, plan, xp)
         rwb = rw if rw is None or whole else rw[t0:t1]
         losses.append(_row_terms(lse, zy, zs, rwb, _class_weight_mean(cw, xp), plan, xp))
         lses.append(lse)
