@@ -275,6 +275,38 @@ def report(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def plot(path: Path, rows: list[dict[str, Any]], problem: dict[str, Any]) -> None:
+    """Two bar charts: time and peak extra memory of each variant against its dense path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
+    names = {"torch_chunked": "torch's\nchunked"}
+    labels = [f"{r['lib']}\n{names.get(r['variant'], r['variant'])}" for r in rows]
+    colours = ["#9e9e9e" if r["variant"] == "dense" else "#3f51b5" for r in rows]
+    for ax, key, unit, scale in (
+        (axes[0], "time_s", "s per step", 1.0),
+        (axes[1], "memory", "MiB peak extra", 2.0**20),
+    ):
+        vals = [(r.get(key) or 0) / scale for r in rows]
+        ax.bar(range(len(rows)), vals, color=colours)
+        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        ax.set_ylabel(unit)
+        for i, v in enumerate(vals):
+            ax.text(
+                i, v, f"{v:.0f}" if scale > 1 else f"{v:.2f}", ha="center", va="bottom", fontsize=7
+            )
+    fig.suptitle(
+        f"forward + backward, {problem['tokens']} tokens × dim {problem['dim']} × vocabulary "
+        f"{problem['vocab']}, float32, CPU ({problem['threads']} thread(s))",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.large_vocab", description=__doc__)
     p.add_argument("--libs", default="torch,jax,numpy")
@@ -286,12 +318,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch/XLA threads (0: library default)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--out", default="benchmark-results")
+    p.add_argument("--plot", help="also write the bar charts to this PNG")
+    p.add_argument(
+        "--from-json", help="only report (and --plot) the results of an earlier run's JSON"
+    )
     p.add_argument("--child-memory", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     shape = (a.tokens, a.dim, a.vocab)
     _set_threads(a.threads)  # before torch or JAX is imported (the children inherit it)
     if a.child_memory:
         print(json.dumps(_memory_child(*a.child_memory, shape, a.chunk)))
+        return 0
+    if a.from_json:
+        saved = json.loads(Path(a.from_json).read_text())
+        print(report(saved["rows"]))
+        if a.plot:
+            plot(Path(a.plot), saved["rows"], saved["problem"])
         return 0
     rows: list[dict[str, Any]] = []
     for lib in a.libs.split(","):
@@ -334,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": a.repeats,
     }
     (out / "large_vocab.json").write_text(json.dumps({"problem": meta, "rows": rows}, indent=1))
+    if a.plot:
+        plot(Path(a.plot), rows, meta)
     table = report(rows)
     (out / "large_vocab.md").write_text(table + "\n")
     print(table)
