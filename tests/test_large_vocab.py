@@ -294,3 +294,31 @@ def test_invalid_label_gives_nan_in_its_row_only():
     assert np.isnan(loss[1]) and np.isfinite(np.delete(loss, 1)).all()
     dx, dw, _ = lv.backward(x, w, b, y, None, None, None, lse, np.ones(4), plan=plan, xp=xp)
     assert (dx[1] == 0).all() and np.isfinite(dw).all()
+
+
+def _cumulative(carry, xs):
+    (x,) = xs
+    return carry + x, (carry * x, carry)
+
+
+@pytest.mark.parametrize("lib", ["numpy", "torch"])
+def test_scan_into_equals_the_generic_loop(lib):
+    """NumPy's and eager torch's ``_ops.scan`` write the outputs into arrays allocated once
+    (the chunked backward's ``∂weight`` then takes its size, not twice): the same values as
+    the generic body; torch outputs that need a gradient are stacked as there."""
+    from xlosses._ops import control
+
+    mod = pytest.importorskip(lib)
+    import array_api_compat
+
+    xs = mod.asarray(np.arange(12.0).reshape(4, 3))
+    xp = array_api_compat.array_namespace(xs)
+    fast = control.scan(_cumulative, xs[0] * 0, (xs,), xp=xp)
+    slow = control.scan.generic(_cumulative, xs[0] * 0, (xs,), xp=xp)
+    for a, b in zip([fast[0], *fast[1]], [slow[0], *slow[1]], strict=True):
+        assert_close(np.asarray(a), np.asarray(b), 0.0)
+    if lib == "torch":
+        leaf = xs.clone().requires_grad_()
+        _, ys = control.scan(_cumulative, leaf[0] * 0, (leaf,), xp=xp)
+        ys[0].sum().backward()
+        assert leaf.grad is not None

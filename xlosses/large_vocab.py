@@ -145,14 +145,17 @@ def _backward_step(
     x, labels, lse, a, by, bs, positions, dx = carry
     w, start, b, cw = _chunk_parts(xs, *parts)
     c = w.shape[0]
-    z = _logits(x, w, b, plan.softcap, xp)
-    dz = a[:, None] * xp.exp(z - lse[:, None])
     hit = (labels - start)[:, None] == positions[None, :c]
-    dz = dz - xp.where(hit, by[:, None], 0.0)
+    # one expression: each temporary dies as soon as it is used (NumPy even reuses it)
+    cap = plan.softcap
+    z = None if cap is None else _logits(x, w, b, cap, xp)  # kept for the cap's derivative
+    dz = a[:, None] * xp.exp(
+        (_logits(x, w, b, cap, xp) if z is None else z) - lse[:, None]
+    ) - xp.where(hit, by[:, None], 0.0)
     if plan.smoothing:
-        dz = dz - (bs[:, None] if cw is None else bs[:, None] * cast(cw, z.dtype, xp=xp))
-    if plan.softcap is not None:
-        t = z / plan.softcap
+        dz = dz - (bs[:, None] if cw is None else bs[:, None] * cast(cw, dz.dtype, xp=xp))
+    if z is not None:
+        t = z / cap
         dz = dz * (1.0 - t * t)
     wc = cast(w, x.dtype, xp=xp)
     dx = dx + xp.matmul(dz, wc)

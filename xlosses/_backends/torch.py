@@ -499,3 +499,20 @@ def linear_cross_entropy_rows(
     from .torch_autograd import LinearCrossEntropy
 
     return LinearCrossEntropy.apply(x, w, b, labels, keep, rw, cw, plan, xp)[0]
+
+
+@torch_version(control.scan)
+def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> Any:
+    """Eager, outside ``torch.func`` transforms, outputs that need no gradient (the chunked
+    cross-entropy's backward): written into tensors allocated once (the NumPy backend's
+    ``scan_into``), not kept and stacked (twice their size at the end)."""
+    torch = _t()
+    if xs[0].shape[0] == 0 or not _eager() or not _no_functorch(torch):
+        return NotImplemented
+
+    def alloc(n: int, y: tuple[Any, ...]) -> Any:
+        if torch.is_grad_enabled() and any(v.requires_grad for v in y):
+            return None
+        return tuple(torch.empty((n, *v.shape), dtype=v.dtype, device=v.device) for v in y)
+
+    return _np_backend.scan_into(step, carry, xs, alloc, lambda vs: torch.stack(vs, dim=0))
