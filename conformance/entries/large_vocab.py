@@ -220,14 +220,27 @@ def _torch_module_spec() -> list[Spec]:
     except ImportError:
         return []
 
+    modules: dict[tuple[Any, ...], Any] = {}
+
     def module(x: Any, w: Any, y: Any, **kw: Any) -> Any:
+        """A module with ``w`` (and the bias, the class weights) swapped in by
+        ``functional_call``; built once per configuration, on the eager call that comes
+        first (``torch.compile`` cannot trace the constructor's ``Parameter``)."""
         if not isinstance(w, torch.Tensor):  # the float64 NumPy reference: what forward calls
             return xlosses.functional.linear_cross_entropy(x, w, y, **kw)
-        b = kw.pop("linear_bias", None)
-        m = xt.LinearCrossEntropyLoss(
-            w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype, **kw
-        )
-        params = {"linear.weight": w} if b is None else {"linear.weight": w, "linear.bias": b}
+        b, cw = kw.pop("linear_bias", None), kw.pop("weight", None)
+        key = (*w.shape, w.dtype, b is not None, cw is not None, *sorted(kw.items()))
+        m = modules.get(key)
+        if m is None:
+            ones = None if cw is None else torch.ones(w.shape[0], dtype=cw.dtype)
+            m = modules[key] = xt.LinearCrossEntropyLoss(
+                w.shape[1], w.shape[0], bias=b is not None, dtype=w.dtype, weight=ones, **kw
+            )
+        params = {"linear.weight": w}
+        if b is not None:
+            params["linear.bias"] = b
+        if cw is not None:
+            params["weight"] = cw
         return torch.func.functional_call(m, params, (x, y))
 
     return [
