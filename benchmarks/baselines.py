@@ -335,6 +335,22 @@ def integer_ce(k: Kit, x: Any, labels: Any) -> Any:
     return k.logsumexp(x) - take(k, x, labels)
 
 
+def linear_ce(k: Kit, x: Any, w: Any, labels: Any) -> Any:
+    """The cross-entropy of the logits ``x @ w.T`` (built whole)."""
+    return integer_ce(k, x @ w.T, labels)
+
+
+def linear_ce_and_grads(k: Kit, x: Any, w: Any, labels: Any) -> Any:
+    """The loss of :func:`linear_ce` and the gradients of its sum in ``x`` and ``w``: the
+    softmax of the whole logits minus the one-hot of the labels, two matrix products."""
+    z = x @ w.T
+    lse = k.logsumexp(z)
+    dz = k.m.exp(z - lse[:, None])
+    hit = labels[:, None] == k.arange(z.shape[-1], z)[None, :]
+    dz = dz - hit * 1.0
+    return lse - take(k, z, labels), dz @ w, dz.T @ x, None
+
+
 def safe_soft_ce(k: Kit, x: Any, y: Any) -> Any:
     """Soft-label cross-entropy with ``0·log 0 = 0`` (a ``-inf`` logit of label 0 adds 0)."""
     return -k.m.sum(k.m.where(y != 0, y * k.log_softmax(x), 0.0), -1)

@@ -50,6 +50,7 @@ from .inputs import (
     integer_binary_inputs,
     integer_inputs,
     label_rows,
+    linear_inputs,
     log_log_inputs,
     log_probability_inputs,
     log_probability_labels,
@@ -183,6 +184,15 @@ def _numpy_poly_ce(epsilon: float) -> Callable[..., Any]:
         return -np.sum(y * logp, axis=-1) + epsilon * (1 - np.sum(y * np.exp(logp), axis=-1))
 
     return poly
+
+
+def _optax_linear_ce() -> Peer:
+    def make() -> Callable[..., Any]:
+        import optax as ox
+
+        return lambda x, w, y: ox.losses.softmax_cross_entropy_with_integer_labels(x @ w.T, y)
+
+    return Peer("optax.losses.softmax_cross_entropy_with_integer_labels(x @ w.T, y)", make)
 
 
 def numpy(name: str, fn: Callable[[], Callable[..., Any]]) -> Peer:
@@ -827,6 +837,26 @@ CASES: list[Case] = [
             ("welsch_loss", "-expm1(-(x - y)²/2)", B.welsch),
         )
     ),
+    # -- large vocabularies: a linear layer and the cross-entropy (forward only here) --
+    Case(
+        "linear_softmax_cross_entropy_with_integer_labels",
+        xlosses.linear_softmax_cross_entropy_with_integer_labels,
+        linear_inputs,
+        {
+            "jax": _optax_linear_ce(),
+            "torch": Peer(
+                "F.cross_entropy(x @ w.T, y, reduction='none')",
+                lambda: lambda x, w, y: _F().cross_entropy(x @ w.T, y, reduction="none"),
+            ),
+            "numpy": numpy_formula("logsumexp(x @ w.T) - (x @ w.T)[y]", B.linear_ce),
+        },
+    ),
+    Case(
+        "linear_softmax_cross_entropy_and_grads",
+        xlosses.linear_softmax_cross_entropy_and_grads,
+        linear_inputs,
+        formula("dense logits, softmax - onehot, two matmuls", B.linear_ce_and_grads),
+    ),
     # -- smoothing --
     core("smooth_labels", label_rows, "(1 - α)·y + α/C", B.smooth_labels, alpha=SMOOTHING),
     # -- xlosses.functional vs torch.nn.functional, same arguments (reduction='mean') --
@@ -870,6 +900,11 @@ CASES: list[Case] = [
         log_probability_inputs,
         numpy_formula("Σ t·(log t - log p) / N", B.kl_div_batchmean),
         reduction="batchmean",
+    ),
+    functional(
+        "linear_cross_entropy",
+        linear_inputs,
+        mean_formula("logsumexp(x @ w.T) - (x @ w.T)[y]", B.linear_ce),
     ),
     functional(
         "ctc_loss",

@@ -14,7 +14,11 @@ their main input where the shape allows it:
 * NT-Xent: at most ``NTXENT_ROWS`` embeddings of at most ``NTXENT_DIM``
   dimensions (optax compares all pairs through a ``[n, n, dim]`` array);
 * multi-label margin: at most ``MULTILABEL_CLASSES`` classes (every
-  implementation compares all pairs of classes, ``[rows, C, C]``).
+  implementation compares all pairs of classes, ``[rows, C, C]``);
+* the fused linear cross-entropy: ``rows`` features of ``LINEAR_DIM``
+  dimensions and a ``classes × LINEAR_DIM`` weight (the logits ``rows x classes``
+  that its peers build; ``python -m benchmarks.large_vocab`` times the
+  training step at a language model's size).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ CTC_LABELS = 5
 NTXENT_ROWS = 512
 NTXENT_DIM = 128
 MULTILABEL_CLASSES = 32
+LINEAR_DIM = 64
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -70,6 +75,14 @@ def soft_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
 def integer_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """Logits and class indices."""
     return [_logits(rng, n, c), _labels(rng, n, c)]
+
+
+def linear_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Features ``[n, LINEAR_DIM]``, a weight ``[c, LINEAR_DIM]`` (logits of spread about 3)
+    and class indices."""
+    x = rng.standard_normal((n, LINEAR_DIM))
+    w = 3.0 * rng.standard_normal((c, LINEAR_DIM)) / np.sqrt(LINEAR_DIM)
+    return [x, w, _labels(rng, n, c)]
 
 
 def binary_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:

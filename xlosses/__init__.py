@@ -41,6 +41,10 @@ from .embeddings import (
     triplet_margin_loss,
 )
 from .image import psnr_loss, ssim_loss, total_variation_loss
+from .large_vocab import (
+    linear_softmax_cross_entropy_and_grads,
+    linear_softmax_cross_entropy_with_integer_labels,
+)
 from .lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from .margins import (
     categorical_hinge_loss,
@@ -117,6 +121,8 @@ __all__ = [
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
+    "linear_softmax_cross_entropy_and_grads",
+    "linear_softmax_cross_entropy_with_integer_labels",
     "log_cosh",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
