@@ -17,6 +17,9 @@ CONSTRAINTS = ("-c", "constraints/ci.txt")
 def _install(session: nox.Session, *extras: str) -> None:
     spec = f".[{','.join(('test', *extras))}]"
     session.install("-e", spec, *CONSTRAINTS)
+    # a test peer whose package imports timm and torchvision (which does not import against
+    # the CPU torch): installed alone; the tests load only its torch-only losses subpackage
+    session.install("--no-deps", "segmentation-models-pytorch", *CONSTRAINTS)
 
 
 def _backend_session(session: nox.Session, backends: str, *extras: str) -> None:

@@ -22,7 +22,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Peer", "formula", "numpy_formula", "optax", "torch_F", "torch_formula"]
+__all__ = [
+    "Peer",
+    "formula",
+    "formulas",
+    "jax_formula",
+    "numpy_formula",
+    "optax",
+    "torch_F",
+    "torch_formula",
+]
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,45 @@ class TorchKit:
         return self.m.sort(x, dim=-1, descending=True).values
 
 
-Kit = NumpyKit | TorchKit
+class JaxKit:
+    """``jax.numpy`` spellings (``jax.nn`` where it has them), for the peers written as
+    ``jax.numpy`` formulas where optax has no such loss (timed under ``jax.jit``)."""
+
+    name = "jax.numpy"
+
+    def __init__(self) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        self.m = jnp
+        self.nn = jax.nn
+
+    def relu(self, x: Any) -> Any:
+        return self.nn.relu(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return self.nn.sigmoid(x)
+
+    def softmax(self, x: Any, axis: int = -1) -> Any:
+        return self.nn.softmax(x, axis=axis)
+
+    def log_softmax(self, x: Any, axis: int = -1) -> Any:
+        return self.nn.log_softmax(x, axis=axis)
+
+    def logsumexp(self, x: Any) -> Any:
+        return self.nn.logsumexp(x, axis=-1)
+
+    def gather(self, x: Any, index: Any) -> Any:
+        return self.m.take_along_axis(x, index, axis=-1)
+
+    def arange(self, n: int, like: Any) -> Any:
+        return self.m.arange(n)
+
+    def sort_desc(self, x: Any) -> Any:
+        return -self.m.sort(-x, axis=-1)
+
+
+Kit = NumpyKit | TorchKit | JaxKit
 
 
 # -- peer factories ---------------------------------------------------------------------------
@@ -182,6 +229,16 @@ def torch_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
 def formula(desc: str, fn: Callable[..., Any], **kw: Any) -> dict[str, Peer]:
     """The ``"torch"`` and ``"numpy"`` peers of one formula."""
     return {"torch": torch_formula(desc, fn, **kw), "numpy": numpy_formula(desc, fn, **kw)}
+
+
+def jax_formula(desc: str, fn: Callable[..., Any], **kw: Any) -> Peer:
+    """The formula ``fn`` in ``jax.numpy`` operations, named ``desc`` (timed under ``jax.jit``)."""
+    return Peer(f"{desc} (jax.numpy)", lambda: functools.partial(fn, JaxKit(), **kw))
+
+
+def formulas(desc: str, fn: Callable[..., Any], **kw: Any) -> dict[str, Peer]:
+    """The ``"torch"``, ``"jax"`` and ``"numpy"`` peers of one formula."""
+    return {**formula(desc, fn, **kw), "jax": jax_formula(desc, fn, **kw)}
 
 
 def mean_of(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -276,6 +333,22 @@ def bce_of_probabilities(k: Kit, p: Any, y: Any) -> Any:
 
 def integer_ce(k: Kit, x: Any, labels: Any) -> Any:
     return k.logsumexp(x) - take(k, x, labels)
+
+
+def linear_ce(k: Kit, x: Any, w: Any, labels: Any) -> Any:
+    """The cross-entropy of the logits ``x @ w.T`` (built whole)."""
+    return integer_ce(k, x @ w.T, labels)
+
+
+def linear_ce_and_grads(k: Kit, x: Any, w: Any, labels: Any) -> Any:
+    """The loss of :func:`linear_ce` and the gradients of its sum in ``x`` and ``w``: the
+    softmax of the whole logits minus the one-hot of the labels, two matrix products."""
+    z = x @ w.T
+    lse = k.logsumexp(z)
+    dz = k.m.exp(z - lse[:, None])
+    hit = labels[:, None] == k.arange(z.shape[-1], z)[None, :]
+    dz = dz - hit * 1.0
+    return lse - take(k, z, labels), dz @ w, dz.T @ x, None
 
 
 def safe_soft_ce(k: Kit, x: Any, y: Any) -> Any:
@@ -513,3 +586,194 @@ def torch_ctc_from_paddings() -> Callable[..., Any]:
         return F.ctc_loss(log_probs, labels, frames, lengths, reduction="none")
 
     return ctc
+
+
+# -- issue #22: Keras' / MONAI's / kornia's / Barron's formulas, as users write them ---------
+
+
+def softmax_focal(k: Kit, x: Any, y: Any, alpha: float = 0.25, gamma: float = 2.0) -> Any:
+    """Keras' ``categorical_focal_crossentropy`` from logits (``log_softmax`` for its log):
+    ``-Σ α (1 - p)^γ y log p``."""
+    lp = k.log_softmax(x)
+    return -k.m.sum(alpha * (1 - k.m.exp(lp)) ** gamma * y * lp, -1)
+
+
+def softmax_focal_labels(k: Kit, x: Any, labels: Any, gamma: float = 2.0) -> Any:
+    """``-(1 - p_y)^γ log p_y`` at each row's label."""
+    lp = take(k, k.log_softmax(x), labels)
+    return -((1 - k.m.exp(lp)) ** gamma) * lp
+
+
+def generalized_ce(k: Kit, x: Any, labels: Any, q: float = 0.7) -> Any:
+    """Keras' ``categorical_generalized_cross_entropy`` of ``softmax(x)``: ``(1 - p_y^q)/q``."""
+    return (1 - take(k, k.softmax(x), labels) ** q) / q
+
+
+def squared_hinge(k: Kit, x: Any, y: Any) -> Any:
+    """Keras' ``squared_hinge``, its {0, 1} → ±1 label mapping (for the whole array) included."""
+    y = k.m.where(k.m.all((y == 0) | (y == 1)), 2 * y - 1, y)
+    return k.m.mean(k.relu(1 - y * x) ** 2, -1)
+
+
+def categorical_hinge(k: Kit, x: Any, y: Any) -> Any:
+    pos = k.m.sum(y * x, -1)
+    neg = k.m.amax((1 - y) * x, -1)
+    return k.relu(neg - pos + 1)
+
+
+def percentage_error(k: Kit, x: Any, y: Any) -> Any:
+    return 100 * k.m.abs(y - x) / k.m.clip(k.m.abs(y), 1e-7, None)
+
+
+def log_error(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.square(k.m.log1p(k.m.clip(x, 1e-7, None)) - k.m.log1p(k.m.clip(y, 1e-7, None)))
+
+
+def distillation(k: Kit, s: Any, t: Any, temperature: float = 2.0) -> Any:
+    """Hinton's ``T²·KL(softmax(t/T) ‖ softmax(s/T))`` per row."""
+    lt, ls = k.log_softmax(t / temperature), k.log_softmax(s / temperature)
+    return temperature**2 * k.m.sum(k.m.exp(lt) * (lt - ls), -1)
+
+
+def barron(k: Kit, x: Any, alpha: float = 0.5, scale: float = 1.3) -> Any:
+    """Barron's ``ρ`` for a fixed ``α ∉ {0, 2}``, the paper's power form."""
+    b = abs(alpha - 2)
+    return b / alpha * ((k.m.square(x / scale) / b + 1) ** (alpha / 2) - 1)
+
+
+def charbonnier(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.sqrt(k.m.square(x - y) + 1) - 1
+
+
+def cauchy(k: Kit, x: Any, y: Any) -> Any:
+    return k.m.log1p(0.5 * k.m.square(x - y))
+
+
+def geman_mcclure(k: Kit, x: Any, y: Any) -> Any:
+    d2 = k.m.square(x - y)
+    return 2 * d2 / (d2 + 4)
+
+
+def welsch(k: Kit, x: Any, y: Any) -> Any:
+    return -k.m.expm1(-0.5 * k.m.square(x - y))
+
+
+# -- segmentation, detection and image losses (issue #22 B) -----------------------------------
+
+
+def soft_jaccard_batch(k: Kit, x: Any, labels: Any, alpha: float = 1.0, beta: float = 1.0) -> Any:
+    """segmentation_models_pytorch's multiclass Tversky/Jaccard score over the whole batch,
+    ``1 - score`` averaged over the classes present (classes last)."""
+    p = k.softmax(x)
+    t = 1.0 * (labels[..., None] == k.arange(x.shape[-1], x))
+    ps, ts = k.m.sum(p, (0, 1)), k.m.sum(t, (0, 1))
+    inter = (ps + ts - k.m.sum(abs(p - t), (0, 1))) / 2
+    score = inter / k.m.maximum(inter + alpha * (ps - inter) + beta * (ts - inter), 1e-7 + 0 * ps)
+    return k.m.mean((1.0 - score) * (ts > 0))
+
+
+def focal_tversky_batch(k: Kit, x: Any, labels: Any) -> Any:
+    return soft_jaccard_batch(k, x, labels, 0.3, 0.7) ** 2
+
+
+def mcc_batch(k: Kit, p: Any, t: Any, eps: float = 1e-5) -> Any:
+    tp = k.m.sum(p * t) + eps
+    tn = k.m.sum((1 - p) * (1 - t)) + eps
+    fp = k.m.sum(p * (1 - t)) + eps
+    fn = k.m.sum((1 - p) * t) + eps
+    return 1.0 - (tp * tn - fp * fn) / ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+
+
+def _lovasz_gradient(gt: np.ndarray) -> np.ndarray:
+    g = gt.sum()
+    jac = 1.0 - (g - np.cumsum(gt)) / (g + np.cumsum(1.0 - gt))
+    jac[1:] = jac[1:] - jac[:-1]
+    return jac
+
+
+def lovasz_hinge_loop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Berman et al.'s reference algorithm in NumPy: a loop over the images."""
+    out = []
+    for xi, yi in zip(x, y, strict=True):
+        e = 1.0 - xi * (2.0 * yi - 1.0)
+        order = np.argsort(-e, kind="stable")
+        out.append(np.dot(np.maximum(e[order], 0.0), _lovasz_gradient(yi[order])))
+    return np.mean(out)
+
+
+def lovasz_softmax_loop(x: np.ndarray, labels: np.ndarray, per_image: bool) -> np.ndarray:
+    """Berman et al.'s reference algorithm in NumPy: loops over images (``per_image``) and
+    classes, the classes present only."""
+    from scipy.special import softmax
+
+    p = softmax(x, axis=-1)
+    groups = list(zip(p, labels, strict=True)) if per_image else [(p, labels)]
+    out = []
+    for pi, li in groups:
+        pi, li = pi.reshape(-1, pi.shape[-1]), li.reshape(-1)
+        losses = []
+        for c in range(pi.shape[1]):
+            fg = (li == c).astype(pi.dtype)
+            if fg.sum() == 0:
+                continue
+            e = np.abs(fg - pi[:, c])
+            order = np.argsort(-e, kind="stable")
+            losses.append(np.dot(e[order], _lovasz_gradient(fg[order])))
+        out.append(np.mean(losses) if losses else 0.0)
+    return np.mean(out)
+
+
+def box_loss(k: Kit, b1: Any, b2: Any, kind: str, eps: float = 1e-7) -> Any:
+    """torchvision's generalized ('g'), distance ('d') or complete ('c') IoU loss per box."""
+    x1, y1, x2, y2 = (b1[..., i] for i in range(4))
+    u1, v1, u2, v2 = (b2[..., i] for i in range(4))
+    xk1, yk1 = k.m.maximum(x1, u1), k.m.maximum(y1, v1)
+    xk2, yk2 = k.m.minimum(x2, u2), k.m.minimum(y2, v2)
+    inter = k.m.where((yk2 > yk1) & (xk2 > xk1), (xk2 - xk1) * (yk2 - yk1), 0.0 * x1)
+    union = (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    iou = inter / (union + eps)
+    xc1, yc1 = k.m.minimum(x1, u1), k.m.minimum(y1, v1)
+    xc2, yc2 = k.m.maximum(x2, u2), k.m.maximum(y2, v2)
+    if kind == "g":
+        area = (xc2 - xc1) * (yc2 - yc1)
+        return 1.0 - iou + (area - union) / (area + eps)
+    diag = (xc2 - xc1) ** 2 + (yc2 - yc1) ** 2 + eps
+    cent = ((x1 + x2 - u1 - u2) / 2) ** 2 + ((y1 + y2 - v1 - v2) / 2) ** 2
+    diou = 1.0 - iou + cent / diag
+    if kind == "d":
+        return diou
+    atan = k.m.arctan if k.m is np else k.m.atan
+    v = (4 / math.pi**2) * (atan((u2 - u1) / (v2 - v1)) - atan((x2 - x1) / (y2 - y1))) ** 2
+    alpha = v / (1.0 - iou + v + eps)
+    return diou + alpha * v
+
+
+def total_variation(k: Kit, img: Any) -> Any:
+    return k.m.sum(abs(img[..., 1:, :] - img[..., :-1, :]), (-2, -1)) + k.m.sum(
+        abs(img[..., :, 1:] - img[..., :, :-1]), (-2, -1)
+    )
+
+
+def psnr_pooled(k: Kit, a: Any, b: Any, max_val: float = 1.0) -> Any:
+    return -10.0 * k.m.log10(max_val**2 / k.m.mean((a - b) ** 2))
+
+
+def ssim_scipy(a: np.ndarray, b: np.ndarray, window_size: int = 7, max_val: float = 1.0) -> Any:
+    """kornia's SSIM loss with scipy.ndimage: a sampled Gaussian (σ = 1.5) correlated along
+    each spatial axis with 'mirror' padding (torch's 'reflect'), the mean of the map."""
+    from scipy.ndimage import correlate1d
+
+    r = window_size // 2
+    w = np.exp(-((np.arange(window_size) - r) ** 2) / (2 * 1.5**2))
+    w = w / w.sum()
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        return correlate1d(correlate1d(z, w, axis=-1, mode="mirror"), w, axis=-2, mode="mirror")
+
+    mu1, mu2 = blur(a), blur(b)
+    s11, s22, s12 = blur(a * a) - mu1**2, blur(b * b) - mu2**2, blur(a * b) - mu1 * mu2
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    ssim = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / (
+        (mu1**2 + mu2**2 + c1) * (s11 + s22 + c2) + 1e-12
+    )
+    return np.mean(np.clip((1 - ssim) / 2, 0, 1))

@@ -25,6 +25,7 @@ function of the same positional arguments as the xlosses call.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,27 +37,34 @@ import xlosses.functional
 from conformance.entries.structured import logsumexp_batched
 
 from . import baselines as B
-from .baselines import Peer, formula, mean_of, numpy_formula, optax, torch_F
+from .baselines import Peer, formula, formulas, mean_of, numpy_formula, optax, torch_F
 from .inputs import (
     Builder,
     binary_inputs,
+    box_pairs,
     ctc_lengths,
     ctc_paddings,
     gaussian_inputs,
+    image_pairs,
+    images,
     integer_binary_inputs,
     integer_inputs,
     label_rows,
+    linear_inputs,
     log_log_inputs,
     log_probability_inputs,
     log_probability_labels,
     multilabel_inputs,
     ntxent_inputs,
     poisson_inputs,
+    probability_bits,
     probability_inputs,
     regression_inputs,
     relevance_inputs,
+    residual_inputs,
     score_pairs_signs,
     segmentation_inputs,
+    segmentation_labels,
     sign_inputs,
     soft_inputs,
     triplet_inputs,
@@ -178,8 +186,53 @@ def _numpy_poly_ce(epsilon: float) -> Callable[..., Any]:
     return poly
 
 
+def _optax_linear_ce() -> Peer:
+    def make() -> Callable[..., Any]:
+        import optax as ox
+
+        return lambda x, w, y: ox.losses.softmax_cross_entropy_with_integer_labels(x @ w.T, y)
+
+    return Peer("optax.losses.softmax_cross_entropy_with_integer_labels(x @ w.T, y)", make)
+
+
 def numpy(name: str, fn: Callable[[], Callable[..., Any]]) -> Peer:
     return Peer(name, fn)
+
+
+def kornia(name: str, *, then: Callable[[Any], Any] | None = None, then_name: str = "{}", **kw):
+    """``kornia.losses.<name>(*args, **kw)`` (torch), optionally followed by ``then(out)``."""
+
+    def make() -> Callable[..., Any]:
+        import kornia as K
+
+        fn = getattr(K.losses, name)
+        if then is None:
+            return lambda *a: fn(*a, **kw)
+        return lambda *a: then(fn(*a, **kw))
+
+    return Peer(then_name.format(B._call(f"kornia.losses.{name}", kw)), make)
+
+
+def formula_case(
+    name: str, make: Builder, desc: str, fn: Callable[..., Any], *, torch: Peer | None = None, **kw
+) -> Case:
+    """``xlosses.<name>(..., **kw)`` against the formula ``fn`` in torch (or the peer
+    ``torch``), ``jax.numpy`` (jit) and NumPy, where optax has no such loss."""
+    peers = formulas(desc, fn, **kw)
+    if torch is not None:
+        peers["torch"] = torch
+    return Case(name, getattr(xlosses, name), make, peers, kwargs=kw)
+
+
+def kornia_case(name: str, desc: str, fn: Callable[..., Any]) -> Case:
+    """An element-wise robust loss against ``kornia.losses.<name>`` (torch) and its formula
+    in NumPy (``robust_loss``, their general form, is timed under ``jax.jit``)."""
+    return Case(
+        name,
+        getattr(xlosses, name),
+        regression_inputs,
+        {"torch": kornia(name), "numpy": numpy_formula(desc, fn)},
+    )
 
 
 # -- case constructors ----------------------------------------------------------------------
@@ -235,6 +288,10 @@ def _sum_last(out: Any) -> Any:
     return out.sum(-1)
 
 
+def _sum_classes(out: Any) -> Any:
+    return out.sum(1)
+
+
 def _one_minus(out: Any) -> Any:
     return 1 - out
 
@@ -255,6 +312,212 @@ def _torch_ctc_from_paddings() -> Peer:
         "reduction='none')",
         B.torch_ctc_from_paddings,
     )
+
+
+# -- peers of the segmentation, detection and image losses (issue #22 B) -------------------
+#
+# The peers are channels-first ([N, C, ...]); they get the channels-last inputs through
+# ``movedim`` (a view: their own reshape copies it, as it would copy any non-contiguous input).
+# segmentation_models_pytorch is a peer where it is installed (it is installed without its
+# dependencies, and only its losses subpackage is loaded: conformance/entries/_peers.py).
+
+_HAS_SMP = importlib.util.find_spec("segmentation_models_pytorch") is not None
+
+
+def _smp(desc: str, build: Callable[[Any], Callable[..., Any]]) -> dict[str, Peer]:
+    """``{"torch": <the segmentation_models_pytorch loss>}`` where it is installed."""
+    if not _HAS_SMP:
+        return {}
+
+    def make() -> Callable[..., Any]:
+        from conformance.entries._peers import smp_losses
+
+        return build(smp_losses())
+
+    return {"torch": Peer(f"segmentation_models_pytorch {desc}", make)}
+
+
+def _channels_first(loss: Callable[..., Any]) -> Callable[..., Any]:
+    def call(x: Any, *rest: Any) -> Any:
+        return loss(x.movedim(-1, 1), *rest)
+
+    return call
+
+
+def _channels_first_2d(loss: Callable[..., Any]) -> Callable[..., Any]:
+    """``[N, P, C]`` logits and ``[N, P]`` labels as ``[N, C, P, 1]`` and ``[N, P, 1]`` (its
+    Lovász-softmax reads a 3-D input as binary ``[B, H, W]``)."""
+
+    def call(x: Any, labels: Any) -> Any:
+        return loss(x.movedim(-1, 1)[..., None], labels[..., None])
+
+    return call
+
+
+def _kornia(desc: str, call: Callable[[Any], Callable[..., Any]]) -> Peer:
+    def make() -> Callable[..., Any]:
+        import kornia.losses
+
+        return call(kornia.losses)
+
+    return Peer(f"kornia.losses.{desc}", make)
+
+
+def _monai_dice_ce() -> Peer:
+    def make() -> Callable[..., Any]:
+        from monai.losses import DiceCELoss
+
+        loss = DiceCELoss(softmax=True, to_onehot_y=True, batch=True)
+        return lambda x, labels: loss(x.movedim(-1, 1), labels[:, None])
+
+    return Peer("monai.losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=True)", make)
+
+
+def _mean(fn: Callable[..., Any], **kw: Any) -> Callable[..., Any]:
+    """``fn(...).mean()``: the per-example xlosses loss reduced as its peer reduces."""
+
+    def mean(*args: Any) -> Any:
+        return fn(*args, **kw).mean()
+
+    mean.__name__ = f"{fn.__name__}(...).mean"
+    return mean
+
+
+def _numpy(desc: str, fn: Callable[..., Any]) -> Peer:
+    return Peer(f"{desc} (NumPy)", lambda: fn)
+
+
+def _box_case(name: str, kind: str) -> Case:
+    peers = formula("torchvision's formula", B.box_loss, kind=kind)
+    peers["torch"] = Peer(f"torchvision.ops.{name}'s formula (torch ops)", peers["torch"].make)
+    return Case(name, getattr(xlosses, name), box_pairs, peers)
+
+
+_TVERSKY = {"alpha": 0.3, "beta": 0.7, "gamma": 2.0}
+_BATCH = (0, 1)  # the peers' scores over the whole batch
+
+SEGMENTATION_VISION_CASES = [
+    # segmentation: rows images of classes // 4 pixels and 4 classes, class indices
+    Case(
+        "jaccard_loss",
+        xlosses.jaccard_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'JaccardLoss("multiclass")',
+                lambda L: _channels_first(L.JaccardLoss("multiclass")),
+            ),
+            "numpy": numpy_formula("soft Jaccard over the batch", B.soft_jaccard_batch),
+        },
+        kwargs={"axis": _BATCH},
+    ),
+    Case(
+        "focal_tversky_loss",
+        xlosses.focal_tversky_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'TverskyLoss("multiclass", alpha=0.3, beta=0.7, gamma=2)',
+                lambda L: _channels_first(L.TverskyLoss("multiclass", **_TVERSKY)),
+            ),
+            "numpy": numpy_formula("focal Tversky over the batch", B.focal_tversky_batch),
+        },
+        kwargs={"axis": _BATCH, **_TVERSKY},
+    ),
+    Case(
+        "mcc_loss",
+        xlosses.mcc_loss,
+        probability_bits,
+        {
+            **_smp("MCCLoss()", lambda L: L.MCCLoss()),
+            "numpy": numpy_formula("MCC over the batch", B.mcc_batch),
+        },
+        kwargs={"axis": _BATCH, "apply_sigmoid": False},
+    ),
+    Case(
+        "dice_cross_entropy_loss",
+        xlosses.dice_cross_entropy_loss,
+        segmentation_labels,
+        {"torch": _monai_dice_ce()},
+        kwargs={"axis": _BATCH},
+    ),
+    # Lovász: the peers loop over images (per image) and classes in Python
+    Case(
+        "lovasz_hinge_loss",
+        _mean(xlosses.lovasz_hinge_loss),
+        binary_inputs,
+        {
+            **_smp(
+                'LovaszLoss("binary", per_image=True)',
+                lambda L: L.LovaszLoss("binary", per_image=True),
+            ),
+            "numpy": _numpy("Berman's per-image loop", B.lovasz_hinge_loop),
+        },
+    ),
+    Case(
+        "lovasz_softmax_loss",
+        xlosses.lovasz_softmax_loss,
+        segmentation_labels,
+        {
+            **_smp(
+                'LovaszLoss("multiclass")',
+                lambda L: _channels_first_2d(L.LovaszLoss("multiclass")),
+            ),
+            "numpy": _numpy(
+                "Berman's loop over classes",
+                lambda x, y: B.lovasz_softmax_loop(x, y, per_image=False),
+            ),
+        },
+    ),
+    Case(
+        "lovasz_softmax_loss[per_image]",
+        _mean(xlosses.lovasz_softmax_loss, per_image=True),
+        segmentation_labels,
+        {
+            **_smp(
+                'LovaszLoss("multiclass", per_image=True)',
+                lambda L: _channels_first_2d(L.LovaszLoss("multiclass", per_image=True)),
+            ),
+            "numpy": _numpy(
+                "Berman's loop over images and classes",
+                lambda x, y: B.lovasz_softmax_loop(x, y, per_image=True),
+            ),
+        },
+    ),
+    # detection: rows * classes // 4 box pairs; torchvision does not import here (its formulas)
+    _box_case("generalized_box_iou_loss", "g"),
+    _box_case("distance_box_iou_loss", "d"),
+    _box_case("complete_box_iou_loss", "c"),
+    # image: rows images [3, s, s], s² ≈ classes / 3 (at least 8 × 8)
+    Case(
+        "total_variation_loss",
+        xlosses.total_variation_loss,
+        images,
+        {
+            "torch": _kornia("total_variation(img)", lambda K: K.total_variation),
+            "numpy": numpy_formula("Σ|∂y| + Σ|∂x|", B.total_variation),
+        },
+    ),
+    Case(
+        "psnr_loss",
+        xlosses.psnr_loss,
+        image_pairs,
+        {
+            "torch": _kornia("psnr_loss(a, b, 1.0)", lambda K: lambda a, b: K.psnr_loss(a, b, 1.0)),
+            "numpy": numpy_formula("-10 log10(1/MSE) over the batch", B.psnr_pooled),
+        },
+        kwargs={"max_val": 1.0, "axis": (0, 1, 2, 3)},
+    ),
+    Case(
+        "ssim_loss",
+        _mean(xlosses.ssim_loss, window_size=7),
+        image_pairs,
+        {
+            "torch": _kornia("ssim_loss(a, b, 7)", lambda K: lambda a, b: K.ssim_loss(a, b, 7)),
+            "numpy": _numpy("scipy.ndimage.correlate1d SSIM", B.ssim_scipy),
+        },
+    ),
+]
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -473,6 +736,7 @@ CASES: list[Case] = [
         "Dice weighted by 1/frequency²",
         B.generalized_dice,
     ),
+    *SEGMENTATION_VISION_CASES,
     # -- CTC (rows frames in sequences of 16, classes the vocabulary) --
     Case(
         "ctc_loss",
@@ -499,6 +763,99 @@ CASES: list[Case] = [
             "torch": none("ctc_loss"),
             "numpy": Peer("CTC forward recursion (NumPy)", lambda: B.ctc_time_major),
         },
+    ),
+    # -- issue #22: Keras', MONAI's and kornia's losses (formulas as their users write them) --
+    formula_case(
+        "softmax_focal_loss",
+        soft_inputs,
+        "Keras' categorical focal CE of log_softmax",
+        B.softmax_focal,
+        **FOCAL,
+    ),
+    formula_case(
+        "softmax_focal_loss_with_integer_labels",
+        integer_inputs,
+        "-(1 - p_y)^γ log p_y",
+        B.softmax_focal_labels,
+        torch=kornia(
+            "focal_loss",
+            alpha=None,
+            gamma=2.0,
+            reduction="none",
+            then=_sum_classes,
+            then_name="{}.sum(1)",
+        ),
+        gamma=2.0,
+    ),
+    formula_case(
+        "generalized_cross_entropy",
+        integer_inputs,
+        "Keras' (1 - p_y^q)/q of softmax",
+        B.generalized_ce,
+        q=0.7,
+    ),
+    formula_case("squared_hinge_loss", sign_inputs, "mean(max(0, 1 - y·x)², -1)", B.squared_hinge),
+    formula_case(
+        "categorical_hinge_loss",
+        soft_inputs,
+        "max(0, max((1 - y)·x) - Σ y·x + 1)",
+        B.categorical_hinge,
+    ),
+    formula_case(
+        "absolute_percentage_error",
+        regression_inputs,
+        "100·|y - x|/max(|y|, ε)",
+        B.percentage_error,
+    ),
+    formula_case(
+        "squared_logarithmic_error",
+        regression_inputs,
+        "(log1p(max(x, ε)) - log1p(max(y, ε)))²",
+        B.log_error,
+    ),
+    formula_case(
+        "distillation_loss",
+        vector_pairs,
+        "T²·Σ softmax(t/T)·(log_softmax(t/T) - log_softmax(s/T))",
+        B.distillation,
+        temperature=2.0,
+    ),
+    formula_case(
+        "robust_loss",
+        residual_inputs,
+        "Barron's power form, α = 0.5",
+        B.barron,
+        alpha=0.5,
+        scale=1.3,
+    ),
+    *(
+        kornia_case(name, desc, fn)
+        for name, desc, fn in (
+            ("charbonnier_loss", "sqrt((x - y)² + 1) - 1", B.charbonnier),
+            ("cauchy_loss", "log1p((x - y)²/2)", B.cauchy),
+            ("geman_mcclure_loss", "2(x - y)²/((x - y)² + 4)", B.geman_mcclure),
+            ("welsch_loss", "-expm1(-(x - y)²/2)", B.welsch),
+        )
+    ),
+    # -- large vocabularies: a linear layer and the cross-entropy (forward only here) --
+    Case(
+        "linear_softmax_cross_entropy_with_integer_labels",
+        xlosses.linear_softmax_cross_entropy_with_integer_labels,
+        linear_inputs,
+        {
+            "jax": _optax_linear_ce(),
+            "torch": Peer(
+                "F.cross_entropy(x @ w.T, y, reduction='none')",
+                lambda: lambda x, w, y: _F().cross_entropy(x @ w.T, y, reduction="none"),
+            ),
+            "numpy": numpy_formula("logsumexp(x @ w.T) - (x @ w.T)[y]", B.linear_ce),
+        },
+    ),
+    Case(
+        "linear_softmax_cross_entropy_and_grads",
+        xlosses.linear_softmax_cross_entropy_and_grads,
+        linear_inputs,
+        formula("dense logits, softmax - onehot, two matmuls", B.linear_ce_and_grads),
     ),
     # -- smoothing --
     core("smooth_labels", label_rows, "(1 - α)·y + α/C", B.smooth_labels, alpha=SMOOTHING),
@@ -543,6 +900,11 @@ CASES: list[Case] = [
         log_probability_inputs,
         numpy_formula("Σ t·(log t - log p) / N", B.kl_div_batchmean),
         reduction="batchmean",
+    ),
+    functional(
+        "linear_cross_entropy",
+        linear_inputs,
+        mean_formula("logsumexp(x @ w.T) - (x @ w.T)[y]", B.linear_ce),
     ),
     functional(
         "ctc_loss",

@@ -14,7 +14,11 @@ their main input where the shape allows it:
 * NT-Xent: at most ``NTXENT_ROWS`` embeddings of at most ``NTXENT_DIM``
   dimensions (optax compares all pairs through a ``[n, n, dim]`` array);
 * multi-label margin: at most ``MULTILABEL_CLASSES`` classes (every
-  implementation compares all pairs of classes, ``[rows, C, C]``).
+  implementation compares all pairs of classes, ``[rows, C, C]``);
+* the fused linear cross-entropy: ``rows`` features of ``LINEAR_DIM``
+  dimensions and a ``classes × LINEAR_DIM`` weight (the logits ``rows x classes``
+  that its peers build; ``python -m benchmarks.large_vocab`` times the
+  training step at a language model's size).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ CTC_LABELS = 5
 NTXENT_ROWS = 512
 NTXENT_DIM = 128
 MULTILABEL_CLASSES = 32
+LINEAR_DIM = 64
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -70,6 +75,14 @@ def soft_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
 def integer_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """Logits and class indices."""
     return [_logits(rng, n, c), _labels(rng, n, c)]
+
+
+def linear_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Features ``[n, LINEAR_DIM]``, a weight ``[c, LINEAR_DIM]`` (logits of spread about 3)
+    and class indices."""
+    x = rng.standard_normal((n, LINEAR_DIM))
+    w = 3.0 * rng.standard_normal((c, LINEAR_DIM)) / np.sqrt(LINEAR_DIM)
+    return [x, w, _labels(rng, n, c)]
 
 
 def binary_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
@@ -132,6 +145,11 @@ def multilabel_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarr
 def regression_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """Predictions and targets, element-wise."""
     return [_logits(rng, n, c), 2.0 * rng.standard_normal((n, c))]
+
+
+def residual_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Residuals alone (``robust_loss``)."""
+    return [_logits(rng, n, c)]
 
 
 def poisson_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
@@ -221,3 +239,43 @@ def ctc_lengths(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     logits, labels, frames, lengths = _ctc_rows(rng, n, c)
     log_probs = np.ascontiguousarray(np.moveaxis(log_softmax(logits, axis=-1), 0, 1))
     return [log_probs, labels, frames.astype(np.int64), lengths.astype(np.int64)]
+
+
+# -- segmentation, detection and image losses (issue #22 B) ---------------------------------------
+
+
+def segmentation_labels(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Logits ``[rows, classes // 4, 4]`` and class indices ``[rows, classes // 4]``."""
+    k = SEGMENTATION_CLASSES
+    pixels = max(1, c // k)
+    return [3.0 * rng.standard_normal((n, pixels, k)), rng.integers(0, k, (n, pixels))]
+
+
+def probability_bits(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Probabilities (a sigmoid of logits) and hard binary targets, ``[rows, classes]``."""
+    return [1.0 / (1.0 + np.exp(-_logits(rng, n, c))), _bits(rng, n, c)]
+
+
+def box_pairs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """``rows * classes // 4`` pairs of overlapping boxes ``(x1, y1, x2, y2)``."""
+    m = max(1, n * c // 4)
+    corner = rng.random((m, 2)) * 10.0
+    b1 = np.concatenate([corner, corner + rng.random((m, 2)) * 5.0 + 0.5], axis=-1)
+    b2 = b1 + rng.standard_normal((m, 4))
+    b2[:, 2:] = np.maximum(b2[:, 2:], b2[:, :2] + 0.1)
+    return [b1, b2]
+
+
+IMAGE_CHANNELS = 3
+IMAGE_MIN_SIDE = 8
+
+
+def image_pairs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Two batches of ``rows`` images ``[3, s, s]`` in ``[0, 1]``, ``s² ≈ classes / 3`` (at least 8)."""
+    s = max(IMAGE_MIN_SIDE, round((c / IMAGE_CHANNELS) ** 0.5))
+    a = rng.random((n, IMAGE_CHANNELS, s, s))
+    return [a, np.clip(a + 0.1 * rng.standard_normal(a.shape), 0.0, 1.0)]
+
+
+def images(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    return image_pairs(rng, n, c)[:1]

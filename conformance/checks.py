@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import traceback
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -194,6 +193,21 @@ def _sensitivity(spec: Spec, inputs: Inputs, ref: np.ndarray, seed: list[int]) -
             d = np.abs(alt - ref) / SENS_STEP
         out = np.maximum(out, np.where(np.isfinite(d), d, 0.0))
     return out
+
+
+def _peer_tolerance(run: Any, spec: Spec, dtype: str) -> float:
+    """The peer checks' tolerance: the dtype's, at least the peer's own precision in
+    float64 (``PEER_FLOOR``, or the oracle's ``precision`` attribute where it states a
+    coarser one: Keras reduces in float32)."""
+    if dtype != "float64":
+        return run.tol
+    return max(run.tol, PEER_FLOOR, getattr(spec.oracle, "precision", 0.0))
+
+
+def crash_message(exc: BaseException) -> str:
+    """``Type: first line of the message`` (not the notes JAX appends to its errors)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def _err_scaled(got: np.ndarray, want: np.ndarray, s: np.ndarray) -> float:
@@ -406,7 +420,7 @@ class _Run:
             why = str(exc) if isinstance(exc, _NotComparable) else f"peer {exc} not installed"
             r = Result(self.spec.name, self.b.name, self.dtype, check, True, 0.0, why, True)
         except Exception as exc:  # a crash is a failure of that check
-            msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            msg = crash_message(exc)
             r = Result(self.spec.name, self.b.name, self.dtype, check, False, math.inf, msg)
         if not r.ok and (reason := self.declared(check)):
             r.ok, r.declared = True, reason
@@ -569,8 +583,9 @@ def _check_case(
                 key,
                 lambda: spec.oracle([*map(_copy, inputs.args)], _copy_kw(inputs.kwargs)),
             )
-            # a float64 peer has its own rounding (optax's log_cosh cancels near 0: ~1e-12)
-            tol = max(run.tol, PEER_FLOOR) if dtype == "float64" else run.tol
+            # a float64 peer has its own rounding (optax's log_cosh cancels near 0: ~1e-12);
+            # an oracle may state a coarser precision of its own (Keras reduces in float32)
+            tol = _peer_tolerance(run, spec, dtype)
             return compare(out(), want, tol, f"vs {spec.oracle_name}")
 
         run.record("peer", peer)
@@ -633,7 +648,7 @@ def _check_case(
             a2, k2 = _to_backend(b, inputs, dtype)
             with xlosses.generic_only():
                 generic = b.to_numpy(spec.fn(*a2, **k2))
-            tol = max(run.tol, PEER_FLOOR) if dtype == "float64" else run.tol
+            tol = _peer_tolerance(run, spec, dtype)
             return compare(generic, want, tol, f"generic body vs {spec.oracle_name}")
 
         run.record("peer_generic", peer_generic)
@@ -812,7 +827,7 @@ def _transforms(
             wanted=wanted,
         )
     except Exception as exc:  # setting up failed: every wanted check fails with it
-        msg = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        msg = crash_message(exc)
         for c in wanted:
             run.record(c, lambda msg=msg: (False, math.inf, msg))
         return

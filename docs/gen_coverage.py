@@ -33,6 +33,7 @@ TORCH_FUNCTIONAL_LOSSES = {
     "huber_loss": "HuberLoss",
     "kl_div": "KLDivLoss",
     "l1_loss": "L1Loss",
+    "linear_cross_entropy": "LinearCrossEntropyLoss",  # torch 2.13
     "margin_ranking_loss": "MarginRankingLoss",
     "mse_loss": "MSELoss",
     "multi_margin_loss": "MultiMarginLoss",

@@ -168,3 +168,66 @@ def compiled_matches_eager(backend, fn: Callable[..., Any], *args: Any) -> None:
     eager = backend.to_numpy(fn(*args))
     comp = backend.to_numpy(backend.compile(fn)(*args))
     np.testing.assert_allclose(comp, eager, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def _total_sum(xp, out):
+    return sum(xp.sum(o) for o in out)
+
+
+def run_outputs(backend, fn, *args, grads=False):
+    """``fn(*args)`` (a tuple of arrays) as NumPy, and with ``grads`` the gradient in
+    ``args[0]`` of the sum of every output (None where the backend has no autodiff).  One
+    ``jax.jit`` program on JAX (eager JAX compiles every primitive on first use)."""
+    if backend.module == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def both(*a):
+            out = fn(*a)
+            if not grads:
+                return out, None
+            return out, jax.grad(lambda z: _total_sum(jnp, fn(z, *a[1:])))(a[0])
+
+        out, g = jax.jit(both)(*args)
+    else:
+        out = fn(*args)
+        g = None
+        if grads and backend.differentiable:
+            g = backend.grad(lambda *a: _total_sum(backend.xp, fn(*a)), args, [0])[0]
+    values = [backend.to_numpy(o) for o in out]
+    return (values, None if g is None else backend.to_numpy(g)) if grads else values
+
+
+def run_all(backend, dtype: str, cases: Sequence[tuple[Callable[..., Any], Sequence[Any], dict]]):
+    """Every ``fn(*args, **kwargs)`` of ``cases`` (NumPy data converted to the backend, floats
+    in ``dtype``) as NumPy results; on JAX all of them in one ``jax.jit`` program (one
+    compilation instead of eager op-by-op dispatch).  Non-array arguments are static."""
+    conv = [convert(backend, args, kwargs, dtype)[:2] for _, args, kwargs in cases]
+    if backend.module != "jax":
+        outs = [fn(*a, **k) for (fn, _, _), (a, k) in zip(cases, conv, strict=True)]
+        for out in outs:
+            assert backend.dtype_name(out) == dtype
+        return [backend.to_numpy(o) for o in outs]
+    import jax
+
+    def is_array(v: Any) -> bool:
+        return hasattr(v, "shape")
+
+    arrays = [
+        ([v for v in a if is_array(v)], {n: v for n, v in k.items() if is_array(v)})
+        for a, k in conv
+    ]
+
+    def program(arrays: Any) -> Any:
+        out = []
+        for (fn, _, _), (a, k), (aa, ka) in zip(cases, conv, arrays, strict=True):
+            it = iter(aa)
+            args = [next(it) if is_array(v) else v for v in a]
+            kw = {n: ka[n] if is_array(v) else v for n, v in k.items()}
+            out.append(fn(*args, **kw))
+        return out
+
+    outs = jax.jit(program)(arrays)
+    for out in outs:
+        assert backend.dtype_name(out) == dtype
+    return [backend.to_numpy(o) for o in outs]

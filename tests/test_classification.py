@@ -12,7 +12,8 @@ import importlib.util
 
 import numpy as np
 import pytest
-from conftest import assert_close, backend_named
+from conftest import assert_close, backend_named, raises_if_checked
+from peer_cases import run_outputs
 
 import xlosses
 
@@ -510,3 +511,194 @@ def test_generic_only_switch(backend, rng):
     assert fast_paths_enabled()
     fast = backend.to_numpy(xlosses.softmax_cross_entropy_with_integer_labels(x, labels))
     np.testing.assert_allclose(fast, generic, rtol=1e-12)
+
+
+# -- softmax focal losses, generalized cross-entropy, distillation (issue #22) -----------
+
+
+def ref_softmax_focal(x, y, alpha=None, gamma=2.0, axis=-1):
+    """Lin et al.'s formula, -Σ α_j (1 - p_j)^γ y_j log p_j, in float64 linear space."""
+    x, y = np.moveaxis(x, axis, -1), np.moveaxis(np.broadcast_to(y, x.shape), axis, -1)
+    lp = ref_log_softmax(x)
+    terms = -((1 - np.exp(lp)) ** gamma) * y * lp
+    return (terms if alpha is None else np.asarray(alpha) * terms).sum(-1)
+
+
+def test_softmax_focal_gce_distillation_values(backend, rng):
+    x = rng.normal(size=(4, 5)) * 3
+    t = rng.normal(size=(4, 5)) * 2
+    y = rng.dirichlet(np.ones(5), size=4)
+    y[0] = np.eye(5)[2]
+    labels = rng.integers(0, 5, size=4)
+    alpha = rng.uniform(0.2, 2.0, size=5)
+    entries = rng.random((4, 5)) < 0.7
+    entries[:, 0] = True
+    entries[np.arange(4), labels] = True
+    rows = np.array([True, False, True, True])
+    xb, tb, yb, ab = (backend.asarray(v, "float64") for v in (x, t, y, alpha))
+    lb, eb, rb = backend.asarray(labels), backend.asarray(entries), backend.asarray(rows)
+
+    def fn(x, t, y, labels, alpha, entries, rows):
+        return (
+            xlosses.softmax_focal_loss(x, y),
+            xlosses.softmax_focal_loss(x, y, alpha=0.25, gamma=0.5),
+            xlosses.softmax_focal_loss(x, y, alpha=alpha, gamma=0.0),
+            xlosses.softmax_focal_loss(x.T, y.T, alpha=alpha, gamma=1.5, axis=0),
+            xlosses.softmax_focal_loss(x, y, gamma=2.0, where=entries),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels, alpha=alpha, gamma=1.5),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels, alpha=0.5, where=rows),
+            xlosses.generalized_cross_entropy(x, labels, q=0.7),
+            xlosses.generalized_cross_entropy(x, y, 0.5, where=entries),
+            xlosses.distillation_loss(x, t),
+            xlosses.distillation_loss(x, t, 2.5),
+        )
+
+    got = run_outputs(backend, fn, xb, tb, yb, lb, ab, eb, rb)
+    onehot = np.eye(5)[labels]
+    lp = ref_log_softmax(x)
+    lpe = ref_log_softmax(np.where(entries, x, -np.inf))
+    lpe = np.where(entries, lpe, 0.0)
+    p_y = np.exp(lp[np.arange(4), labels])
+    lt, ls = ref_log_softmax(t / 2.5), ref_log_softmax(x / 2.5)
+    want = [
+        ref_softmax_focal(x, y),
+        0.25 * ref_softmax_focal(x, y, gamma=0.5),
+        ref_softmax_focal(x, y, alpha, gamma=0.0),
+        ref_softmax_focal(x, y, alpha, gamma=1.5),
+        np.where(entries, -((1 - np.exp(lpe)) ** 2) * y * lpe, 0.0).sum(-1),
+        ref_softmax_focal(x, onehot, alpha, gamma=1.5),
+        np.where(rows, 0.5 * ref_softmax_focal(x, onehot), 0.0),
+        (1 - p_y**0.7) / 0.7,
+        np.where(entries, y * (1 - np.exp(0.5 * lpe)) / 0.5, 0.0).sum(-1),
+        (np.exp(ref_log_softmax(t)) * (ref_log_softmax(t) - lp)).sum(-1),
+        6.25 * (np.exp(lt) * (lt - ls)).sum(-1),
+    ]
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert_close(g, w, 1e-10), i
+
+
+def test_focal_extremes_exact_and_finite_gradients(backend):
+    """p → 1 (and p = 1 in float32) rows: exact values, finite gradients for γ < 1 and γ ≥ 1."""
+    x = np.array([[1e4, -1e4, 0.0], [0.0, 40.0, -3.0], [20.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    labels = np.array([0, 1, 1, 2])
+    xb, lb = backend.asarray(x, "float32"), backend.asarray(labels)
+    yb = backend.asarray(np.eye(3)[labels], "float32")
+    tb = backend.asarray(np.array([[0.0, -np.inf, 1.0]] * 4), "float32")
+    # by hand, r = Σ_{k≠y} e^{x_k - x_y}: -log p_y = log1p(r), 1 - p_y = r / (1 + r)
+    r = np.array([0.0, np.exp(-40.0) + np.exp(-43.0), np.exp(20.0) + 1.0, 2.0])
+    nll, q = np.log1p(r), r / (1 + r)
+
+    def fn(x, y, labels, t):
+        return (
+            xlosses.softmax_focal_loss(x, y, gamma=0.25),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels, gamma=0.25),
+            xlosses.softmax_focal_loss(x, y, gamma=2.0),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels, gamma=2.0),
+            xlosses.generalized_cross_entropy(x, labels, q=0.5),
+            xlosses.distillation_loss(x, t, 2.0),  # an impossible teacher class (-inf)
+        )
+
+    got, grads = run_outputs(backend, fn, xb, yb, lb, tb, grads=True)
+    want = [q**0.25 * nll] * 2 + [q**2 * nll] * 2
+    for g, w in zip(got, want, strict=False):  # full relative precision (8.9e-53 underflows)
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-37)
+    # the generalized CE takes -log p_y from the cross-entropy: exact to rounding of 1
+    np.testing.assert_allclose(got[4], -np.expm1(-0.5 * nll) / 0.5, rtol=1e-6, atol=1e-7)
+    assert np.all(np.isfinite(got[5]))
+    assert grads is None or np.all(np.isfinite(grads)), grads
+
+
+def test_focal_vs_kornia_and_monai(rng):
+    """kornia's focal_loss (integer labels, class axis 1; per-class α through its ``weight``,
+    its scalar α as [1-α, α, …]) and MONAI's FocalLoss(use_softmax=True) (one-hot labels),
+    summed over the class axis: values and gradients in float64 (MONAI: float32)."""
+    torch = pytest.importorskip("torch")
+    kornia = pytest.importorskip("kornia")
+    x = rng.normal(size=(2, 4, 3)) * 3  # (N, C, pixels)
+    labels = rng.integers(0, 4, size=(2, 3))
+    w = rng.uniform(0.2, 2.0, 4)
+    lt = torch.from_numpy(labels)
+    cases = [
+        ({"alpha": None}, {}),
+        ({"alpha": 0.3}, {"alpha": [0.7, 0.3, 0.3, 0.3]}),
+        ({"alpha": None, "weight": torch.from_numpy(w)}, {"alpha": list(w)}),
+    ]
+    for gamma in (0.5, 2.0):
+        for kkw, xkw in cases:
+            xt = torch.from_numpy(x).requires_grad_(True)
+            want = kornia.losses.focal_loss(xt, lt, gamma=gamma, reduction="none", **kkw).sum(1)
+            (gw,) = torch.autograd.grad(want.sum(), xt)
+            got = xlosses.softmax_focal_loss_with_integer_labels(xt, lt, gamma=gamma, axis=1, **xkw)
+            (gg,) = torch.autograd.grad(got.sum(), xt)
+            assert_close(got.detach().numpy(), want.detach().numpy(), 1e-12)
+            assert_close(gg.numpy(), gw.numpy(), 1e-12)
+    monai_losses = pytest.importorskip("monai.losses")
+    onehot = torch.from_numpy(np.moveaxis(np.eye(4)[labels], -1, 1))
+    for alpha in (None, 0.3, list(w)):
+        xt = torch.from_numpy(x).requires_grad_(True)
+        fl = monai_losses.FocalLoss(use_softmax=True, gamma=2.0, alpha=alpha, reduction="none")
+        want = fl(xt, onehot).sum(1)  # MONAI computes in float32
+        (gw,) = torch.autograd.grad(want.sum(), xt)
+        a = [0.7, 0.3, 0.3, 0.3] if alpha == 0.3 else alpha
+        got = xlosses.softmax_focal_loss(xt, onehot, alpha=a, axis=1)
+        (gg,) = torch.autograd.grad(got.sum(), xt)
+        assert_close(got.detach().numpy(), want.detach().double().numpy(), 2e-6)
+        assert_close(gg.numpy(), gw.double().numpy(), 2e-6)
+
+
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+def test_new_classification_losses_low_precision(backend, low):
+    """As test_low_precision_keeps_dtype_and_is_finite, under one jax.jit on JAX (eager JAX
+    compiles every primitive: tens of seconds on the 2-core CI machine)."""
+    if low not in backend.dtypes:
+        pytest.skip(f"{backend.name} has no {low}")
+    big = 6e4 if low == "float16" else 1e30
+    x = backend.asarray(np.array([[big, -big, 0.0], [1.0, 2.0, 3.0]]), low)
+    y = backend.asarray(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), low)
+    labels = backend.asarray(np.array([0, 2]))
+
+    def fn(x, y, labels):
+        return (
+            xlosses.softmax_focal_loss(x, y, gamma=0.5),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels),
+            xlosses.generalized_cross_entropy(x, labels),
+            xlosses.distillation_loss(x, y),
+        )
+
+    out = backend.compile(fn)(x, y, labels) if backend.module == "jax" else fn(x, y, labels)
+    for o in out:
+        assert backend.dtype_name(o) == low
+        assert np.all(np.isfinite(backend.to_numpy(o)))
+
+
+def test_new_classification_losses_errors_and_nan_rows(backend):
+    x = backend.asarray(np.array([[np.nan, 1.0, 2.0], [0.0, 1.0, 2.0]]), "float64")
+    y = backend.asarray(np.eye(3)[[1, 2]], "float64")
+    labels = backend.asarray(np.array([1, 2]))
+    with pytest.raises(ValueError, match="gamma"):
+        xlosses.softmax_focal_loss(x, y, gamma=-1.0)
+    with pytest.raises(ValueError, match=r"alpha .*\(3,\)"):
+        xlosses.softmax_focal_loss_with_integer_labels(x, labels, alpha=[1.0, 2.0])
+    with pytest.raises(TypeError, match="axis"):
+        xlosses.softmax_focal_loss(x, y, axis=(0, 1))
+    with pytest.raises(ValueError, match="q must be positive"):
+        xlosses.generalized_cross_entropy(x, labels, q=0.0)
+    with pytest.raises(ValueError, match="temperature"):
+        xlosses.distillation_loss(x, y, 0.0)
+    with pytest.raises(TypeError, match="logits"):
+        xlosses.softmax_focal_loss_with_integer_labels(labels, labels)
+    bad = backend.asarray(np.array([1, 3]))
+    with raises_if_checked(backend, ValueError, match="labels must lie"):
+        out = backend.to_numpy(xlosses.softmax_focal_loss_with_integer_labels(x, bad))
+        assert np.isnan(out[1])
+
+    def fn(x, y, labels):
+        return (
+            xlosses.softmax_focal_loss(x, y),
+            xlosses.softmax_focal_loss_with_integer_labels(x, labels),
+            xlosses.generalized_cross_entropy(x, labels),
+            xlosses.distillation_loss(x, y),
+        )
+
+    for out in run_outputs(backend, fn, x, y, labels):  # a NaN logit: NaN in its own row only
+        assert np.isnan(out[0]) and np.isfinite(out[1])

@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 import pytest
 from conftest import backend_named, raises_if_checked
-from peer_cases import check_case, compiled_matches_eager, xl_grad
+from peer_cases import check_case, compiled_matches_eager, run_outputs, xl_grad
 
 import xlosses
 
@@ -277,3 +277,45 @@ def test_torch_fused_kernel_fast_path_equals_generic(kind):
     (value, grad), (value_g, grad_g) = results
     np.testing.assert_allclose(value, value_g, rtol=1e-12)
     np.testing.assert_allclose(grad, grad_g, rtol=1e-12, atol=1e-15)
+
+
+# -- Keras' squared and categorical hinge (issue #22) ----------------------------------------
+
+
+def test_keras_hinges_values_and_gradients(backend, rng):
+    """Float64 formulas of keras.losses.squared_hinge / categorical_hinge (values and
+    gradients); the {0, 1} → {-1, 1} mapping per row; NaN and 16-bit inputs."""
+    s = rng.normal(size=(4, C)) * 2
+    bits = (rng.random((4, C)) < 0.5).astype(float)
+    t = np.where(bits > 0, 1.0, -1.0)
+    mixed = np.where(np.arange(4)[:, None] < 2, bits, t)  # rows 0-1 in {0, 1}, rows 2-3 ±1
+    onehot = np.eye(C)[rng.integers(0, C, 4)]
+    s[3] = -np.abs(s[3]) - 0.1  # every score negative: Keras' max over (1 - y)·s is 0
+    sb, mb, ob = (backend.asarray(v, "float64") for v in (s, mixed, onehot))
+
+    def fn(s, m, o):
+        return xlosses.squared_hinge_loss(s, m), xlosses.categorical_hinge_loss(s, o)
+
+    (sq, cat), grad = run_outputs(backend, fn, sb, mb, ob, grads=True)
+    h = np.maximum(1 - t * s, 0)  # mixed rows map to t
+    z = np.max((1 - onehot) * s, -1) - (onehot * s).sum(-1) + 1
+    np.testing.assert_allclose(sq, (h**2).mean(-1), rtol=1e-12)
+    np.testing.assert_allclose(cat, np.maximum(z, 0), rtol=1e-12)
+    if grad is not None:
+        top = (1 - onehot) * s == np.max((1 - onehot) * s, -1, keepdims=True)
+        dcat = (z > 0)[:, None] * (top * (1 - onehot) - onehot)
+        np.testing.assert_allclose(grad, -2 * t * h / C + dcat, rtol=1e-12, atol=1e-15)
+    x = backend.asarray(np.array([[np.nan, 0.0, 1.0], [0.5, 0.0, 1.0]]), "float64")
+    y = backend.asarray(np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]), "float64")
+    for out in run_outputs(backend, fn, x, y, y):
+        assert np.isnan(out[0]) and np.isfinite(out[1])
+    low = "float16" if "float16" in backend.dtypes else "float32"
+    run = backend.compile(fn) if backend.module == "jax" else fn
+    for out in run(*(backend.asarray(v, low) for v in (s, mixed, onehot))):
+        assert backend.dtype_name(out) == low
+    with pytest.raises(ValueError, match="at least one dimension"):
+        xlosses.squared_hinge_loss(
+            backend.asarray(np.float64(1.0)), backend.asarray(np.float64(1.0))
+        )
+    with pytest.raises(ValueError, match="broadcast"):
+        xlosses.categorical_hinge_loss(sb, backend.asarray(np.eye(3), "float64"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import assert_close, backend_named, raises_if_checked
-from peer_cases import check_case, compiled_matches_eager, xl_grad
+from peer_cases import check_case, compiled_matches_eager, run_outputs, xl_grad
 
 import xlosses
 
@@ -252,3 +252,31 @@ def test_jax_and_torch_gradients_agree(rng):
         gt = xl_grad(tb, fn, [tb.asarray(a, "float64") for a in args], {}, argnums)
         for a, b in zip(gj, gt, strict=True):
             assert_close(a, b, 1e-12)
+
+
+# -- Keras' MAPE / MSLE terms (issue #22) ----------------------------------------------------
+
+
+def test_percentage_and_logarithmic_errors(backend, rng):
+    """Float64 formulas of Keras' MAPE and MSLE terms (its guards: max(|y|, ε) and
+    max(v, ε)), values and gradients; Keras' per-sample value is the mean over the last axis."""
+    p = rng.normal(size=(3, 4)) * 2
+    t = rng.normal(size=(3, 4)) * 2
+    t[0, :2] = 0.0  # a zero target: the denominator is ε
+    p[1, 0] = -3.0  # a negative prediction: log1p(ε), derivative 0
+    pb, tb = backend.asarray(p, "float64"), backend.asarray(t, "float64")
+
+    def fn(p, t):
+        return xlosses.absolute_percentage_error(p, t), xlosses.squared_logarithmic_error(p, t)
+
+    (ape, sle), grad = run_outputs(backend, fn, pb, tb, grads=True)
+    den = np.maximum(np.abs(t), 1e-7)
+    d = np.log1p(np.maximum(p, 1e-7)) - np.log1p(np.maximum(t, 1e-7))
+    np.testing.assert_allclose(ape, 100 * np.abs(t - p) / den, rtol=1e-12)
+    np.testing.assert_allclose(sle, d**2, rtol=1e-12, atol=1e-300)
+    if grad is not None:
+        want = 100 * np.sign(p - t) / den + 2 * d * (p > 1e-7) / (1 + p)
+        np.testing.assert_allclose(grad, want, rtol=1e-12)
+    nan = backend.asarray(np.array([np.nan, 1.0]), "float64")
+    for out in run_outputs(backend, fn, nan, backend.asarray(np.array([2.0, 2.0]), "float64")):
+        assert np.isnan(out[0]) and np.isfinite(out[1])

@@ -97,6 +97,13 @@ TUPLE_OUTPUTS: dict[str, tuple[Callable[..., Any], tuple[int, ...]]] = {
 }
 
 
+# Losses whose gradients are checked sharded too (they carry a custom VJP of their own):
+# ``jax.jit(jax.grad(sum of the loss))`` in every differentiable argument on sharded inputs
+# equals the gradient on unsharded ones, and the gradient of an input sharded over the
+# batch is sharded like it (variant 0, first batch shape).
+GRADIENTS = {"linear_softmax_cross_entropy_with_integer_labels"}
+
+
 def _cross_batch(name: str, variant: dict[str, Any], batch: tuple[int, ...]) -> bool:
     """Whether the loss ``name`` couples the examples along the sharded axis of ``batch``."""
     when, _ = CROSS_BATCH.get(name, (None, ""))
@@ -250,6 +257,8 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
                         f"jit: output{which} sharding {o.sharding} not over the batch (axis {a})"
                     )
             value("jit", out, case, where)
+            if name in GRADIENTS and vi == 0 and batch == shapes[0]:
+                _check_gradients(case, spec, placed, mesh, rec, where)
             if vi or not per_example or cross:
                 continue  # per-device runs: variant 0 of per-example losses
 
@@ -280,6 +289,34 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
             except Exception as exc:
                 rec["errors"].append(f"pmap: {type(exc).__name__}: {exc}; {where}")
     return rec
+
+
+def _check_gradients(  # pragma: no cover - in a subprocess
+    case: _Case, spec: Any, placed: list[Any], mesh: Any, rec: dict[str, Any], where: str
+) -> None:
+    """The gradients of ``GRADIENTS`` losses, sharded against unsharded (see there)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding
+
+    slots = [case.slots.index(("a", i)) for i in spec.differentiable]
+    grad = jax.jit(jax.grad(lambda *a: jnp.sum(case(*a)), argnums=tuple(slots)))
+    try:
+        got = grad(*placed)
+        want = grad(*map(jnp.asarray, case.values))
+    except Exception as exc:
+        rec["errors"].append(f"grad: {type(exc).__name__}: {exc}; {where}")
+        return
+    for k, g, w in zip(slots, got, want, strict=True):
+        e = _err(np.asarray(g), np.asarray(w))
+        rec["max_err"] = max(rec["max_err"], e)
+        if e > spec.rtol.get("float32", 2e-4):
+            rec["errors"].append(f"grad of argument {k}: error {e:.2e}; {where}")
+        axis = case.axes[k]
+        if axis is not None and not g.sharding.is_equivalent_to(
+            NamedSharding(mesh, _pspec(axis)), g.ndim
+        ):
+            rec["errors"].append(f"grad of argument {k} sharded as {g.sharding}; {where}")
 
 
 def _worker(names: list[str] | None) -> dict[str, Any]:  # pragma: no cover - in a subprocess
@@ -341,6 +378,7 @@ def test_cross_batch_list_is_current(report: dict[str, Any]) -> None:
     names = set(_spec_names())
     assert CROSS_BATCH.keys() <= names, sorted(CROSS_BATCH.keys() - names)
     assert TUPLE_OUTPUTS.keys() <= names, sorted(TUPLE_OUTPUTS.keys() - names)
+    assert GRADIENTS <= names, sorted(GRADIENTS - names)
     sweeps = os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0")
     for name in CROSS_BATCH.keys() & report.keys():
         runs = report[name]["cross_batch"]

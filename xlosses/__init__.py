@@ -12,6 +12,7 @@ from __future__ import annotations
 from . import _backends  # noqa: F401  (registers every backend's versions; imports no framework)
 from ._dispatch import generic_only
 from .classification import (
+    generalized_cross_entropy,
     poly_loss_cross_entropy,
     poly_loss_sigmoid_focal,
     safe_softmax_cross_entropy,
@@ -19,9 +20,13 @@ from .classification import (
     sigmoid_focal_loss,
     softmax_cross_entropy,
     softmax_cross_entropy_with_integer_labels,
+    softmax_focal_loss,
+    softmax_focal_loss_with_integer_labels,
 )
+from .detection import complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss
 from .divergences import (
     convex_kl_divergence,
+    distillation_loss,
     generalized_kl_divergence,
     kl_divergence,
     kl_divergence_with_log_targets,
@@ -35,25 +40,48 @@ from .embeddings import (
     pairwise_distance,
     triplet_margin_loss,
 )
+from .image import psnr_loss, ssim_loss, total_variation_loss
+from .large_vocab import (
+    linear_softmax_cross_entropy_and_grads,
+    linear_softmax_cross_entropy_with_integer_labels,
+)
+from .lovasz import lovasz_hinge_loss, lovasz_softmax_loss
 from .margins import (
+    categorical_hinge_loss,
     hinge_loss,
     multi_margin_loss,
     multiclass_hinge_loss,
     multiclass_perceptron_loss,
     multilabel_margin_loss,
     perceptron_loss,
+    squared_hinge_loss,
 )
+from .overlap import focal_tversky_loss, jaccard_loss, mcc_loss
 from .ranking import margin_ranking_loss, ranking_softmax_loss
 from .regression import (
     absolute_error,
+    absolute_percentage_error,
     gaussian_nll,
     huber_loss,
     l2_loss,
     log_cosh,
     poisson_nll,
     squared_error,
+    squared_logarithmic_error,
 )
-from .segmentation import binary_dice_loss, dice_loss, multiclass_generalized_dice_loss
+from .robust import (
+    cauchy_loss,
+    charbonnier_loss,
+    geman_mcclure_loss,
+    robust_loss,
+    welsch_loss,
+)
+from .segmentation import (
+    binary_dice_loss,
+    dice_cross_entropy_loss,
+    dice_loss,
+    multiclass_generalized_dice_loss,
+)
 from .sequence import ctc_loss, ctc_loss_from_lengths, ctc_loss_with_forward_probs
 from .smoothing import smooth_labels
 from .structured import make_fenchel_young_loss, multiclass_sparsemax_loss, sparsemax_loss
@@ -62,7 +90,12 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "absolute_error",
+    "absolute_percentage_error",
     "binary_dice_loss",
+    "categorical_hinge_loss",
+    "cauchy_loss",
+    "charbonnier_loss",
+    "complete_box_iou_loss",
     "convex_kl_divergence",
     "cosine_distance",
     "cosine_embedding_loss",
@@ -70,19 +103,32 @@ __all__ = [
     "ctc_loss",
     "ctc_loss_from_lengths",
     "ctc_loss_with_forward_probs",
+    "dice_cross_entropy_loss",
     "dice_loss",
+    "distance_box_iou_loss",
+    "distillation_loss",
+    "focal_tversky_loss",
     "gaussian_nll",
+    "geman_mcclure_loss",
+    "generalized_box_iou_loss",
+    "generalized_cross_entropy",
     "generalized_kl_divergence",
     "generic_only",
     "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
+    "jaccard_loss",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
+    "linear_softmax_cross_entropy_and_grads",
+    "linear_softmax_cross_entropy_with_integer_labels",
     "log_cosh",
+    "lovasz_hinge_loss",
+    "lovasz_softmax_loss",
     "make_fenchel_young_loss",
     "margin_ranking_loss",
+    "mcc_loss",
     "multi_margin_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
@@ -95,14 +141,23 @@ __all__ = [
     "poisson_nll",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
+    "psnr_loss",
     "ranking_softmax_loss",
+    "robust_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "smooth_labels",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "softmax_focal_loss",
+    "softmax_focal_loss_with_integer_labels",
     "sparsemax_loss",
     "squared_error",
+    "squared_hinge_loss",
+    "squared_logarithmic_error",
+    "ssim_loss",
+    "total_variation_loss",
     "triplet_margin_loss",
+    "welsch_loss",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 import array_api_compat as _compat
 
 from ._dispatch import read
-from ._namespace import compiling, compute_dtype, value_checks_possible
+from ._namespace import cast, compiling, compute_dtype, value_checks_possible
 from ._ops.labels import value_range
 
 __all__ = [
@@ -26,12 +26,15 @@ __all__ = [
     "check_length_range",
     "check_option",
     "check_same_shape",
+    "floating_difference",
     "floating_input",
+    "floating_operands",
     "normalize_axes",
     "where_mask",
 ]
 
 Shape = tuple[int | None, ...]
+Array = Any
 
 
 def _fmt(shape: Sequence[int | None]) -> str:
@@ -256,3 +259,27 @@ def where_mask(
         f"where shape {_fmt(tuple(where.shape))} fits neither {of} shape {_fmt(tuple(shape))} "
         f"nor its batch shape {_fmt(batch)} (a mask of entries or of whole rows)"
     )
+
+
+def floating_operands(
+    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
+) -> tuple[Array, Array | None, Any]:
+    """``(predictions, targets or None)`` checked (floating ``predictions``; equal or broadcast
+    shapes), in the compute dtype, and the out dtype."""
+    x, dtype = floating_input(xp, predictions, "predictions")
+    if targets is None:
+        return x, None, dtype
+    if same_shape:
+        check_same_shape(predictions=predictions.shape, targets=targets.shape)
+    else:
+        broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
+    return x, cast(targets, x.dtype, xp=xp), dtype
+
+
+def floating_difference(
+    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
+) -> tuple[Array, Any]:
+    """``predictions - targets`` (or ``predictions``) in the compute dtype, and the out dtype
+    (the residuals of the regression losses)."""
+    x, t, dtype = floating_operands(xp, predictions, targets, same_shape=same_shape)
+    return (x if t is None else x - t), dtype

@@ -1,4 +1,5 @@
-r"""Classification losses: softmax and sigmoid cross-entropies, focal and Poly-1 losses.
+r"""Classification losses: softmax and sigmoid cross-entropies, focal and Poly-1 losses,
+generalized cross-entropy.
 
 Every function returns the per-example loss (no reduction over the batch), in
 the floating dtype of ``logits``, as an array of the input's library on the
@@ -11,17 +12,28 @@ from typing import Any
 
 from ._checks import (
     broadcast_shapes,
-    check_integer,
     check_label_range,
     normalize_axes,
     where_mask,
 )
 from ._checks import floating_input as _floating
+from ._classes import (
+    check_gamma,
+    class_axis,
+    class_weights,
+    integer_label_setup,
+    namespace_with_weights,
+    soft_log_probs,
+    weights_along,
+)
 from ._dispatch import accelerated
 from ._namespace import cast, namespace
 from ._ops import (
+    focal_power,
     label_cross_entropy,
+    label_log_softmax_pair,
     log_softmax,
+    log_softmax_pair,
     logsumexp,
     poly1_sum,
     sigmoid_cross_entropy,
@@ -31,6 +43,7 @@ from ._ops import (
 )
 
 __all__ = [
+    "generalized_cross_entropy",
     "poly_loss_cross_entropy",
     "poly_loss_sigmoid_focal",
     "safe_softmax_cross_entropy",
@@ -38,33 +51,11 @@ __all__ = [
     "sigmoid_focal_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "softmax_focal_loss",
+    "softmax_focal_loss_with_integer_labels",
 ]
 
 Array = Any
-
-
-def _axis_arg(axes: tuple[int, ...]) -> int | tuple[int, ...]:
-    return axes[0] if len(axes) == 1 else axes
-
-
-def _soft_log_probs(
-    logits: Array, labels: Array, axis: Any, where: Array, xp: Any
-) -> tuple[Array, Array, Any, Any, Array]:
-    """Shared set-up of the probability-label softmax losses.
-
-    Returns ``(log_probs, labels, axis, out_dtype, mask)`` where masked-out log
-    probabilities are 0 (so that ``labels * log_probs`` is safe to sum).
-    """
-    x, dtype = _floating(xp, logits)
-    broadcast_shapes(logits=logits.shape, labels=labels.shape)
-    axes = normalize_axes(tuple(range(x.ndim)) if axis is None else axis, x.ndim)
-    mask = where_mask(where, x.shape, axes, xp=xp)
-    ax = _axis_arg(axes)
-    y = cast(labels, x.dtype, xp=xp)
-    logp = log_softmax(x, axis=ax, where=mask, xp=xp)
-    if mask is not None:
-        logp = xp.where(mask, logp, 0.0)
-    return logp, y, ax, dtype, mask
 
 
 def softmax_cross_entropy(
@@ -117,42 +108,8 @@ def softmax_cross_entropy(
         ax = normalize_axes(axis, x.ndim)[0]
         y = cast(labels, x.dtype, xp=xp)
         return cast(soft_label_cross_entropy(x, y, axis=ax, xp=xp), dtype, xp=xp)
-    logp, y, ax, dtype, _ = _soft_log_probs(logits, labels, axis, where, xp)
+    logp, y, ax, dtype, _ = soft_log_probs(logits, labels, axis, where, xp)
     return cast(-xp.sum(y * logp, axis=ax), dtype, xp=xp)
-
-
-def _integer_label_setup(
-    logits: Array, labels: Array, axis: Any, where: Array, xp: Any
-) -> tuple[Array, Array, int, Any, Array]:
-    """Move the class axes of ``logits`` (and ``where``) into one axis.
-
-    Returns ``(x, mask, class_axis, out_dtype, labels)`` in the compute dtype.
-    """
-    x, dtype = _floating(xp, logits)
-    check_integer(labels, "labels", xp=xp)
-    axes = normalize_axes(axis, x.ndim)
-    if where is None:  # the common case: no mask to check or expand
-        mask = None
-    else:
-        mask = where_mask(where, x.shape, axes, xp=xp)
-    if len(axes) == 1:
-        ax = axes[0]
-        shape = tuple(x.shape)
-        batch_shape = shape[:ax] + shape[ax + 1 :]
-    else:
-        batch = tuple(i for i in range(x.ndim) if i not in axes)
-        batch_shape = tuple(x.shape[i] for i in batch)
-        x = xp.reshape(xp.permute_dims(x, batch + axes), (*batch_shape, -1))
-        if mask is not None:
-            mask = xp.broadcast_to(mask, logits.shape)
-            mask = xp.reshape(xp.permute_dims(mask, batch + axes), (*batch_shape, -1))
-        ax = len(batch)
-    if tuple(labels.shape) != batch_shape:
-        raise ValueError(
-            f"labels shape {tuple(labels.shape)} must equal the batch shape {batch_shape} "
-            f"of logits shape {tuple(logits.shape)} without axis={axis!r}"
-        )
-    return x, mask, ax, dtype, labels
 
 
 @accelerated
@@ -223,7 +180,7 @@ def softmax_cross_entropy_with_integer_labels(
     xp, logits, labels, where = namespace(
         logits=logits, labels=labels, where=where, indices=("labels",)
     )
-    x, mask, ax, dtype, labels = _integer_label_setup(logits, labels, axis, where, xp)
+    x, mask, ax, dtype, labels = integer_label_setup(logits, labels, axis, where, xp)
     return cast(integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp), dtype, xp=xp)
 
 
@@ -475,11 +432,265 @@ def poly_loss_cross_entropy(
     """
     xp, logits, labels, where = namespace(logits=logits, labels=labels, where=where)
     if xp.isdtype(labels.dtype, "integral") and labels.ndim < logits.ndim:
-        x, mask, ax, dtype, labels = _integer_label_setup(
+        x, mask, ax, dtype, labels = integer_label_setup(
             logits, labels, -1 if axis is None else axis, where, xp
         )
         ce = integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
-    logp, y, ax, dtype, mask = _soft_log_probs(logits, labels, axis, where, xp)
+    logp, y, ax, dtype, mask = soft_log_probs(logits, labels, axis, where, xp)
     # -Σ y·log p + ε·Σ y·(1 - p) in one reduction; masked-out log p are 0, so are their 1 - p
     return cast(poly1_sum(logp, y, epsilon, axis=ax, xp=xp), dtype, xp=xp)
+
+
+# -- softmax focal losses, generalized cross-entropy, distillation ------------------------
+
+
+def softmax_focal_loss(
+    logits: Array,
+    labels: Array,
+    *,
+    alpha: float | Array | None = None,
+    gamma: float | Array = 2.0,
+    axis: int = -1,
+    where: Array | None = None,
+) -> Array:
+    r"""Softmax (categorical) focal loss with probability labels, in log space.
+
+    .. math::
+        \ell = -\sum_j \alpha_j\,(1 - p_j)^\gamma\,y_j \log p_j,
+        \qquad p = \operatorname{softmax}(x)
+
+    The focal factor is ``exp(γ·log(1 - p_j))`` with ``log p`` and ``log(1 - p)``
+    both exact (:func:`xlosses._ops.log_softmax_pair`: the complement of a row's
+    largest probability is the sum of the others, not ``1 - p``), so values and
+    gradients are finite for every ``γ ≥ 0`` (``γ < 1`` included) and every
+    finite logit, even where ``p`` rounds to 1.  With ``γ = 0`` and no ``α`` it
+    is :func:`softmax_cross_entropy`.
+
+    The peers differ from it and from each other:
+
+    * Keras ``categorical_focal_crossentropy(from_logits=True)`` computes in
+      probability space with ``p`` clipped to ``[1e-7, 1 - 1e-7]``: equal
+      where no probability is clipped; its scalar ``alpha`` (default 0.25)
+      multiplies every class, as a number does here (pass ``alpha=0.25`` for
+      Keras' default).
+    * MONAI ``FocalLoss(use_softmax=True)`` (class axis 1, one-hot labels) and
+      kornia ``focal_loss`` read a scalar ``α`` as ``1 - α`` for class 0 and
+      ``α`` for the others: pass ``alpha=[1 - a, a, ..., a]`` for theirs.  With
+      a per-class array, or ``alpha=None``, they agree with this loss summed
+      over their class axis (``axis=1``).
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities.
+    labels : array, broadcastable to ``logits``
+        Target probabilities (one-hot or soft rows).
+    alpha : float, array or sequence, optional
+        Class weights: one number for every class, or one per class (an array
+        or a list of shape ``[num_classes]``).  ``None`` (default) weights
+        every class by 1.
+    gamma : float or array, default 2.0
+        Focusing exponent ``γ ≥ 0``.
+    axis : int, default -1
+        Class axis.
+    where : bool array, optional
+        Entries to include, of ``logits``' shape or of the batch shape (whole
+        rows): left out of the softmax and of the sum.  A row with no entry
+        has loss 0.
+
+    Returns
+    -------
+    array, shape ``logits.shape`` without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.log(np.array([[0.5, 0.25, 0.25]]))
+    >>> labels = np.array([[1.0, 0.0, 0.0]])
+    >>> print(np.round(xlosses.softmax_focal_loss(logits, labels, gamma=2.0), 4))  # 0.25·log 2
+    [0.1733]
+
+    References
+    ----------
+    Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object
+    Detection*, ICCV 2017.
+    """
+    xp, alpha, (logits, labels, where) = namespace_with_weights(
+        alpha, logits=logits, labels=labels, where=where
+    )
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    check_gamma(gamma)
+    ax = class_axis(axis, x.ndim)
+    mask = where_mask(where, x.shape, (ax,), xp=xp)
+    alpha = weights_along(xp, class_weights(xp, alpha, x, x.shape[ax]), x.ndim, ax)
+    y = cast(labels, x.dtype, xp=xp)
+    if not isinstance(gamma, (int, float)):
+        gamma = cast(gamma, x.dtype, xp=xp)
+    logp, log_q = log_softmax_pair(x, axis=ax, where=mask, xp=xp)
+    if mask is not None:
+        logp = xp.where(mask, logp, 0.0)  # left-out entries: 0·(-inf) would be NaN
+    terms = focal_power(log_q, gamma, xp=xp) * (y * logp)
+    if alpha is not None:
+        terms = alpha * terms
+    return cast(-xp.sum(terms, axis=ax), dtype, xp=xp)
+
+
+def softmax_focal_loss_with_integer_labels(
+    logits: Array,
+    labels: Array,
+    *,
+    alpha: float | Array | None = None,
+    gamma: float | Array = 2.0,
+    axis: int | tuple[int, ...] = -1,
+    where: Array | None = None,
+) -> Array:
+    r"""Softmax focal loss with integer class labels, in log space.
+
+    .. math::
+        \ell = -\alpha_y\,(1 - p_y)^\gamma \log p_y,
+        \qquad p = \operatorname{softmax}(x)
+
+    The label's entry is gathered: no one-hot array is built.  ``log p_y`` and
+    ``log(1 - p_y)`` are exact (see :func:`softmax_focal_loss`): values and
+    gradients are finite for every ``γ ≥ 0`` and every finite logit.  kornia's
+    ``focal_loss(pred, target, alpha, gamma, reduction='none')`` summed over its
+    class axis 1 is this loss with ``axis=1`` where ``alpha`` is ``None`` or a
+    per-class array (kornia's scalar ``α`` is ``[1 - α, α, ..., α]`` here).
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities.
+    labels : integer array, shape ``logits.shape`` without ``axis``
+        Class indices in ``[0, num_classes)``.
+    alpha : float, array or sequence, optional
+        One weight for every class, or one per class (``[num_classes]``,
+        gathered at the label).  ``None`` (default): no weighting.
+    gamma : float or array, default 2.0
+        Focusing exponent ``γ ≥ 0``.
+    axis : int or tuple of ints, default -1
+        Class axis (a tuple: a label is a flat C-order index into those axes).
+    where : bool array, optional
+        Entries to include, as in :func:`softmax_cross_entropy_with_integer_labels`;
+        a label on a left-out entry has probability 0 (loss ``inf``), a row
+        with no entry has loss 0.
+
+    Returns
+    -------
+    array, shape ``labels.shape``
+
+    Notes
+    -----
+    Out-of-range labels raise ``ValueError`` on eager CPU backends; where no
+    check can run (``jax.jit``, ``torch.compile``, GPUs, Dask) their rows are NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.log(np.array([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]))
+    >>> loss = xlosses.softmax_focal_loss_with_integer_labels(logits, np.array([0, 1]), alpha=[1.0, 2.0, 1.0])
+    >>> print(np.round(loss, 4))  # 0.25·log 2 and 2·0.5625·log 4
+    [0.1733 1.5596]
+
+    References
+    ----------
+    Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object
+    Detection*, ICCV 2017.
+    """
+    xp, alpha, (logits, labels, where) = namespace_with_weights(
+        alpha, logits=logits, labels=labels, where=where
+    )
+    check_gamma(gamma)
+    x, mask, ax, dtype, labels = integer_label_setup(logits, labels, axis, where, xp)
+    num_classes = x.shape[ax]
+    alpha = class_weights(xp, alpha, x, num_classes)
+    if not isinstance(gamma, (int, float)):
+        gamma = cast(gamma, x.dtype, xp=xp)
+    valid = None
+    if not check_label_range(labels, num_classes, xp=xp):
+        valid = (labels >= 0) & (labels < num_classes)
+        labels = xp.where(valid, labels, 0)
+    logp, log_q = label_log_softmax_pair(x, labels, axis=ax, where=mask, xp=xp)
+    loss = -(focal_power(log_q, gamma, xp=xp) * logp)
+    if alpha is not None:
+        if not isinstance(alpha, (int, float)) and alpha.ndim == 1:
+            alpha = xp.take(alpha, xp.reshape(labels, (-1,)), axis=0)
+            alpha = xp.reshape(alpha, tuple(labels.shape))
+        loss = alpha * loss
+    if mask is not None:
+        loss = xp.where(xp.any(mask, axis=ax), loss, 0.0)
+    if valid is not None:
+        loss = xp.where(valid, loss, xp.nan)
+    return cast(loss, dtype, xp=xp)
+
+
+def generalized_cross_entropy(
+    logits: Array,
+    labels: Array,
+    q: float = 0.5,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: Array | None = None,
+) -> Array:
+    r"""Generalized cross-entropy (Zhang and Sabuncu, 2018), robust to noisy labels.
+
+    .. math::
+        \ell = \frac{1 - p_y^{\,q}}{q} = -\frac{\operatorname{expm1}(q \log p_y)}{q},
+        \qquad p = \operatorname{softmax}(x)
+
+    computed from ``log p_y`` (``log_softmax``), so it keeps full precision
+    for ``p_y`` near 1 and never forms ``p_y**q`` of a probability that
+    underflowed.  ``q → 0`` is the cross-entropy, ``q = 1`` the mean absolute
+    error ``1 - p_y``.  Keras' ``categorical_generalized_cross_entropy(y_true,
+    y_pred, q)`` takes integer labels and *probabilities*: it is this loss of
+    ``log(y_pred)``.  Probability labels (of ``logits``' shape) give the
+    expectation over the label distribution, ``Σ_j y_j (1 - p_j^q)/q``
+    (for one-hot rows, the same number).
+
+    Parameters
+    ----------
+    logits : array, shape ``[..., num_classes]``
+        Unnormalised log-probabilities.
+    labels : array
+        Integer class indices of shape ``logits.shape`` without ``axis``, or
+        probabilities broadcastable to ``logits``.
+    q : float, default 0.5
+        The exponent, ``q > 0`` (Keras' class default 0.5; the paper uses 0.7).
+    axis : int or tuple of ints, default -1
+        Class axis.
+    where : bool array, optional
+        Entries to include, as in :func:`softmax_cross_entropy`; a row with no
+        entry has loss 0.
+
+    Returns
+    -------
+    array, shape ``logits.shape`` without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.log(np.array([[0.25, 0.75], [0.5, 0.5]]))
+    >>> print(np.round(xlosses.generalized_cross_entropy(logits, np.array([0, 1]), q=0.5), 4))
+    [1.     0.5858]
+
+    References
+    ----------
+    Zhang and Sabuncu, *Generalized Cross Entropy Loss for Training Deep Neural
+    Networks with Noisy Labels*, NeurIPS 2018.
+    """
+    if isinstance(q, bool) or not isinstance(q, (int, float)):
+        raise TypeError(f"q must be a number, got {type(q).__name__}")
+    if not q > 0:
+        raise ValueError(f"q must be positive, got {q}")
+    xp, logits, labels, where = namespace(
+        logits=logits, labels=labels, where=where, indices=("labels",)
+    )
+    if xp.isdtype(labels.dtype, "integral") and labels.ndim < logits.ndim:
+        x, mask, ax, dtype, labels = integer_label_setup(logits, labels, axis, where, xp)
+        ce = integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp)  # -log p_y; 0 in empty rows
+        return cast(-xp.expm1(-q * ce) / q, dtype, xp=xp)
+    logp, y, ax, dtype, _ = soft_log_probs(logits, labels, axis, where, xp)
+    # left-out entries have log p = 0 here: expm1(0) = 0, they add nothing
+    return cast(-xp.sum(y * xp.expm1(q * logp), axis=ax) / q, dtype, xp=xp)

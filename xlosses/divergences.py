@@ -1,8 +1,10 @@
-r"""Divergences between distributions: Kullback-Leibler and its generalised form.
+r"""Divergences between distributions: Kullback-Leibler and its generalised form, and the
+tempered KL of knowledge distillation.
 
 Drop-in for ``optax.losses``' divergences (same arguments, ``axis`` and
 ``where``).  Each returns the divergence reduced over ``axis`` (the class axis)
-and nothing else, in the floating dtype of ``log_predictions``.
+and nothing else, in the floating dtype of ``log_predictions``
+(``distillation_loss``: of ``student_logits``, which it takes as logits).
 
 Zero targets follow the convention ``0·log 0 = 0`` *and* ``0·(anything) = 0``:
 a class the target gives no mass contributes 0 even where the prediction is 0
@@ -15,12 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes, where_mask
+from ._checks import floating_input as _floating
+from ._classes import class_axis
 from ._namespace import cast, compute_dtype, namespace
-from ._ops import exp_times_difference, xlog_ratio
+from ._ops import exp_times_difference, log_softmax, xlog_ratio
 from ._reduce import masked_sum
 
 __all__ = [
     "convex_kl_divergence",
+    "distillation_loss",
     "generalized_kl_divergence",
     "kl_divergence",
     "kl_divergence_with_log_targets",
@@ -231,3 +236,97 @@ def convex_kl_divergence(
     [0.3863]
     """
     return generalized_kl_divergence(log_predictions, targets, axis=axis, where=where)
+
+
+def distillation_loss(
+    student_logits: Array,
+    teacher_logits: Array,
+    temperature: float | Array = 1.0,
+    *,
+    axis: int = -1,
+) -> Array:
+    r"""Knowledge-distillation loss (Hinton et al., 2015): the tempered KL divergence.
+
+    .. math::
+        \ell = T^2\,\mathrm{KL}\bigl(\operatorname{softmax}(t/T) \,\|\,
+               \operatorname{softmax}(s/T)\bigr)
+             = T^2 \sum_j e^{\tau_j}\,(\tau_j - \sigma_j),
+        \quad \tau = \log\operatorname{softmax}(t/T),\;
+              \sigma = \log\operatorname{softmax}(s/T)
+
+    exact in log space: both log-probabilities come from ``log_softmax``, and
+    a class the teacher gives probability 0 (a ``-inf`` teacher logit, or an
+    underflow) contributes 0 in value and gradient.  ``T²`` keeps the
+    gradients' scale independent of the temperature.  Keras'
+    ``LogitsDistillation(temperature=3.0)`` returns the batch mean of this
+    with ``temperature=3.0``, computed in probability space with both
+    probabilities clipped at 1e-7 (equal where none is clipped).  The
+    gradient also flows into ``teacher_logits``: stop it there (``detach``,
+    ``jax.lax.stop_gradient``) for a frozen teacher.
+
+    Parameters
+    ----------
+    student_logits : array, shape ``[..., num_classes]``
+        The student's logits.
+    teacher_logits : array, broadcastable to ``student_logits``
+        The teacher's logits (``-inf`` for impossible classes is allowed).
+    temperature : float or array, default 1.0
+        The temperature ``T > 0``: a number, or an array (which may be traced)
+        of shape ``()`` or of the logits' dimensions with size 1 along
+        ``axis`` (one temperature per row).
+    axis : int, default -1
+        Class axis.
+
+    Returns
+    -------
+    array, the broadcast shape without ``axis``
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> s = np.array([[0.0, 0.0]])
+    >>> t = np.log(np.array([[0.8, 0.2]]))
+    >>> print(np.round(xlosses.distillation_loss(s, t), 4))  # 0.8 log 1.6 + 0.2 log 0.4
+    [0.1927]
+
+    References
+    ----------
+    Hinton, Vinyals and Dean, *Distilling the Knowledge in a Neural Network*,
+    NIPS Deep Learning Workshop, 2015.
+    """
+    xp, student_logits, teacher_logits, temperature = namespace(
+        student_logits=student_logits,
+        teacher_logits=teacher_logits,
+        temperature=temperature,
+        numbers=("temperature",),
+    )
+    s, dtype = _floating(xp, student_logits, "student_logits")
+    check_floating(teacher_logits, "teacher_logits", xp=xp)
+    shape = broadcast_shapes(
+        student_logits=student_logits.shape, teacher_logits=teacher_logits.shape
+    )
+    ax = class_axis(axis, len(shape))
+    t = cast(teacher_logits, s.dtype, xp=xp)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        check_floating(temperature, "temperature", xp=xp)
+        ts = tuple(temperature.shape)
+        if ts and (len(ts) != len(shape) or ts[ax] != 1):
+            raise ValueError(
+                f"temperature shape {ts} must be () or have the logits' {len(shape)} "
+                f"dimensions with size 1 along axis={axis} (one temperature per row)"
+            )
+        temperature = cast(temperature, s.dtype, xp=xp)
+    elif not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    unit = isinstance(temperature, (int, float)) and temperature == 1
+    if not unit:
+        s, t = s / temperature, t / temperature
+    ls = log_softmax(s, axis=ax, xp=xp)
+    lt = log_softmax(t, axis=ax, xp=xp)
+    kl = exp_times_difference(lt, ls, xp=xp, reduce=lambda v: xp.sum(v, axis=ax))
+    if unit:
+        return cast(kl, dtype, xp=xp)
+    t2 = temperature * temperature
+    if not isinstance(t2, (int, float)) and t2.ndim:
+        t2 = xp.squeeze(t2, axis=ax)
+    return cast(t2 * kl, dtype, xp=xp)

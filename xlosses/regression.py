@@ -1,4 +1,5 @@
-r"""Regression losses: squared, L2, absolute, Huber, log-cosh, Poisson and Gaussian NLL.
+r"""Regression losses: squared, L2, absolute, Huber, log-cosh, Poisson and Gaussian NLL,
+Keras' percentage and logarithmic errors.
 
 Every function returns the element-wise loss (no reduction), in the floating
 dtype of ``predictions`` (or ``mean``/``log_input_or_rate``), as an array of the
@@ -6,7 +7,9 @@ input's library on the input's device.  16-bit inputs are computed in float32
 and cast back.  ``squared_error``, ``l2_loss``, ``huber_loss`` and ``log_cosh``
 are drop-in for ``optax.losses``; ``absolute_error``, ``poisson_nll`` and
 ``gaussian_nll`` are the element-wise cores of ``torch.nn.functional``'s
-``l1_loss``, ``poisson_nll_loss`` and ``gaussian_nll_loss``.
+``l1_loss``, ``poisson_nll_loss`` and ``gaussian_nll_loss``;
+``absolute_percentage_error`` and ``squared_logarithmic_error`` the element-wise
+terms of Keras' MAPE and MSLE.  Barron's robust losses are in :mod:`xlosses.robust`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._checks import broadcast_shapes, check_floating, check_same_shape
+from ._checks import broadcast_shapes, check_floating
+from ._checks import floating_difference as _errors
 from ._checks import floating_input as _floating
+from ._checks import floating_operands as _operands
 from ._dispatch import read
 from ._namespace import cast, namespace, value_checks_possible
 from ._ops import (
     abs_value,
+    clamp,
     exp_minus_product,
     huber,
     squared_difference,
@@ -30,39 +36,19 @@ from ._ops import log_cosh as ops_log_cosh
 
 __all__ = [
     "absolute_error",
+    "absolute_percentage_error",
     "gaussian_nll",
     "huber_loss",
     "l2_loss",
     "log_cosh",
     "poisson_nll",
     "squared_error",
+    "squared_logarithmic_error",
 ]
 
 Array = Any
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-def _operands(
-    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
-) -> tuple[Array, Array | None, Any]:
-    """``(predictions, targets or None)`` checked, in the compute dtype, and the out dtype."""
-    x, dtype = _floating(xp, predictions, "predictions")
-    if targets is None:
-        return x, None, dtype
-    if same_shape:
-        check_same_shape(predictions=predictions.shape, targets=targets.shape)
-    else:
-        broadcast_shapes(predictions=predictions.shape, targets=targets.shape)
-    return x, cast(targets, x.dtype, xp=xp), dtype
-
-
-def _errors(
-    xp: Any, predictions: Array, targets: Array | None, *, same_shape: bool = False
-) -> tuple[Array, Any]:
-    """``predictions - targets`` (or ``predictions``) in the compute dtype, and the out dtype."""
-    x, t, dtype = _operands(xp, predictions, targets, same_shape=same_shape)
-    return (x if t is None else x - t), dtype
 
 
 def squared_error(predictions: Array, targets: Array | None = None) -> Array:
@@ -411,3 +397,93 @@ def gaussian_nll(
     if bad is not None:
         loss = where_rare(bad, xp.nan, loss, xp=xp)
     return cast(loss, dtype, xp=xp)
+
+
+# -- Keras' percentage and logarithmic errors -------------------------------------------------
+
+
+def absolute_percentage_error(
+    predictions: Array, targets: Array, *, epsilon: float = 1e-7
+) -> Array:
+    r"""Element-wise absolute percentage error (the terms of Keras' MAPE).
+
+    .. math::
+        \ell = 100\,\frac{|y - \hat y|}{\max(|y|, \varepsilon)}
+
+    Keras' ``mean_absolute_percentage_error`` is the mean of this over the
+    last axis: ``absolute_percentage_error(p, t).mean(-1)``; xlosses returns
+    the element-wise terms, as optax's regression losses do, so any reduction
+    (and ``where``) stays the caller's.  The guard ``max(|y|, ε)`` is Keras'
+    (``keras.backend.epsilon()`` = 1e-7).  Derivative 0 at ``ŷ = y``.
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, broadcastable with ``predictions``
+        Targets (the denominators).
+    epsilon : float, default 1e-7
+        Lower bound of ``|y|`` in the denominator.
+
+    Returns
+    -------
+    array, the broadcast shape
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> print(np.round(xlosses.absolute_percentage_error(np.array([1.5, 1.0]), np.array([1.0, -4.0])), 4))
+    [ 50. 125.]
+
+    References
+    ----------
+    Keras documentation, ``keras.losses.mean_absolute_percentage_error``.
+    """
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
+    x, t, dtype = _operands(xp, predictions, targets)
+    denominator = clamp(abs_value(t, xp=xp), lo=epsilon, xp=xp)
+    return cast(100.0 * abs_value(t - x, xp=xp) / denominator, dtype, xp=xp)
+
+
+def squared_logarithmic_error(
+    predictions: Array, targets: Array, *, epsilon: float = 1e-7
+) -> Array:
+    r"""Element-wise squared logarithmic error (the terms of Keras' MSLE).
+
+    .. math::
+        \ell = \bigl(\log(1 + \max(\hat y, \varepsilon)) - \log(1 + \max(y, \varepsilon))\bigr)^2
+
+    Keras' ``mean_squared_logarithmic_error`` is the mean of this over the
+    last axis: ``squared_logarithmic_error(p, t).mean(-1)``.  Inputs below
+    ``ε`` (zero and negative values) are replaced by ``ε`` as in Keras; the
+    logarithms are taken with ``log1p`` (Keras: ``log(v + 1)``, the same to
+    rounding).  The derivative is 0 below ``ε`` and 1 at exactly ``ε``
+    (Keras' ``maximum``: ½ there).
+
+    Parameters
+    ----------
+    predictions : array
+        Predictions, real floating dtype.
+    targets : array, broadcastable with ``predictions``
+    epsilon : float, default 1e-7
+        Lower bound of both arguments.
+
+    Returns
+    -------
+    array, the broadcast shape
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> p, t = np.array([np.e - 1.0, -3.0]), np.array([0.0, np.e**2 - 1.0])
+    >>> print(np.round(xlosses.squared_logarithmic_error(p, t), 4))
+    [1. 4.]
+
+    References
+    ----------
+    Keras documentation, ``keras.losses.mean_squared_logarithmic_error``.
+    """
+    xp, predictions, targets = namespace(predictions=predictions, targets=targets)
+    x, t, dtype = _operands(xp, predictions, targets)
+    d = xp.log1p(clamp(x, lo=epsilon, xp=xp)) - xp.log1p(clamp(t, lo=epsilon, xp=xp))
+    return cast(d * d, dtype, xp=xp)

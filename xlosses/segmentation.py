@@ -1,8 +1,11 @@
-r"""Segmentation losses: soft Dice / Tversky, binary Dice and generalized Dice.
+r"""Segmentation losses: soft Dice / Tversky, binary and generalized Dice, Dice + cross-entropy.
 
 Drop-in for ``optax.losses.dice_loss``, ``binary_dice_loss`` and
 ``multiclass_generalized_dice_loss`` (optax 0.2.8 semantics: class axis last,
-sums over the spatial axes, per-class reduction).
+sums over the spatial axes, per-class reduction), with MONAI's soft-label
+intersection as an option, and MONAI's ``DiceCELoss`` per example.  The
+Jaccard, focal Tversky and MCC losses of segmentation_models_pytorch are in
+:mod:`xlosses.overlap`, the Lovász losses in :mod:`xlosses.lovasz`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from typing import Any
 from ._checks import check_floating, check_option, check_same_shape, normalize_axes
 from ._dispatch import read
 from ._namespace import cast, compute_dtype, namespace, value_checks_possible
-from ._ops import sigmoid, softmax
+from ._ops import log_softmax, sigmoid, sigmoid_cross_entropy, softmax, softplus, take_labels
+from ._segmentation import segmentation_inputs, soft_intersection
 
-__all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss"]
+__all__ = [
+    "binary_dice_loss",
+    "dice_cross_entropy_loss",
+    "dice_loss",
+    "multiclass_generalized_dice_loss",
+]
 
 Array = Any
 _REDUCTIONS = ("mean", "sum", "none")
@@ -52,6 +61,7 @@ def _dice(
     beta: Any = 0.5,
     ignore_background: bool = False,
     axis: Any = None,
+    soft_label: bool = False,
 ) -> tuple[Array, Any]:
     """The Tversky / Dice loss per class, weighted, reduced; returns ``(loss, out_dtype)``."""
     check_floating(predictions, "predictions", xp=xp)
@@ -75,9 +85,12 @@ def _dice(
         axes: tuple[int, ...] = tuple(range(1, p.ndim - 1))
     else:
         axes = normalize_axes(tuple(axis) if isinstance(axis, list) else axis, p.ndim)
-    inter = xp.sum(p * t, axis=axes)
     pred_sum = xp.sum(p, axis=axes)
     target_sum = xp.sum(t, axis=axes)
+    if soft_label:
+        inter = soft_intersection(xp, p, t, axes)
+    else:
+        inter = xp.sum(p * t, axis=axes)
     den = inter + alpha * (pred_sum - inter) + beta * (target_sum - inter) + smooth
     loss = 1.0 - (inter + smooth) / den
     if class_weights is not None:
@@ -108,6 +121,7 @@ def dice_loss(
     reduction: str = "mean",
     ignore_background: bool = False,
     axis: int | tuple[int, ...] | None = None,
+    soft_label: bool = False,
 ) -> Array:
     r"""Soft Dice loss, generalised to the Tversky index (Milletari et al., 2016).
 
@@ -148,6 +162,13 @@ def dice_loss(
         Leave class 0 out (when there is more than one class).
     axis : int or tuple of ints, optional
         Axes to sum over; default: all but the first and the last.
+    soft_label : bool, default False
+        MONAI's soft-label form of the intersection,
+        :math:`I_c = \tfrac12 (P_c + T_c - \sum_i |p_{ic} - t_{ic}|)`: equal
+        to :math:`\sum_i p_{ic} t_{ic}` for hard (0/1) targets, and for
+        fractional targets the loss is smallest (0 with ``smooth=0``) at
+        ``p = t``, where the product form is not.  Keyword-only, new in
+        xlosses (optax has no such option).
 
     Returns
     -------
@@ -184,6 +205,7 @@ def dice_loss(
         reduction=reduction,
         ignore_background=ignore_background,
         axis=axis,
+        soft_label=soft_label,
     )
     return cast(loss, dtype, xp=xp)
 
@@ -195,6 +217,7 @@ def multiclass_generalized_dice_loss(
     smooth: float = 1.0,
     apply_softmax: bool = True,
     ignore_background: bool = False,
+    soft_label: bool = False,
 ) -> Array:
     r"""Generalized Dice loss with inverse squared class frequencies as weights (Sudre et al., 2017).
 
@@ -218,6 +241,8 @@ def multiclass_generalized_dice_loss(
     smooth : float, default 1.0
     apply_softmax : bool, default True
     ignore_background : bool, default False
+    soft_label : bool, default False
+        MONAI's soft-label intersection (see :func:`dice_loss`).
 
     Returns
     -------
@@ -252,6 +277,7 @@ def multiclass_generalized_dice_loss(
         reduction="none",
         class_weights=w,
         ignore_background=ignore_background,
+        soft_label=soft_label,
     )
     return cast(xp.mean(loss), dtype, xp=xp)
 
@@ -262,6 +288,7 @@ def binary_dice_loss(
     *,
     smooth: float = 1.0,
     apply_sigmoid: bool = True,
+    soft_label: bool = False,
 ) -> Array:
     r"""Binary Dice loss: :func:`dice_loss` with one (sigmoid) channel.
 
@@ -282,6 +309,9 @@ def binary_dice_loss(
         Binary targets.
     smooth : float, default 1.0
     apply_sigmoid : bool, default True
+    soft_label : bool, default False
+        MONAI's soft-label intersection (see :func:`dice_loss`): the loss is
+        smallest at ``p = t`` also for fractional targets.
 
     Returns
     -------
@@ -303,6 +333,178 @@ def binary_dice_loss(
         predictions = xp.expand_dims(predictions, axis=-1)
         targets = xp.expand_dims(targets, axis=-1)
     loss, dtype = _dice(
-        xp, predictions, targets, smooth=smooth, apply_softmax=apply_sigmoid, reduction="mean"
+        xp,
+        predictions,
+        targets,
+        smooth=smooth,
+        apply_softmax=apply_sigmoid,
+        reduction="mean",
+        soft_label=soft_label,
     )
     return cast(loss, dtype, xp=xp)
+
+
+def dice_cross_entropy_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    lambda_dice: float = 1.0,
+    lambda_ce: float = 1.0,
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    include_background: bool = True,
+    jaccard: bool = False,
+    soft_label: bool = False,
+    class_weights: Array | None = None,
+    label_smoothing: float = 0.0,
+    axis: int | tuple[int, ...] | None = None,
+    where: Array | None = None,
+) -> Array:
+    r"""Dice plus cross-entropy, MONAI's ``DiceCELoss`` per example.
+
+    .. math::
+        \ell = \lambda_{\text{dice}}\,\operatorname{mean}_c\Big(1 -
+        \frac{2 I_c + s_{nr}}{P_c + T_c + s_{dr}}\Big)
+        + \lambda_{\text{ce}}\,\operatorname{mean}_i \mathrm{CE}_i
+
+    with :math:`I_c = \sum_i p_{ic} t_{ic}` (the soft-label intersection of
+    :func:`dice_loss` with ``soft_label``), :math:`P_c`, :math:`T_c` the sums
+    of probabilities and targets over ``axis``, and :math:`\mathrm{CE}_i` the
+    softmax cross-entropy of pixel ``i`` (the sigmoid binary cross-entropy for
+    one channel), as ``torch.nn.CrossEntropyLoss``/``BCEWithLogitsLoss``
+    compute it.  ``jaccard`` uses :math:`2(P_c + T_c - I_c) + s_{dr}` as the
+    denominator.  Empty ground truth: the smoothing terms decide (MONAI's
+    policy): nothing predicted on an absent class gives a Dice term of 0,
+    anything predicted there a term near 1.
+
+    The Dice term is computed on the softmax of ``logits`` (the sigmoid for
+    one channel): MONAI's ``DiceCELoss(softmax=True)`` (its default,
+    ``softmax=False``, takes the Dice of the raw inputs).  Per example: the
+    mean of the result over the batch is MONAI's ``reduction='mean'``.
+
+    Parameters
+    ----------
+    logits : array, shape ``[batch, ..., num_classes]``
+    targets : array
+        One-hot or soft targets of ``logits``' shape (cross-entropy with
+        probability targets), or integer class indices of shape
+        ``[batch, ...]`` (MONAI's ``to_onehot_y=True``; cross-entropy with
+        class indices).  One channel: binary targets, with or without the
+        channel axis.
+    lambda_dice, lambda_ce : float, default 1.0
+        Weights of the two terms (non-negative).
+    smooth_nr, smooth_dr : float, default 1e-5
+        Added to the Dice numerator and denominator.
+    include_background : bool, default True
+        False leaves class 0 out of the Dice term (not of the cross-entropy).
+    jaccard : bool, default False
+        The soft Jaccard loss instead of Dice.
+    soft_label : bool, default False
+        MONAI's soft-label intersection (see :func:`dice_loss`).
+    class_weights : array, shape ``[num_classes]``, optional
+        MONAI's ``weight``: multiplies each class's Dice term (not with one
+        channel; without class 0 when ``include_background=False``) and is
+        the cross-entropy's class ``weight`` (``pos_weight`` for one channel),
+        with torch's weighted mean over the pixels for class indices.
+    label_smoothing : float, default 0.0
+        The cross-entropy's label smoothing (torch's; not for one channel,
+        as MONAI's binary cross-entropy has none).
+    axis : int or tuple of ints, optional
+        The axes of each Dice sum and cross-entropy mean; default: all but
+        the first and the last.  Include 0 for MONAI's ``batch=True``.
+    where : array of bool, optional
+        Pixels to use (the pixel shape or the full shape): the others are
+        left out of both terms.
+
+    Returns
+    -------
+    array
+        The shape of ``logits`` without ``axis`` and the class axis:
+        ``[batch]`` by default.
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.zeros((1, 2, 2))  # one image, two pixels, two classes: p = 1/2
+    >>> labels = np.array([[0, 1]])
+    >>> # Dice: 1 - (2·0.5 + s)/(1 + 1 + s) per class, CE: log 2
+    >>> print(np.round(xlosses.dice_cross_entropy_loss(logits, labels), 4))
+    [1.1931]
+
+    References
+    ----------
+    Isensee et al., *nnU-Net: a self-configuring method for deep
+    learning-based biomedical image segmentation*, Nature Methods 2021 (Dice
+    plus cross-entropy); MONAI, ``monai.losses.DiceCELoss``.
+    """
+    xp, logits, targets, class_weights, where = namespace(
+        logits=logits, targets=targets, class_weights=class_weights, where=where
+    )
+    if lambda_dice < 0 or lambda_ce < 0:
+        raise ValueError(
+            f"lambda_dice and lambda_ce must be non-negative, got {lambda_dice} and {lambda_ce}"
+        )
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    x, p, t, labels, axes, mask, dtype = segmentation_inputs(
+        xp, logits, targets, where, activation="softmax", axis=axis
+    )
+    c = x.shape[-1]
+    w = None
+    if class_weights is not None:
+        if class_weights.ndim != 1 or class_weights.shape[0] != c:
+            raise ValueError(
+                f"class_weights must have shape ({c},) (one weight per class), "
+                f"got {tuple(class_weights.shape)}"
+            )
+        w = cast(class_weights, x.dtype, xp=xp)
+    # -- Dice (MONAI's DiceLoss: tp, fp, fn; fp and fn halved for Dice) --
+    pd, td = (p, t) if include_background or c == 1 else (p[..., 1:], t[..., 1:])
+    pred_sum = xp.sum(pd, axis=axes)
+    target_sum = xp.sum(td, axis=axes)
+    tp = soft_intersection(xp, pd, td, axes) if soft_label else xp.sum(pd * td, axis=axes)
+    if jaccard:
+        den = 2.0 * (pred_sum + target_sum - tp) + smooth_dr
+    else:
+        den = pred_sum + target_sum + smooth_dr
+    dice = 1.0 - (2.0 * tp + smooth_nr) / den
+    if w is not None and c > 1:
+        dice = dice * (w if include_background else w[1:])
+    dice = xp.mean(dice, axis=-1)
+    # -- cross-entropy, as torch's CrossEntropyLoss / BCEWithLogitsLoss with 'mean' --
+    count = None  # the weights of torch's weighted mean (class indices with weights)
+    if c == 1:
+        x1, t1 = x[..., 0], t[..., 0]
+        if w is None:
+            ce = sigmoid_cross_entropy(x1, t1, xp=xp)
+        else:
+            ce = (1.0 - t1) * softplus(x1, xp=xp) + w[0] * t1 * softplus(-x1, xp=xp)
+    else:
+        logp = log_softmax(x, axis=-1, xp=xp)
+        if labels is not None:
+            valid = (labels >= 0) & (labels < c)
+            safe = xp.where(valid, labels, 0)
+            ce = -take_labels(logp, safe, axis=-1, xp=xp)
+            if w is not None:
+                count = xp.reshape(xp.take(w, xp.reshape(safe, (-1,)), axis=0), safe.shape)
+                ce = ce * count
+            if label_smoothing:
+                uniform = -xp.sum(logp if w is None else logp * w, axis=-1) / c
+                ce = (1.0 - label_smoothing) * ce + label_smoothing * uniform
+            ce = xp.where(valid, ce, xp.nan)  # an out-of-range label (unchecked): NaN
+        else:
+            y = t
+            if label_smoothing:
+                y = y * (1.0 - label_smoothing) + label_smoothing / c
+            ce = -xp.sum(y * logp if w is None else y * logp * w, axis=-1)
+    if mask is None and count is None:
+        ce = xp.mean(ce, axis=axes)
+    else:
+        if count is None:
+            count = xp.ones_like(ce)
+        if mask is not None:
+            pixels = xp.broadcast_to(mask[..., 0], ce.shape)
+            ce = xp.where(pixels, ce, 0.0)
+            count = xp.where(pixels, count, 0.0)
+        ce = xp.sum(ce, axis=axes) / xp.sum(count, axis=axes)
+    return cast(lambda_dice * dice + lambda_ce * ce, dtype, xp=xp)

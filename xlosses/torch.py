@@ -14,6 +14,9 @@ Poly1FocalLoss
     Poly-1 sigmoid focal loss, labels ``[N]`` or ``[N, d1, ...]`` (segmentation).
 SigmoidFocalLoss
     The focal loss of Lin et al. (torchvision's ``sigmoid_focal_loss``).
+LinearCrossEntropyLoss
+    A linear layer and the cross-entropy fused, in chunks of the vocabulary
+    (``torch.nn.LinearCrossEntropyLoss``'s arguments).
 Loss
     Wraps any xlosses function: ``Loss(xlosses.huber_loss, delta=0.5)``.
 """
@@ -30,8 +33,15 @@ from ._namespace import cast, compute_dtype, namespace
 from ._reduce import REDUCTIONS, reduce
 from .classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal, sigmoid_focal_loss
 from .functional._common import _ClassIndices
+from .functional.linear import linear_cross_entropy
 
-__all__ = ["Loss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SigmoidFocalLoss"]
+__all__ = [
+    "LinearCrossEntropyLoss",
+    "Loss",
+    "Poly1CrossEntropyLoss",
+    "Poly1FocalLoss",
+    "SigmoidFocalLoss",
+]
 
 
 def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -339,3 +349,133 @@ class Loss(torch.nn.Module):
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         opts = "".join(f", {n}={getattr(self, f'option_{n}')!r}" for n in self._option_names)
         return f"{name}, reduction={self.reduction!r}{opts}"
+
+
+class LinearCrossEntropyLoss(torch.nn.Module):
+    r"""A linear layer and the cross-entropy, fused: the logits are never built.
+
+    ``forward(input, target)`` is
+    ``F.cross_entropy(self.linear(input), target, ...)`` computed in chunks of
+    the classes by :func:`xlosses.functional.linear_cross_entropy`, for the
+    output layer of a language model (``[tokens, vocab]`` logits often take
+    more memory than the rest of the step).  Drop-in for
+    ``torch.nn.LinearCrossEntropyLoss`` (torch 2.13): the module owns the
+    ``Linear`` layer (``self.linear``, weight ``[C·d1·…, in_features]``);
+    ``options`` is accepted and not needed.  For a weight held elsewhere (a
+    tied embedding table), call the functional form.
+
+    Parameters
+    ----------
+    in_features : int
+    num_classes : int
+        ``C``, the vocabulary.
+    out_features : tuple of int, default ()
+        ``(d1, ..., dK)`` of a K-dimensional loss (computed through the logits).
+    bias : bool, default False
+        Whether ``self.linear`` has a bias.
+    device, dtype : optional
+        Of ``self.linear``'s parameters.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+    weight : tensor, shape ``[C]``, optional
+        Class weights (a buffer: it follows ``.to(device)``).
+    ignore_index : int, optional
+        ``None`` means -100.
+    label_smoothing : float, default 0.0
+    options : optional
+        torch's ``LinearCrossEntropyOptions`` (ignored).
+    z_loss : float, default 0.0
+        PaLM's z-loss coefficient.
+    logit_softcap : float, optional
+        Gemma 2's soft-cap of the logits.
+    chunk_size : int, optional
+        Classes per chunk (``None``: chosen from the problem's size).
+
+    Shape
+    -----
+    ``forward(input, target)``: input ``[N, in_features]`` (or
+    ``[in_features]``), integer target ``[N]`` (or ``[]``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from xlosses.torch import LinearCrossEntropyLoss
+    >>> loss = LinearCrossEntropyLoss(2, 4)
+    >>> with torch.no_grad():
+    ...     _ = loss.linear.weight.zero_()
+    >>> print(round(loss(torch.ones(3, 2), torch.tensor([0, 1, 3])).item(), 4))  # log 4
+    1.3863
+
+    References
+    ----------
+    PyTorch documentation, ``torch.nn.LinearCrossEntropyLoss``.
+    """
+
+    weight: torch.Tensor | None
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        out_features: tuple[int, ...] = (),
+        bias: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        reduction: str = "mean",
+        weight: torch.Tensor | None = None,
+        ignore_index: int | None = None,
+        label_smoothing: float = 0.0,
+        options: Any = None,
+        z_loss: float = 0.0,
+        logit_softcap: float | None = None,
+        chunk_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_option("reduction", reduction, REDUCTIONS)
+        if weight is not None and tuple(weight.shape) != (num_classes,):
+            raise ValueError(f"weight must have shape ({num_classes},), got {tuple(weight.shape)}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing!r}")
+        self.num_classes = num_classes
+        self.out_features = tuple(out_features)
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.options = options
+        self.z_loss = z_loss
+        self.logit_softcap = logit_softcap
+        self.chunk_size = chunk_size
+        rows = num_classes
+        for d in self.out_features:
+            rows *= d
+        self.linear = torch.nn.Linear(in_features, rows, bias=bias, device=device, dtype=dtype)
+        self.register_buffer("weight", weight)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        shape = (self.num_classes, *self.out_features)
+        lw = self.linear.weight
+        lb = self.linear.bias
+        if self.out_features:
+            lw = lw.reshape((*shape, lw.shape[-1]))
+            lb = None if lb is None else lb.reshape(shape)
+        return linear_cross_entropy(
+            input,
+            lw,
+            target,
+            linear_bias=lb,
+            weight=self.weight,
+            reduction=self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+            z_loss=self.z_loss,
+            logit_softcap=self.logit_softcap,
+            chunk_size=self.chunk_size,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_classes={self.num_classes}, out_features={self.out_features}, "
+            f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, "
+            f"label_smoothing={self.label_smoothing}, z_loss={self.z_loss}, "
+            f"logit_softcap={self.logit_softcap}, chunk_size={self.chunk_size}"
+        )

@@ -36,3 +36,27 @@ def mask(rng: np.random.Generator, shape: tuple[int, ...], keep_first: bool = Tr
     if keep_first and len(shape):
         m[..., 0] = True
     return m
+
+
+def segmentation_targets(
+    rng: np.random.Generator, shape: tuple[int, ...], c: int, kind: str, *, empty: bool = False
+) -> np.ndarray:
+    """Targets of the pixel shape ``shape`` for ``c`` classes: class indices (``'index'``),
+    one-hot or soft rows (``[*shape, c]``), or binary targets (``'binary'``, ``shape``).
+
+    ``empty``: the last class is absent from the first example (binary: nothing is).
+    """
+    labels = rng.integers(0, c, shape)
+    if empty and c > 1:
+        first = labels[0]
+        first[first == c - 1] = 0
+    if kind == "index":
+        return labels.astype(np.int64)
+    if kind == "onehot":
+        return np.eye(c)[labels]
+    if kind == "soft":
+        return rng.dirichlet(np.ones(c), size=shape)
+    t = (rng.random(shape) < 0.5).astype(np.float64)
+    if empty:
+        t.reshape(shape[0], -1)[0] = 0.0
+    return t

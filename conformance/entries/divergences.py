@@ -67,3 +67,44 @@ register(
     _spec("generalized_kl_divergence", "unnormalised", (0,)),
     _spec("convex_kl_divergence", "unnormalised", (0,)),
 )
+
+
+# -- issue #22: knowledge distillation -----------------------------------------------------
+
+
+def _distillation_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]):
+    student, teacher = logits(rng, (*batch, C), v), logits(rng, (*batch, C), v)
+    if v.get("impossible"):
+        teacher[..., 1] = -np.inf  # a class the teacher rules out
+    t = v.get("temperature")
+    if t == "array":
+        return Inputs([student, teacher, np.array(2.0)])
+    # a Python number as a keyword: static under jax.jit and torch.compile
+    return Inputs([student, teacher], {} if t is None else {"temperature": t})
+
+
+def _distillation_reference(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
+    """T²·Σ p_t (log p_t - log p_s) of the tempered softmaxes (Hinton et al.), float64."""
+    s, t = args[:2]
+    temperature = float(args[2]) if len(args) > 2 else kwargs.get("temperature", 1.0)
+    lt, ls = log_softmax(t / temperature, axis=-1), log_softmax(s / temperature, axis=-1)
+    terms = np.where(np.isneginf(lt), 0.0, np.exp(lt) * (lt - ls))
+    return temperature**2 * terms.sum(-1)
+
+
+register(
+    Spec(
+        "distillation_loss",
+        xlosses.distillation_loss,
+        _distillation_inputs,
+        differentiable=(0, 1),
+        variants=(
+            {},
+            {"temperature": 2.5},
+            {"temperature": "array", "impossible": True},
+        ),
+        oracle=_distillation_reference,
+        oracle_name="float64 formula (Hinton et al.; Keras' LogitsDistillation: "
+        "tests/test_keras_peers.py)",
+    ),
+)

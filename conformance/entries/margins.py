@@ -9,7 +9,8 @@ import numpy as np
 import xlosses
 
 from ..spec import Inputs, Spec, optax_peer, optax_peer_grad, register, torch_peer, torch_peer_grad
-from ._inputs import NUM_CLASSES, class_indices, logits
+from ._inputs import NUM_CLASSES, class_indices, logits, probabilities
+from ._peers import keras_peer
 
 C = NUM_CLASSES
 
@@ -163,5 +164,52 @@ register(
         oracle_name="torch.nn.functional.multilabel_margin_loss (reduction='none')",
         kinks=_multilabel_kinks,
         kink_peer=torch_peer_grad("multilabel_margin_loss", reduction="none"),
+    ),
+)
+
+
+# -- issue #22: Keras' squared and categorical hinge ----------------------------------------
+
+
+def _keras_binary(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    bits = (rng.random((*batch, C)) < 0.5).astype(np.float64)
+    return Inputs([logits(rng, (*batch, C), v), bits if v.get("labels") == "01" else 2 * bits - 1])
+
+
+def _keras_onehot(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    y = (
+        probabilities(rng, (*batch, C))
+        if v.get("soft")
+        else np.eye(C)[class_indices(rng, batch, C)]
+    )
+    return Inputs([logits(rng, (*batch, C), v), y])
+
+
+def _keras_squared_hinge(K: Any, scores: Any, labels: Any) -> Any:
+    return K.squared_hinge(labels, scores)
+
+
+def _keras_categorical_hinge(K: Any, scores: Any, labels: Any) -> Any:
+    return K.categorical_hinge(labels, scores)
+
+
+register(
+    Spec(
+        "squared_hinge_loss",
+        xlosses.squared_hinge_loss,
+        _keras_binary,
+        differentiable=(0,),
+        variants=({}, {"labels": "01"}),
+        oracle=keras_peer(_keras_squared_hinge),
+        oracle_name="keras.losses.squared_hinge",
+    ),
+    Spec(
+        "categorical_hinge_loss",
+        xlosses.categorical_hinge_loss,
+        _keras_onehot,
+        differentiable=(0, 1),
+        variants=({}, {"soft": True}),
+        oracle=keras_peer(_keras_categorical_hinge),
+        oracle_name="keras.losses.categorical_hinge",
     ),
 )

@@ -10,6 +10,7 @@ import xlosses
 
 from ..spec import Inputs, Spec, optax_peer, register, torch_peer, torch_peer_grad
 from ._inputs import NUM_CLASSES, logits
+from ._peers import keras_peer
 
 C = NUM_CLASSES
 
@@ -134,5 +135,53 @@ register(
         oracle=torch_peer("gaussian_nll_loss", reduction="none"),
         oracle_name="torch.nn.functional.gaussian_nll_loss (reduction='none')",
         extreme_scales=(1e3,),  # (mean - target)/var overflows float16 beyond
+    ),
+)
+
+
+# -- issue #22: Keras' MAPE and MSLE terms ---------------------------------------------------
+
+
+def _percentage_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]):
+    # targets away from 0: the gradient 100/|y| must stay in float16's range at the extremes
+    t = np.where(rng.random((*batch, C)) < 0.5, -1.0, 1.0) * (
+        0.5 + rng.exponential(2.0, (*batch, C))
+    )
+    return Inputs([logits(rng, (*batch, C), v), t])
+
+
+def _log_error_inputs(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]):
+    t = rng.exponential(2.0, (*batch, C))
+    t[..., 0] = 0.0  # Keras' guard: max(y, ε)
+    return Inputs([logits(rng, (*batch, C), v), t])  # negative predictions: max(ŷ, ε)
+
+
+def _keras_elementwise(name: str):
+    """Keras' per-sample mean over the last axis, of inputs given a last axis of length 1:
+    the element-wise terms."""
+
+    def call(K: Any, predictions: Any, targets: Any) -> Any:
+        return getattr(K, name)(targets[..., None], predictions[..., None])
+
+    call.__name__ = name
+    return keras_peer(call)
+
+
+register(
+    Spec(
+        "absolute_percentage_error",
+        xlosses.absolute_percentage_error,
+        _percentage_inputs,
+        differentiable=(0,),
+        oracle=_keras_elementwise("mean_absolute_percentage_error"),
+        oracle_name="keras.losses.mean_absolute_percentage_error (per element)",
+    ),
+    Spec(
+        "squared_logarithmic_error",
+        xlosses.squared_logarithmic_error,
+        _log_error_inputs,
+        differentiable=(0,),
+        oracle=_keras_elementwise("mean_squared_logarithmic_error"),
+        oracle_name="keras.losses.mean_squared_logarithmic_error (per element)",
     ),
 )

@@ -222,3 +222,45 @@ def _match_varying(carry: Any, xs: Any) -> Any:
         return pcast(leaf, missing, to="varying") if missing else leaf
 
     return jax.tree.map(cast, carry)
+
+
+# -- large vocabularies: the chunked gradient as a custom VJP --------------------------------
+
+
+@jax_version("xlosses.large_vocab:linear_cross_entropy_rows")
+def linear_cross_entropy_rows(
+    x: Any, w: Any, b: Any, labels: Any, keep: Any, rw: Any, cw: Any, *, plan: Any, xp: Any
+) -> Any:
+    """The chunked forward with :func:`xlosses.large_vocab.backward` as its ``jax.custom_vjp``
+    (the logits recomputed chunk by chunk, not kept for every chunk); one per ``plan``."""
+    return _linear_ce_vjp(plan, xp)(x, w, b, labels, keep, rw, cw)
+
+
+_LINEAR_CE: dict[Any, Any] = {}
+
+
+def _linear_ce_vjp(plan: Any, xp: Any) -> Any:
+    fn = _LINEAR_CE.get(plan)
+    if fn is not None:
+        return fn
+    jax = _jax()
+    from .. import large_vocab as lv
+
+    @jax.custom_vjp
+    def fn(x: Any, w: Any, b: Any, labels: Any, keep: Any, rw: Any, cw: Any) -> Any:
+        return lv.forward(x, w, b, labels, keep, rw, cw, plan=plan, xp=xp)[0]
+
+    def fwd(x: Any, w: Any, b: Any, labels: Any, keep: Any, rw: Any, cw: Any) -> Any:
+        loss, lse = lv.forward(x, w, b, labels, keep, rw, cw, plan=plan, xp=xp)
+        return loss, (x, w, b, labels, keep, rw, cw, lse)
+
+    def bwd(res: Any, g: Any) -> Any:
+        x, w, b, labels, keep, rw, cw, lse = res
+        dx, dw, db = lv.backward(x, w, b, labels, keep, rw, cw, lse, g, plan=plan, xp=xp)
+        # labels, mask and weights are constants (integer and boolean inputs have no
+        # cotangent; class weights are not differentiated, as torch's ``weight``)
+        return dx, dw, db, None, None, None, None
+
+    fn.defvjp(fwd, bwd)
+    _LINEAR_CE[plan] = fn
+    return fn

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .._dispatch import BackendInfo, implements, register_backend
-from .._ops import divergence, entropy, logspace, norms, piecewise, simplex
+from .._ops import control, divergence, entropy, logspace, norms, piecewise, simplex
 from .._ops import labels as label_ops
 from .._ops._util import device
 
@@ -529,3 +529,40 @@ def sorted_tau_sparsemax(x: Any, axis: int, xp: Any, holds_nan: Any) -> Any:
     total = xp.expand_dims(label_ops.take_labels(cs, top, axis=axis, xp=xp), axis=axis)
     tau = (total - 1.0) / xp.astype(size, x.dtype)
     return xp.where(z > tau, z - tau, 0.0)
+
+
+# -- control flow: the outputs of a scan written into arrays allocated once -------------------
+
+
+def scan_into(step: Any, carry: Any, xs: tuple[Any, ...], alloc: Any, stack: Any) -> Any:
+    """The generic loop of ``_ops.scan`` with each step's outputs written into arrays of
+    ``[steps, ...]`` that ``alloc(steps, first outputs)`` allocated (the generic body keeps
+    every output and stacks them at the end: twice their size then).  ``alloc`` returns
+    ``None`` where outputs may not be written in place; they are then stacked (``stack``)."""
+    n = xs[0].shape[0]
+    bufs, outs = None, []
+    for t in range(n):
+        carry, y = step(carry, tuple(x[t, ...] for x in xs))
+        if t == 0:
+            bufs = alloc(n, y) if y else None
+        if bufs is None:
+            outs.append(y)
+        else:
+            for buf, v in zip(bufs, y, strict=True):
+                buf[t, ...] = v
+    if bufs is not None:
+        return carry, bufs
+    return carry, tuple(stack([o[i] for o in outs]) for i in range(len(outs[0])))
+
+
+@numpy_only(control.scan)
+def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> Any:
+    """Outputs written in place (:func:`scan_into`): the chunked cross-entropy's
+    ``∂weight`` takes its own size, not twice."""
+    if xs[0].shape[0] == 0:
+        return NotImplemented  # the generic body raises its ValueError
+
+    def alloc(n: int, y: tuple[Any, ...]) -> Any:
+        return tuple(np.empty((n, *np.shape(v)), dtype=np.result_type(v)) for v in y)
+
+    return scan_into(step, carry, xs, alloc, lambda vs: np.stack(vs, axis=0))

@@ -487,3 +487,38 @@ def map_rows(fn: Any, x: Any, *, xp: Any) -> Any:
         return NotImplemented
     flat = xp.reshape(x, (-1, x.shape[-1]))
     return xp.reshape(_t().func.vmap(fn)(flat), batch)
+
+
+# -- large vocabularies: the chunked gradient as an autograd.Function -------------------------
+
+
+@torch_version("xlosses.large_vocab:linear_cross_entropy_rows")
+def linear_cross_entropy_rows(
+    x: Any, w: Any, b: Any, labels: Any, keep: Any, rw: Any, cw: Any, *, plan: Any, xp: Any
+) -> Any:
+    """The chunked forward with :func:`xlosses.large_vocab.backward` as its gradient (the
+    logits recomputed chunk by chunk, not kept for every chunk), first-order: a second
+    derivative raises (``generic_only()`` differentiates the loop itself, to any order).
+
+    The ``torch.autograd.Function`` lives in :mod:`.torch_autograd`, imported here on first
+    use: a class cannot be defined while ``torch.compile`` traces, an import can."""
+    from .torch_autograd import LinearCrossEntropy
+
+    return LinearCrossEntropy.apply(x, w, b, labels, keep, rw, cw, plan, xp)[0]
+
+
+@torch_version(control.scan)
+def scan(step: Any, carry: Any, xs: tuple[Any, ...], *, xp: Any) -> Any:
+    """Eager, outside ``torch.func`` transforms, outputs that need no gradient (the chunked
+    cross-entropy's backward): written into tensors allocated once (the NumPy backend's
+    ``scan_into``), not kept and stacked (twice their size at the end)."""
+    torch = _t()
+    if xs[0].shape[0] == 0 or not _eager() or not _no_functorch(torch):
+        return NotImplemented
+
+    def alloc(n: int, y: tuple[Any, ...]) -> Any:
+        if torch.is_grad_enabled() and any(v.requires_grad for v in y):
+            return None
+        return tuple(torch.empty((n, *v.shape), dtype=v.dtype, device=v.device) for v in y)
+
+    return _np_backend.scan_into(step, carry, xs, alloc, lambda vs: torch.stack(vs, dim=0))

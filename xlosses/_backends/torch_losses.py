@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from .torch import (
+    _eager,
     as_int64,
     class_axis_first,
     eager_cpu,
@@ -373,3 +374,39 @@ def ctc_paddings_loss(x, frame_pad, labels, label_pad, *, blank, log_epsilon, xp
     if loss.detach().max().item() + float(log_epsilon) + paths > -_CTC_NEGLIGIBLE:
         return NotImplemented
     return loss
+
+
+@torch_version("xlosses.image:blurred_moments")
+def blurred_moments(
+    x: Any, y: Any, window: list[float], same: bool, spatial: tuple[int, int], *, xp: Any
+) -> Any:
+    """SSIM's five windowed moments by two depthwise convolutions (``F.conv2d`` with a
+    ``1 × k`` and a ``k × 1`` kernel per image plane, ``groups`` = the planes, after
+    ``F.pad(mode='reflect')``): kornia's computation, ``k`` products per pixel and axis
+    instead of the generic window matrix's ``n``.  Channels-last on the CPU without
+    gradients (oneDNN's fast layout; kornia does the same).  Every context (autograd of
+    every order, ``torch.compile``, ``torch.func``, GPUs): torch's own operators."""
+    torch = _t()
+    F = torch.nn.functional
+    last = (x.ndim - 2, x.ndim - 1)
+    if tuple(spatial) != last:
+        x, y = torch.movedim(x, spatial, last), torch.movedim(y, spatial, last)
+    h, w = x.shape[-2:]
+    lead = tuple(x.shape[:-2])
+    planes = math.prod(lead)
+    if planes == 0:
+        return NotImplemented
+    s = torch.stack([x, y, x * x, y * y, x * y]).reshape(5, planes, h, w)
+    r = len(window) // 2
+    if same:
+        s = F.pad(s, (r, r, r, r), mode="reflect")
+    if x.is_cpu and x.dtype == torch.float32 and no_gradients(x, y) and _eager():
+        s = s.contiguous(memory_format=torch.channels_last)
+    k = torch.tensor(window, dtype=x.dtype, device=x.device)
+    kx = k.view(1, 1, 1, -1).expand(planes, 1, 1, -1)
+    ky = k.view(1, 1, -1, 1).expand(planes, 1, -1, 1)
+    s = F.conv2d(F.conv2d(s, kx, groups=planes), ky, groups=planes).contiguous()
+    out = s.reshape(5, *lead, *s.shape[-2:])
+    if tuple(spatial) != last:
+        out = torch.movedim(out, (out.ndim - 2, out.ndim - 1), (spatial[0] + 1, spatial[1] + 1))
+    return out

@@ -3,7 +3,8 @@
 One module per topic: :mod:`.logspace` (log-sum-exp, softmax, softplus, ...),
 :mod:`.entropy` (cross-entropy terms), :mod:`.labels` (label gathers),
 :mod:`.piecewise` (functions with kinks), :mod:`.divergence` (guarded terms),
-:mod:`.norms` (norms and dot products), :mod:`.simplex` (sparsemax), and
+:mod:`.norms` (norms and dot products), :mod:`.simplex` (sparsemax),
+:mod:`.robust` (Barron's general robust loss), :mod:`.order` (sort orders), and
 :mod:`.control` (``scan``, row maps, ``stop_gradient``).  Nothing here names a
 framework: the primitives marked ``@accelerated`` may be replaced per backend
 by the modules of ``xlosses/_backends/`` (see :mod:`xlosses._dispatch`).
@@ -30,7 +31,9 @@ from .divergence import (
     zero_unread_rows,
 )
 from .entropy import (
+    focal_power,
     label_cross_entropy,
+    label_log_softmax_pair,
     poly1_sum,
     sigmoid_cross_entropy,
     sigmoid_focal_parts,
@@ -45,10 +48,12 @@ from .labels import (
     value_range,
 )
 from .logspace import (
+    complement_of_log_probs,
     log1mexp,
     log_sigmoid,
     log_sigmoid_pair,
     log_softmax,
+    log_softmax_pair,
     logsumexp,
     one_minus_exp,
     safe_log,
@@ -59,6 +64,7 @@ from .logspace import (
     softplus,
 )
 from .norms import inverse_sqrt, scaled_dot, vector_norm
+from .order import descending_order
 from .piecewise import (
     abs_value,
     clamp,
@@ -69,14 +75,18 @@ from .piecewise import (
     squared_difference,
     straight_through_clamp,
 )
+from .robust import robust_rho
 from .simplex import sparsemax
 
 __all__ = [
     "abs_value",
     "clamp",
+    "complement_of_log_probs",
+    "descending_order",
     "exp_minus_product",
     "exp_times_difference",
     "fast_paths_enabled",
+    "focal_power",
     "gather",
     "gather_by_comparison",
     "generic_only",
@@ -84,11 +94,13 @@ __all__ = [
     "huber",
     "inverse_sqrt",
     "label_cross_entropy",
+    "label_log_softmax_pair",
     "log1mexp",
     "log_cosh",
     "log_sigmoid",
     "log_sigmoid_pair",
     "log_softmax",
+    "log_softmax_pair",
     "logsumexp",
     "loop_rows",
     "map_rows",
@@ -96,6 +108,7 @@ __all__ = [
     "one_minus_exp",
     "poly1_sum",
     "relu",
+    "robust_rho",
     "safe_log",
     "safe_log1m",
     "safe_logaddexp",

@@ -7,10 +7,19 @@ from typing import Any
 from .._dispatch import accelerated
 from ._util import Axis
 from .labels import take_labels
-from .logspace import log_softmax, logsumexp, one_minus_exp, softplus_parts
+from .logspace import (
+    complement_of_log_probs,
+    log_softmax,
+    logsumexp,
+    one_minus_exp,
+    softmax_parts,
+    softplus_parts,
+)
 
 __all__ = [
+    "focal_power",
     "label_cross_entropy",
+    "label_log_softmax_pair",
     "poly1_sum",
     "sigmoid_cross_entropy",
     "sigmoid_focal_parts",
@@ -105,3 +114,34 @@ def label_cross_entropy(x: Any, labels: Any, *, axis: int, xp: Any) -> Any:
 def soft_label_cross_entropy(x: Any, y: Any, *, axis: int, xp: Any) -> Any:
     """``-sum(y · log_softmax(x), axis)`` for probability labels ``y`` of ``x``'s shape."""
     return -xp.sum(y * log_softmax(x, axis=axis, xp=xp), axis=axis)
+
+
+@accelerated
+def label_log_softmax_pair(
+    x: Any, labels: Any, *, axis: int, where: Any = None, xp: Any
+) -> tuple[Any, Any]:
+    """``(log p_y, log(1 - p_y))`` at each row's label, ``p = softmax(x, axis)``.
+
+    The label's entry is gathered (no one-hot); ``log(1 - p_y)`` is exact as
+    ``p_y -> 1`` (:func:`xlosses._ops.logspace.softmax_parts`).  ``labels`` has the
+    shape of ``x`` without ``axis`` and holds valid indices.  A label on a
+    masked-out entry (``where`` False) has probability 0: ``log p_y = -inf``.
+    """
+    shifted, log_s, log_rest = softmax_parts(x, axis=axis, where=where, xp=xp)
+    logp = take_labels(shifted, labels, axis=axis, xp=xp) - xp.squeeze(log_s, axis=axis)
+    return logp, complement_of_log_probs(logp, xp.squeeze(log_rest, axis=axis), xp=xp)
+
+
+def focal_power(log_q: Any, gamma: Any, *, xp: Any) -> Any:
+    """``q**γ = exp(γ·log q)`` from ``log q`` (``γ ≥ 0``): the focal factor ``(1 - p)**γ``.
+
+    ``1`` for ``γ = 0`` (also at ``q = 0``), ``0`` at ``log q = -inf`` otherwise;
+    finite values and gradients for every finite ``log q`` and every ``γ``,
+    ``γ < 1`` included (the derivative of ``q**γ`` is infinite at ``q = 0``, that
+    of ``exp(γ·log q)`` in ``log q`` is not).  ``γ`` may be a Python number (``γ = 0``
+    costs nothing) or an array broadcastable with ``log q``.
+    """
+    if isinstance(gamma, (int, float)):
+        return 1.0 if gamma == 0 else xp.exp(gamma * log_q)
+    ok = log_q > -xp.inf
+    return xp.where(ok, xp.exp(gamma * xp.where(ok, log_q, 0.0)), xp.where(gamma == 0, 1.0, 0.0))

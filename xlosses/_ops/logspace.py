@@ -17,10 +17,12 @@ from ._util import Axis, safe_max
 
 __all__ = [
     "LOG_HALF",
+    "complement_of_log_probs",
     "log1mexp",
     "log_sigmoid",
     "log_sigmoid_pair",
     "log_softmax",
+    "log_softmax_pair",
     "logsumexp",
     "one_minus_exp",
     "safe_log",
@@ -28,6 +30,7 @@ __all__ = [
     "safe_logaddexp",
     "sigmoid",
     "softmax",
+    "softmax_parts",
     "softplus",
     "softplus_parts",
 ]
@@ -64,6 +67,59 @@ def log_softmax(x: Any, *, axis: Axis = -1, where: Any = None, xp: Any) -> Any:
         return shifted - xp.log(s)
     # an empty row (s == 0) is all masked: log 1 keeps it free of NaN and warnings
     return xp.where(where, shifted - xp.log(xp.where(s > 0, s, 1.0)), -xp.inf)
+
+
+def softmax_parts(x: Any, *, axis: int, where: Any = None, xp: Any) -> tuple[Any, Any, Any]:
+    """``(x - max, log Σ exp(x - max), log(1 - p_top))`` along ``axis`` (the last two with
+    ``keepdims``), the pieces of :func:`log_softmax_pair`.
+
+    With ``r`` the sum of ``exp(x - max)`` over the entries below the maximum and
+    ``k`` the number of entries at it, the normaliser is ``log1p(r + k - 1)`` and the
+    largest entry's complement ``1 - p_top = r / (1 + r)`` for a unique maximum:
+    both exact where ``log(Σ exp)`` and ``1 - exp(log p)`` round (``log p_top``
+    rounds to 0 once ``1 - p_top`` is below half an ulp of 1).  (With tied maxima
+    ``log(1 - p_top)`` is wrong, but a tied entry has ``p ≤ 1/2`` and callers take
+    it only for ``p > 1/2``.)  Entries where ``where`` is False are left out
+    (``-inf``); an empty row gives ``-inf`` log-probabilities and no NaN (logs of 0
+    are taken safely, with zero gradients).
+    """
+    if where is not None:
+        x = xp.where(where, x, -xp.inf)
+    shifted = x - safe_max(x, axis, xp=xp)
+    top = shifted == 0.0
+    rest = xp.sum(xp.where(top, 0.0, xp.exp(shifted)), axis=axis, keepdims=True)
+    ties = xp.sum(xp.astype(top, shifted.dtype), axis=axis, keepdims=True) - 1.0
+    if where is not None:  # an empty row (no maximum: ties = -1) has log Σ = log 1
+        ties = xp.where(ties < 0.0, 0.0, ties)
+    log_s = xp.log1p(rest + ties)
+    return shifted, log_s, safe_log(rest, xp=xp) - log_s
+
+
+def complement_of_log_probs(logp: Any, log_rest: Any, *, xp: Any) -> Any:
+    """``log(1 - exp(logp))`` of log-probabilities, ``log_rest`` (:func:`softmax_parts`)
+    standing in for the largest entry of a row where ``p > 1/2``.
+
+    Below ``p = 1/2`` it is ``log1p(-exp(logp))`` (no cancellation there); above
+    it the entry is its row's unique maximum and ``log_rest`` is exact.  Values and
+    gradients are finite for every finite ``logp``; ``log_rest = -inf`` (the other
+    entries' probabilities underflow to 0) gives ``-inf`` with a zero gradient.
+    """
+    near = logp > LOG_HALF
+    return xp.where(near, log_rest, xp.log1p(-xp.exp(xp.where(near, LOG_HALF, logp))))
+
+
+@accelerated
+def log_softmax_pair(x: Any, *, axis: int = -1, where: Any = None, xp: Any) -> tuple[Any, Any]:
+    """``(log p, log(1 - p))`` of ``p = softmax(x, axis)``, both to full precision.
+
+    ``log(1 - p)`` stays exact as ``p -> 1`` (where ``log1mexp(log p)`` would meet
+    ``log p = 0`` and return ``-inf`` with a NaN gradient): the largest entry's
+    complement is the sum of the others (:func:`softmax_parts`).  Masked-out
+    entries (``where`` False) have ``log p = -inf`` and ``log(1 - p) = 0``.
+    """
+    shifted, log_s, log_rest = softmax_parts(x, axis=axis, where=where, xp=xp)
+    logp = shifted - log_s
+    return logp, complement_of_log_probs(logp, log_rest, xp=xp)
 
 
 @accelerated

@@ -38,6 +38,7 @@ from .classification import (
     soft_margin_loss,
 )
 from .divergences import kl_div
+from .linear import linear_cross_entropy
 from .pairs import (
     cosine_embedding_loss,
     hinge_embedding_loss,
@@ -68,6 +69,7 @@ __all__ = [
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "linear_cross_entropy",
     "margin_ranking_loss",
     "mse_loss",
     "multi_margin_loss",
