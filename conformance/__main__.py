@@ -27,6 +27,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 
+from . import spec as _spec
 from .backends import BACKENDS, Backend, available_backends
 from .checks import Cache, Result, applies, dtypes_for, quick_compile_subset, run_spec
 from .parallel import default_jobs, run_parallel
@@ -41,7 +42,7 @@ from .report import (
     write_markdown,
     write_png,
 )
-from .spec import _REGISTRY, Spec, all_specs, base_name, missing_entries
+from .spec import Spec, all_specs, base_name, missing_entries
 
 DEFAULT_OUT = "conformance-report"
 
@@ -224,14 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def user_specs(modules: Sequence[str]) -> dict[str, Spec]:
     """The specs that importing ``modules`` registers (``--entries``), by name."""
-    before = dict(_REGISTRY)
+    before = dict(_spec._REGISTRY)
     sys.path.insert(0, os.getcwd())  # a package of the current directory, as ``python -m``
     try:
         for m in modules:
             importlib.import_module(m)
     finally:
         sys.path.remove(os.getcwd())
-    return {n: s for n, s in sorted(_REGISTRY.items()) if before.get(n) is not s}
+    return {n: s for n, s in sorted(_spec._REGISTRY.items()) if before.get(n) is not s}
 
 
 def _cpu_seconds() -> float:

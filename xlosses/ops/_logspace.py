@@ -324,7 +324,9 @@ def logaddexp(x1: Any, x2: Any, /) -> Any:
 
     The native ``logaddexp`` of NumPy, torch and JAX has a NaN gradient when
     both arguments are ``-inf`` (log-space recursions over unreachable states
-    hit it); here the gradient into an argument of ``-inf`` is 0.
+    hit it); here the gradient into an argument of ``-inf`` beside a finite
+    one is 0, and ``½`` into each at ``(-inf, -inf)`` (the limit along
+    ``x1 = x2``).
 
     Parameters
     ----------

@@ -381,7 +381,7 @@ def sparsemax(x: Any, /, *, axis: int = -1) -> Any:
     with ``τ`` chosen so that the entries sum to 1.  Sparse (exact zeros off
     the support); its Jacobian on the support is ``I - 11ᵀ/k`` (``k`` the
     support size), 0 elsewhere.  No data-dependent shapes: it runs under
-    ``jax.jit`` and ``torch.compile``.
+    ``jax.jit`` and ``torch.compile``.  A row holding NaN is NaN.
 
     Parameters
     ----------
@@ -410,7 +410,10 @@ def sparsemax(x: Any, /, *, axis: int = -1) -> Any:
     xp, x = namespace(x=x)
     x, dtype = floating_input(xp, x, "x")
     a = one_axis(axis, x.ndim)
-    return cast(_ops.sparsemax(x, axis=a, xp=xp), dtype, xp=xp)
+    out = _ops.sparsemax(x, axis=a, xp=xp)
+    # a row holding NaN is NaN (the projection's support count is 0 there: inf otherwise)
+    bad = xp.isnan(xp.sum(x, axis=a, keepdims=True))
+    return cast(xp.where(bad, xp.nan, out), dtype, xp=xp)
 
 
 # -- focal weights --------------------------------------------------------------------------
