@@ -156,7 +156,8 @@ def public_losses() -> list[str]:
     Core: the callables in ``xlosses.__all__`` other than :data:`NOT_LOSSES`;
     ``functional.<name>`` for ``xlosses.functional.__all__``; ``torch.<Class>``
     and ``keras.<Class>`` for the adapters in ``xlosses.torch`` /
-    ``xlosses.keras`` (each where the module exists).
+    ``xlosses.keras`` (each where the module exists); ``ops.<name>`` for the public
+    primitives of ``xlosses.ops``.
     """
     import xlosses
 
@@ -166,6 +167,7 @@ def public_losses() -> list[str]:
     names += _module_names("xlosses.functional", "functional.")
     names += _module_names("xlosses.torch", "torch.")
     names += _module_names("xlosses.keras", "keras.")
+    names += _module_names("xlosses.ops", "ops.")
     return sorted(names)
 
 

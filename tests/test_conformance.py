@@ -92,7 +92,15 @@ def test_specs_are_well_formed():
         assert all(isinstance(i, int) for i in spec.differentiable), name
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+# the public primitives (ops.*, ~100 worker-seconds on 2 cores) run with --sweeps and in
+# `python -m conformance --quick`; tests/test_ops.py covers them in the default run
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.sweep) if n.startswith("ops.") else n
+        for n in sorted(SPECS)
+    ],
+)
 def test_quick_conformance(name):
     if not any(applies(SPECS[name], b) for b in RUN_ON):  # restricted by $XLOSSES_BACKENDS
         pytest.skip(f"no selected backend runs {name}")
