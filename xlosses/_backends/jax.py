@@ -302,3 +302,40 @@ def _poly1_jvp(epsilon: float, axis: Any, xp: Any) -> Any:
     fn.defjvp(jvp, symbolic_zeros=True)
     _POLY1[key] = fn
     return fn
+
+
+# -- log-sum-exp of two terms: its derivative as a custom JVP ---------------------------------
+
+
+@jax_version(logspace.safe_logaddexp)
+def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
+    """The generic body with :func:`xlosses._ops.logspace.safe_logaddexp_jvp` as its
+    ``jax.custom_jvp``: reverse mode through the body's ``maximum``, ``minimum`` and
+    ``where`` keeps their masks and intermediate values, the rule two weights (the CTC
+    recursion's ``jit(value_and_grad)`` from 1.3-1.8 times optax's to about 1.0)."""
+    if not (hasattr(a, "shape") and hasattr(b, "shape")):
+        return NotImplemented  # a Python number: the generic body
+    return _safe_logaddexp_jvp()(a, b)
+
+
+_LOGADDEXP: list[Any] = []
+
+
+def _safe_logaddexp_jvp() -> Any:
+    if _LOGADDEXP:
+        return _LOGADDEXP[0]
+    jax = _jax()
+    jnp = _jnp()
+    SymbolicZero = jax.custom_derivatives.SymbolicZero
+
+    @jax.custom_jvp
+    def fn(a: Any, b: Any) -> Any:
+        return logspace.safe_logaddexp.generic(a, b, xp=jnp)
+
+    def jvp(primals: Any, tangents: Any) -> Any:
+        ta, tb = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+        return logspace.safe_logaddexp_jvp(*primals, ta, tb, xp=jnp)
+
+    fn.defjvp(jvp, symbolic_zeros=True)
+    _LOGADDEXP.append(fn)
+    return fn
