@@ -7,9 +7,9 @@ and labels per sequence) and, where the size is tied to them, its dtypes.
 torch targets (8×10 and 32×10) and the sizes of its family in training:
 
 * classification, regression, margins, ranking: a batch of 4096 × 1000;
-* the integer-label cross-entropies (core, ``functional.cross_entropy`` and
-  its ``label_smoothing``): also a language model's batch, 8192 tokens × a
-  vocabulary of 32768, in float32 and bfloat16 (1 GiB of float32 logits);
+* the integer-label cross-entropies (the core one and ``functional.cross_entropy``):
+  also a language model's batch, 8192 tokens × a vocabulary of 32768, in float32
+  and bfloat16 (1 GiB of float32 logits);
 * CTC: 32 sequences of 50 frames with up to 20 labels, 32 of 200 frames with
   up to 40 labels, 8 of 500 frames with up to 100 labels, a vocabulary of 64;
 * segmentation volumes (Dice, Jaccard, Tversky, Lovász, Dice + CE): 8 images
@@ -56,11 +56,7 @@ CTC = tuple(
 SEGMENTATION = Problem(8, 128 * 128 * I.SEGMENTATION_CLASSES)  # 8 images 128×128, 4 classes
 EMBEDDINGS = Problem(I.NTXENT_ROWS, I.NTXENT_DIM)
 
-LANGUAGE_MODEL_CASES = {
-    "softmax_cross_entropy_with_integer_labels",
-    "functional.cross_entropy",
-    "functional.cross_entropy[label_smoothing]",
-}
+LANGUAGE_MODEL_CASES = {"softmax_cross_entropy_with_integer_labels", "functional.cross_entropy"}
 EMBEDDING_CASES = {
     "ntxent",
     "triplet_margin_loss",
