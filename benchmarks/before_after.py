@@ -105,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
                     with without(refs, lib):  # traced (JAX) or dispatched (torch) without
                         return old(*a)
 
-                outs = [f(*(ps if f is pf else xs)) for f in (after, before, pf)]
+                mode.sync(after(*xs), peer=False)  # compiled with the versions
+                if mode.peer_lib == "jax":
+                    # lax.scan's jitted wrappers (one per loop step) keep the loop bodies
+                    # traced with the versions: new wrappers for the "before" program
+                    importlib.import_module("xlosses._backends.jax")._JAX_SCANS.clear()
+                outs = [f(*(ps if f is pf else xs)) for f in (before, after, pf)]
+                outs[:2] = outs[1::-1]
                 for o, f in zip(outs, (after, before, pf), strict=True):
                     mode.sync(o, peer=f is pf)
                 diff = max(_rel_diff(outs[0], outs[1]), _rel_diff(outs[0], outs[2]))

@@ -151,6 +151,28 @@ def write_json(path: Path, records: Sequence[Record], extra: dict[str, Any]) -> 
     path.write_text(json.dumps(data, indent=1, default=str))
 
 
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def _save(plt: Any, fig: Any, axes: Any, used: int, path: Path) -> bool:
+    """The unused panels hidden, the figure written to ``path`` and closed."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot(path: Path, records: Sequence[Record]) -> bool:
     """One panel per mode: each loss's ratio, a dot per problem size; False without matplotlib.
 
@@ -158,12 +180,8 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
     the ratio on a log axis, the dots coloured by size (rows × classes) and
     shaped by dtype, with the mode's large-size target as a dashed line.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     ok = [r for r in records if r.ratio is not None]
     modes = list(dict.fromkeys(_panel(r) for r in ok))
@@ -220,12 +238,7 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
         ax.set_title(mode)
         ax.set_xlabel("time xlosses / peer")
         ax.legend(fontsize=6, loc="best")
-    for ax in list(axes.flat)[len(modes) :]:
-        ax.axis("off")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, axes, len(modes), path)
 
 
 def plot_against_size(path: Path, records: Sequence[Record]) -> bool:
@@ -236,12 +249,8 @@ def plot_against_size(path: Path, records: Sequence[Record]) -> bool:
     per loss and dtype; the mode's targets are dashed.  Drawn only where some
     loss was timed at two sizes or more; False without matplotlib.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     ok = [r for r in records if r.ratio is not None]
     lines: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
@@ -273,9 +282,4 @@ def plot_against_size(path: Path, records: Sequence[Record]) -> bool:
         ax.set_ylabel("time xlosses / peer")
         if len(keys) <= 16:
             ax.legend(fontsize=6, loc="best")
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, axes, len(panels), path)
