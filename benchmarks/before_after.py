@@ -38,9 +38,17 @@ def without(refs: list[str], namespace: str) -> Iterator[None]:
     for ref in refs:
         fn = _accelerated(ref)
         saved.append((fn, fn.impls.pop(namespace, None)))
+    jb = sys.modules.get("xlosses._backends.jax")
+    jax_scan = jb._jax_scan if jb is not None else None
+    if jb is not None:
+        # lax.scan caches a loop body's trace by the step function: a fresh function per
+        # call traces the body again, without the versions
+        jb._jax_scan = lambda step: jax_scan(lambda carry, x: step(carry, x))
     try:
         yield
     finally:
+        if jb is not None:
+            jb._jax_scan = jax_scan
         for fn, impl in saved:
             if impl is not None:
                 fn.impls[namespace] = impl
@@ -106,10 +114,6 @@ def main(argv: list[str] | None = None) -> int:
                         return old(*a)
 
                 mode.sync(after(*xs), peer=False)  # compiled with the versions
-                if mode.peer_lib == "jax":
-                    # lax.scan's jitted wrappers (one per loop step) keep the loop bodies
-                    # traced with the versions: new wrappers for the "before" program
-                    importlib.import_module("xlosses._backends.jax")._JAX_SCANS.clear()
                 outs = [f(*(ps if f is pf else xs)) for f in (before, after, pf)]
                 outs[:2] = outs[1::-1]
                 for o, f in zip(outs, (after, before, pf), strict=True):
