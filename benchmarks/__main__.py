@@ -7,6 +7,7 @@ Examples::
     python -m benchmarks --sizes 8x10,4096x1000 --repeats 31
     python -m benchmarks --gpu                            # GPU modes + bandwidth (lent GPU)
     python -m benchmarks --tiny                           # about a minute: proves it runs
+    python -m benchmarks --step forward,grad --training --losses ctc_loss  # training step
     python -m benchmarks --list                           # the losses and their peers
 """
 
@@ -44,6 +45,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list", action="store_true", help="list the losses and their peers, and exit")
     p.add_argument("--sizes", help=f"ROWSxCLASSES list (default {DEFAULT_SIZES})")
+    p.add_argument(
+        "--step",
+        default="forward",
+        help="comma-separated: forward (the loss alone, default), grad (the training step: "
+        "jit(value_and_grad) on JAX, forward + backward() on torch; NumPy and CuPy have none)",
+    )
+    p.add_argument(
+        "--training",
+        action="store_true",
+        help="the sizes training uses, per loss (benchmarks/training.py: 8x10, 32x10, "
+        "4096x1000, 8192x32768 float32+bfloat16 for the integer-label cross-entropies, CTC at "
+        "50/200/500 frames, Dice at 8x128x128x4, embeddings 512x128) instead of --sizes",
+    )
     p.add_argument("--dtypes", default="float32", help="comma-separated (default float32)")
     p.add_argument("--repeats", type=int, help="samples per side (default 15; --tiny 3)")
     p.add_argument("--min-time", type=float, help="seconds per sample (default 0.02; --tiny 0.001)")
@@ -142,10 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     else:
         _set_threads(args.threads)
-    from .cases import CASES
+    from .cases import CASES, Case
     from .modes import CPU_MODES, GPU_MODES, available_modes
-    from .report import format_table, plot, write_json
+    from .report import format_table, plot, plot_against_size, write_json
     from .runner import parse_sizes, run_case, select
+    from .training import Problem, training_problems
 
     default_modes = (
         GPU_MODES if args.gpu else (("numpy", "jax_jit", "torch") if args.tiny else CPU_MODES)
@@ -160,13 +175,27 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes or (TINY_SIZES if args.tiny else GPU_SIZES if args.gpu else DEFAULT_SIZES)
     )
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    steps = [s.strip() for s in args.step.split(",") if s.strip()]
+    if not steps or set(steps) - {"forward", "grad"}:
+        raise SystemExit(f"--step: {args.step!r}; known: forward, grad")
+
+    def problems(case: Case) -> list[tuple[Problem, str]]:
+        if args.training:
+            return [(p, d) for p in training_problems(case) for d in (p.dtypes or dtypes)]
+        return [(Problem(r, c), d) for r, c in sizes for d in dtypes]
+
     repeats = args.repeats or (3 if args.tiny else 15)
     min_time = args.min_time or (0.001 if args.tiny else 0.02)
     out = Path(args.out)
 
+    size_text = (
+        "the training sizes"
+        if args.training
+        else f"sizes {', '.join(f'{r}x{c}' for r, c in sizes)} × {', '.join(dtypes)}"
+    )
     print(
         f"xlosses benchmarks: {len(cases)} losses × {', '.join(m.name for m in modes)}"
-        f" × sizes {', '.join(f'{r}x{c}' for r, c in sizes)} × {', '.join(dtypes)};"
+        f" × {size_text} × {'+'.join(steps)};"
         f" {repeats} interleaved samples of ≥{min_time * 1e3:g} ms per side",
         flush=True,
     )
@@ -184,22 +213,27 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         for case in timed:
-            for rows, classes in sizes:
-                for dtype in dtypes:
+            for problem, dtype in problems(case):
+                for step in steps:
+                    if step == "grad" and not (mode.can_train() and case.differentiated):
+                        continue  # NumPy and CuPy: forward only; a case that returns gradients
                     rec = run_case(
                         case,
                         mode,
-                        rows,
-                        classes,
+                        problem.rows,
+                        problem.classes,
                         dtype,
                         repeats=repeats,
                         min_sample_s=min_time,
                         memory=not args.no_memory,
+                        step=step,
+                        shape=problem.options,
                     )
                     records.append(rec)
                     status = f"ERROR {rec.error}" if rec.error else f"ratio {rec.ratio:.2f}"
                     print(
-                        f"  {mode.name:18s} {case.name:42s} {rows}x{classes} {dtype}: {status}",
+                        f"  {mode.name:18s} {step:7s} {case.name:42s} {problem.describe()}"
+                        f" {dtype}: {status}",
                         flush=True,
                     )
     extra: dict = {"elapsed_s": time.time() - t0}
@@ -230,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     wrote = [str(json_path), str(out / "results.txt")]
     if not args.no_plot and plot(out / "ratios.png", records):
         wrote.append(str(out / "ratios.png"))
+    if not args.no_plot and plot_against_size(out / "ratio_vs_size.png", records):
+        wrote.append(str(out / "ratio_vs_size.png"))
     print(f"\nwrote {', '.join(wrote)}")
     return 1 if any(r.error for r in records) else 0
 

@@ -335,6 +335,12 @@ def integer_ce(k: Kit, x: Any, labels: Any) -> Any:
     return k.logsumexp(x) - take(k, x, labels)
 
 
+def smoothed_integer_ce(k: Kit, x: Any, labels: Any, alpha: float) -> Any:
+    """torch's ``label_smoothing``: ``(1 - α)·CE(x, y) + α·mean_j(-log p_j)``."""
+    lse = k.logsumexp(x)
+    return (1 - alpha) * (lse - take(k, x, labels)) + alpha * (lse - k.m.mean(x, -1))
+
+
 def linear_ce(k: Kit, x: Any, w: Any, labels: Any) -> Any:
     """The cross-entropy of the logits ``x @ w.T`` (built whole)."""
     return integer_ce(k, x @ w.T, labels)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,13 @@ class Case:
     peers: dict[str, Peer] = field(default_factory=dict)
     kwargs: dict[str, Any] = field(default_factory=dict)  # fixed options, both sides
     logits_arg: int = 0  # the argument whose bytes define the problem size
+    # the arguments the training step (``--step grad``) differentiates: None is
+    # ``(logits_arg,)``; ``()`` leaves the case out of that step
+    grad_args: tuple[int, ...] | None = None
+
+    @property
+    def differentiated(self) -> tuple[int, ...]:
+        return (self.logits_arg,) if self.grad_args is None else self.grad_args
 
 
 # -- peers ----------------------------------------------------------------------------------
@@ -894,6 +901,21 @@ CASES: list[Case] = [
             ("multilabel_margin_loss", multilabel_inputs, *MULTILABEL_MARGIN),
         )
     ),
+    # the classification training recipe of torchvision's references (label_smoothing=0.1)
+    Case(
+        "functional.cross_entropy[label_smoothing]",
+        xlosses.functional.cross_entropy,
+        integer_inputs,
+        {
+            "torch": torch_F("cross_entropy", label_smoothing=SMOOTHING),
+            "numpy": mean_formula(
+                "(1 - α)·(logsumexp - x[y]) + α·(logsumexp - mean x)",
+                B.smoothed_integer_ce,
+                alpha=SMOOTHING,
+            ),
+        },
+        kwargs={"label_smoothing": SMOOTHING},
+    ),
     # 'batchmean' is kl_div's true KL ('mean', the default, makes torch warn on every call)
     functional(
         "kl_div",
@@ -912,6 +934,42 @@ CASES: list[Case] = [
         Peer("CTC forward recursion, mean of loss/target length (NumPy)", lambda: B.ctc_mean),
     ),
 ]
+
+
+# -- the training step: what it differentiates, where not only the first argument ----------
+
+GRAD_ARGS: dict[str, tuple[int, ...]] = {
+    # both sides of a pair or a triplet of embeddings
+    **dict.fromkeys(
+        (
+            "cosine_similarity",
+            "cosine_distance",
+            "pairwise_distance",
+            "cosine_embedding_loss",
+            "functional.cosine_embedding_loss",
+            "margin_ranking_loss",
+            "functional.margin_ranking_loss",
+        ),
+        (0, 1),
+    ),
+    **dict.fromkeys(
+        (
+            "triplet_margin_loss",
+            "functional.triplet_margin_loss",
+            "functional.triplet_margin_with_distance_loss",
+        ),
+        (0, 1, 2),
+    ),
+    # the mean and the variance of a heteroscedastic regression
+    "gaussian_nll": (0, 2),
+    "functional.gaussian_nll_loss": (0, 2),
+    # the features and the output layer's weight
+    "linear_softmax_cross_entropy_with_integer_labels": (0, 1),
+    "functional.linear_cross_entropy": (0, 1),
+    # returns its gradients itself
+    "linear_softmax_cross_entropy_and_grads": (),
+}
+CASES[:] = [replace(c, grad_args=GRAD_ARGS[c.name]) if c.name in GRAD_ARGS else c for c in CASES]
 
 
 def register(*cases: Case) -> None:

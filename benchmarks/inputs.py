@@ -210,33 +210,43 @@ def segmentation_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.nda
 # -- CTC --------------------------------------------------------------------------------------
 
 
-def _ctc_rows(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, ...]:
+def _ctc_rows(
+    rng: np.random.Generator,
+    n: int,
+    c: int,
+    frames: int = CTC_FRAMES,
+    labels: int = CTC_LABELS,
+) -> tuple[np.ndarray, ...]:
     """Log-probabilities ``[B, T, K]``, labels ``[B, N]`` and the lengths of frames and labels.
 
-    ``B = max(1, rows // T)`` sequences of ``T = CTC_FRAMES`` frames over a
-    vocabulary of ``K = max(classes, 2)`` (blank 0); ``N = min(CTC_LABELS,
-    K - 1)`` labels per row, of which the first 1..N count; each row uses
-    ``T - 3`` to ``T`` frames, always enough for its labels and repeats.
+    ``B = max(1, rows // T)`` sequences of ``T = frames`` frames (default
+    ``CTC_FRAMES``) over a vocabulary of ``K = max(classes, 2)`` (blank 0);
+    ``N = min(labels, K - 1)`` labels per row (default ``CTC_LABELS``), of which
+    the first 1..N count (N // 2..N for more than ``CTC_LABELS``); each row uses
+    ``T - max(3, T // 8)`` to ``T`` frames, always enough for its labels and repeats.
     """
-    b, t, k = max(1, n // CTC_FRAMES), CTC_FRAMES, max(c, 2)
-    width = min(CTC_LABELS, k - 1)
-    labels = rng.integers(1, k, (b, width)).astype(np.int64)
-    lengths = rng.integers(1, width + 1, b)
-    frames = rng.integers(t - 3, t + 1, b)
-    return 3.0 * rng.standard_normal((b, t, k)), labels, frames, lengths
+    b, t, k = max(1, n // frames), frames, max(c, 2)
+    width = min(labels, k - 1)
+    if 2 * width + 1 > t - 3:
+        raise ValueError(f"CTC: {width} labels do not fit in {t} frames")
+    low = 1 if width <= CTC_LABELS else width // 2
+    labels_ = rng.integers(1, k, (b, width)).astype(np.int64)
+    lengths = rng.integers(low, width + 1, b)
+    frames_ = np.maximum(rng.integers(t - max(3, t // 8), t + 1, b), 2 * lengths + 1)
+    return 3.0 * rng.standard_normal((b, t, k)), labels_, frames_, lengths
 
 
-def ctc_paddings(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+def ctc_paddings(rng: np.random.Generator, n: int, c: int, **shape: int) -> list[np.ndarray]:
     """optax's CTC arguments: logits, logit paddings, labels, label paddings (1.0 = padded)."""
-    logits, labels, frames, lengths = _ctc_rows(rng, n, c)
+    logits, labels, frames, lengths = _ctc_rows(rng, n, c, **shape)
     logit_pad = (np.arange(logits.shape[1]) >= frames[:, None]).astype(np.float64)
     label_pad = (np.arange(labels.shape[1]) >= lengths[:, None]).astype(np.float64)
     return [logits, logit_pad, labels, label_pad]
 
 
-def ctc_lengths(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+def ctc_lengths(rng: np.random.Generator, n: int, c: int, **shape: int) -> list[np.ndarray]:
     """torch's CTC arguments: log-probabilities ``[T, B, K]``, targets, input and target lengths."""
-    logits, labels, frames, lengths = _ctc_rows(rng, n, c)
+    logits, labels, frames, lengths = _ctc_rows(rng, n, c, **shape)
     log_probs = np.ascontiguousarray(np.moveaxis(log_softmax(logits, axis=-1), 0, 1))
     return [log_probs, labels, frames.astype(np.int64), lengths.astype(np.int64)]
 

@@ -10,6 +10,8 @@ synchronisation) and measures peak extra memory where the library reports it.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +78,61 @@ class Mode:
             return torch.compile(fn, fullgraph=True, dynamic=False, backend="inductor")
         return fn
 
+    # -- the training step ---------------------------------------------------------------
+    def can_train(self) -> bool:
+        """Whether this mode times value-and-gradient (JAX and torch; not NumPy or CuPy)."""
+        return self.peer_lib in ("jax", "torch") and self.backend != "cupy"
+
+    def prepare_grad(self, args: list[Any], grad_args: tuple[int, ...], *, peer: bool) -> None:
+        """Mark the differentiated torch inputs ``requires_grad`` (JAX needs nothing)."""
+        if get_backend(self.peer_backend if peer else self.backend).module != "torch":
+            return
+        for i in grad_args:
+            if not args[i].is_floating_point():
+                raise TypeError(f"argument {i} ({args[i].dtype}) cannot be differentiated")
+            args[i].requires_grad_(True)
+
+    def train_step(
+        self, fn: Callable[..., Any], grad_args: tuple[int, ...], *, peer: bool
+    ) -> Callable[..., Any]:
+        """Value and gradient of ``sum(fn(*args))`` in the differentiated arguments.
+
+        JAX: ``jax.jit(jax.value_and_grad(...))`` on both sides.  torch: the
+        forward, ``backward()`` (the gradients reset to ``None`` first, as
+        ``optimizer.zero_grad()`` does) and the gradients; under
+        ``"inductor"`` the xlosses side's forward and sum are compiled
+        (``fullgraph=True``), AOTAutograd compiling its backward.  A loss with
+        several outputs is differentiated through its first.
+        """
+        lib = get_backend(self.peer_backend if peer else self.backend).module
+
+        def first(out: Any) -> Any:
+            return out[0] if isinstance(out, tuple | list) else out
+
+        if lib == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            return jax.jit(jax.value_and_grad(lambda *a: jnp.sum(first(fn(*a))), argnums=grad_args))
+        if lib != "torch":
+            raise NotImplementedError(f"no training step on {lib}")
+
+        def loss(*a: Any) -> Any:
+            out = first(fn(*a))
+            return out.sum() if out.ndim else out
+
+        if self.compile == "inductor" and not peer:
+            loss = self.wrap(loss, peer=False)
+
+        def step(*a: Any) -> Any:
+            for i in grad_args:
+                a[i].grad = None
+            value = loss(*a)
+            value.backward()
+            return value.detach(), tuple(a[i].grad for i in grad_args)
+
+        return step
+
     def sync(self, out: Any, *, peer: bool) -> None:
         lib = get_backend(self.peer_backend if peer else self.backend).module
         if lib == "jax":
@@ -100,8 +157,8 @@ class Mode:
         NumPy: ``tracemalloc`` (NumPy reports its buffers to it).  JAX: the
         compiled program's temporary buffers plus its output
         (``memory_analysis``).  torch/CuPy on a GPU: the allocator's peak
-        statistics.  ``None`` where nothing reliable is available (torch on
-        the CPU).
+        statistics.  torch on the CPU: the allocations and frees the profiler
+        records during the call (``profile_memory=True``), summed in order.
         """
         lib = get_backend(self.peer_backend if peer else self.backend).module
         if lib == "numpy":
@@ -121,6 +178,8 @@ class Mode:
                 return int(ma.temp_size_in_bytes + ma.output_size_in_bytes)
             except Exception:
                 return None
+        if lib == "torch" and not self.gpu:
+            return _torch_cpu_peak(fn, args)
         if lib == "torch" and self.gpu:
             import torch
 
@@ -135,6 +194,34 @@ class Mode:
         if lib == "cupy":
             return _cupy_peak(fn, args)
         return None
+
+
+def _torch_cpu_peak(fn: Callable[..., Any], args: list[Any]) -> int | None:
+    """Peak bytes allocated during one call on the CPU, from the profiler's memory events."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    for a in args:  # the previous step's gradients are freed outside the measured call
+        if isinstance(a, torch.Tensor) and a.requires_grad:
+            a.grad = None
+    # the profiler's C++ side logs each start and stop on stderr: silenced
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+                out = fn(*args)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    del out
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    now = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        now += e.nbytes()
+        peak = max(peak, now)
+    return peak
 
 
 def _cupy_peak(fn: Callable[..., Any], args: list[Any]) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .runner import Record
 
-__all__ = ["TARGETS", "environment", "format_table", "plot", "write_json"]
+__all__ = ["TARGETS", "environment", "format_table", "plot", "plot_against_size", "write_json"]
 
 # Targets of the ratio xlosses / peer (median, same run), per mode, as
 # (per-call-overhead sizes < 10_000 elements, large sizes >= 1_000_000 elements).
@@ -54,10 +54,19 @@ def _mem(b: int | None, ref: int) -> str:
     return "-" if b is None or not ref else f"{b / ref:.2f}×"
 
 
+def _size(r: Record) -> str:
+    return f"{r.rows}x{r.classes}" + (f" {r.shape}" if r.shape else "")
+
+
+def _panel(r: Record) -> str:
+    return r.mode if r.step == "forward" else f"{r.mode} {r.step}"
+
+
 def format_table(records: Sequence[Record]) -> str:
     """A fixed-width table; ratios above the mode's target are marked ``!``."""
     head = (
         "mode",
+        "step",
         "loss",
         "size",
         "dtype",
@@ -72,17 +81,16 @@ def format_table(records: Sequence[Record]) -> str:
     rows = [head]
     for r in records:
         if r.error:
-            rows.append(
-                (r.mode, r.loss, f"{r.rows}x{r.classes}", r.dtype, "ERROR", r.error, *[""] * 5)
-            )
+            rows.append((r.mode, r.step, r.loss, _size(r), r.dtype, "ERROR", r.error, *[""] * 5))
             continue
         t = target(r.mode, r.rows * r.classes)
         mark = "" if r.ratio is None or t is None or r.ratio <= t else " !"
         rows.append(
             (
                 r.mode,
+                r.step,
                 r.loss,
-                f"{r.rows}x{r.classes}",
+                _size(r),
                 r.dtype,
                 _t(r.xlosses_s),
                 _t(r.peer_s),
@@ -143,6 +151,28 @@ def write_json(path: Path, records: Sequence[Record], extra: dict[str, Any]) -> 
     path.write_text(json.dumps(data, indent=1, default=str))
 
 
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend, or None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def _save(plt: Any, fig: Any, axes: Any, used: int, path: Path) -> bool:
+    """The unused panels hidden, the figure written to ``path`` and closed."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot(path: Path, records: Sequence[Record]) -> bool:
     """One panel per mode: each loss's ratio, a dot per problem size; False without matplotlib.
 
@@ -150,15 +180,11 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
     the ratio on a log axis, the dots coloured by size (rows × classes) and
     shaped by dtype, with the mode's large-size target as a dashed line.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return False
     ok = [r for r in records if r.ratio is not None]
-    modes = list(dict.fromkeys(r.mode for r in ok))
+    modes = list(dict.fromkeys(_panel(r) for r in ok))
     if not modes:
         return False
     sizes = sorted({(r.rows, r.classes) for r in ok}, key=lambda s: (s[0] * s[1], s))
@@ -171,7 +197,7 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
         )
     )
     marker = dict(zip(dtypes, "osD^v<>", strict=False))
-    most = max(len({r.loss for r in ok if r.mode == m}) for m in modes)
+    most = max(len({r.loss for r in ok if _panel(r) == m}) for m in modes)
     cols = min(2, len(modes))
     nrows = (len(modes) + cols - 1) // cols
     fig, axes = plt.subplots(
@@ -182,7 +208,7 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
         constrained_layout=True,
     )
     for ax, mode in zip(axes.flat, modes, strict=False):
-        rs = [r for r in ok if r.mode == mode]
+        rs = [r for r in ok if _panel(r) == mode]
         losses = list(dict.fromkeys(r.loss for r in rs))
         row = {loss: i for i, loss in enumerate(losses)}
         for size in sizes:
@@ -201,7 +227,7 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
                         marker=marker.get(dt, "o"),
                         label=label,
                     )
-        large = TARGETS.get(mode, (None, None))[1]
+        large = TARGETS.get(mode.split()[0], (None, None))[1]
         if large is not None:
             ax.axvline(large, color="k", ls="--", lw=0.8, label=f"target {large:g}")
         ax.axvline(1.0, color="grey", lw=0.5)
@@ -212,9 +238,48 @@ def plot(path: Path, records: Sequence[Record]) -> bool:
         ax.set_title(mode)
         ax.set_xlabel("time xlosses / peer")
         ax.legend(fontsize=6, loc="best")
-    for ax in list(axes.flat)[len(modes) :]:
-        ax.axis("off")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, axes, len(modes), path)
+
+
+def plot_against_size(path: Path, records: Sequence[Record]) -> bool:
+    """One panel per mode and step: each loss's ratio against the problem's size.
+
+    The size is the number of elements of the main input (``rows × classes``;
+    the logits of CTC, Dice and the embeddings), both axes logarithmic, a line
+    per loss and dtype; the mode's targets are dashed.  Drawn only where some
+    loss was timed at two sizes or more; False without matplotlib.
+    """
+    plt = _pyplot()
+    if plt is None:
+        return False
+    ok = [r for r in records if r.ratio is not None]
+    lines: dict[tuple[str, str, str], list[tuple[int, float]]] = {}
+    for r in ok:
+        lines.setdefault((_panel(r), r.loss, r.dtype), []).append((r.rows * r.classes, r.ratio))
+    panels = list(dict.fromkeys(k[0] for k, pts in lines.items() if len(pts) > 1))
+    if not panels:
+        return False
+    cols = min(2, len(panels))
+    nrows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(
+        nrows, cols, figsize=(7.5 * cols, 4.5 * nrows), squeeze=False, constrained_layout=True
+    )
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        keys = [k for k in lines if k[0] == panel and len(lines[k]) > 1]
+        for _, loss, dtype in keys:
+            pts = sorted(lines[(panel, loss, dtype)])
+            ax.plot(*zip(*pts, strict=True), marker="o", ms=3, lw=0.8, label=f"{loss} {dtype}")
+        small, large = TARGETS.get(panel.split()[0], (None, None))
+        for t, x in ((small, SMALL), (large, LARGE)):
+            if t is not None:
+                ax.axhline(t, color="k", ls="--", lw=0.6)
+                ax.annotate(f"target {t:g}", (x, t), fontsize=6)
+        ax.axhline(1.0, color="grey", lw=0.5)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(panel)
+        ax.set_xlabel("elements of the main input")
+        ax.set_ylabel("time xlosses / peer")
+        if len(keys) <= 16:
+            ax.legend(fontsize=6, loc="best")
+    return _save(plt, fig, axes, len(panels), path)

@@ -27,6 +27,8 @@ class Record:
     classes: int
     dtype: str
     peer: str
+    step: str = "forward"  # or "grad": value and gradient (the training step)
+    shape: str = ""  # the builder's shape options ("frames=200 labels=40")
     xlosses_s: float | None = None
     peer_s: float | None = None
     ratio: float | None = None  # median of the paired (same repeat) ratios
@@ -122,21 +124,48 @@ def run_case(
     min_sample_s: float,
     memory: bool,
     seed: int = 0,
+    step: str = "forward",
+    shape: dict[str, int] | None = None,
 ) -> Record:
-    """Time ``case`` on ``mode`` for a ``rows × classes`` problem."""
+    """Time ``case`` on ``mode`` for a ``rows × classes`` problem.
+
+    ``step="grad"`` times value and gradient (:meth:`Mode.train_step`) of the
+    case's differentiated arguments on both sides; ``shape`` holds the
+    builder's options (CTC frames and labels).
+    """
     peer = case.peers.get(mode.peer_lib)
-    rec = Record(mode.name, case.name, rows, classes, dtype, peer.name if peer else "")
+    shape = shape or {}
+    rec = Record(
+        mode.name,
+        case.name,
+        rows,
+        classes,
+        dtype,
+        peer.name if peer else "",
+        step=step,
+        shape=" ".join(f"{k}={v}" for k, v in shape.items()),
+    )
     if peer is None:
         rec.error = f"no {mode.peer_lib} peer"
         return rec
-    data = case.make(np.random.default_rng(seed), rows, classes)
+    data = case.make(np.random.default_rng(seed), rows, classes, **shape)
     try:
         xs = mode.convert(data, dtype, peer=False)
         ps = mode.convert(data, dtype, peer=True)
         del data
         kw = case.kwargs
-        xl = mode.wrap(lambda *a: case.fn(*a, **kw), peer=False)
-        pf = mode.wrap(peer.make(), peer=True)
+
+        def xfn(*a: Any) -> Any:
+            return case.fn(*a, **kw)
+
+        if step == "grad":
+            mode.prepare_grad(xs, case.differentiated, peer=False)
+            mode.prepare_grad(ps, case.differentiated, peer=True)
+            xl = mode.train_step(xfn, case.differentiated, peer=False)
+            pf = mode.train_step(peer.make(), case.differentiated, peer=True)
+        else:
+            xl = mode.wrap(xfn, peer=False)
+            pf = mode.wrap(peer.make(), peer=True)
         rec.logits_bytes = _nbytes(xs[case.logits_arg])
         out_x, out_p = xl(*xs), pf(*ps)  # warm-up (and compilation)
         mode.sync(out_x, peer=False)

@@ -120,9 +120,34 @@ def classification_figure() -> bytes:
     return buf.getvalue()
 
 
+TRAINING_RUN = ROOT / "docs" / "data" / "training-step.json"
+
+
+def training_figure(path: Path = TRAINING_RUN) -> bytes | None:
+    """The training-step run of ``docs/performance.md`` (``python -m benchmarks --step
+    forward,grad --training``, its JSON kept in ``docs/data/``): each loss's ratio
+    xlosses / peer against the problem's size, a panel per mode and step."""
+    import json
+    import tempfile
+
+    from benchmarks.report import plot_against_size
+    from benchmarks.runner import Record
+
+    if not path.exists():
+        return None
+    records = [Record(**r) for r in json.loads(path.read_text())["records"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "training.png"
+        return png.read_bytes() if plot_against_size(png, records) else None
+
+
 def figures() -> dict[str, bytes]:
     """``{site path: PNG}`` of every picture the documentation shows."""
-    return {"images/classification.png": classification_figure()}
+    out = {"images/classification.png": classification_figure()}
+    training = training_figure()
+    if training is not None:
+        out["images/training-ratio-vs-size.png"] = training
+    return out
 
 
 if __name__ == "__main__":

@@ -58,6 +58,54 @@ def test_a_mode_skips_losses_without_its_peer(tmp_path):
     assert [r["loss"] for r in recs] == ["squared_error"]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")
+def test_training_step_mode(tmp_path):
+    """``--step grad``: value and gradient on both sides, agreeing; NumPy stays forward-only."""
+    rc, recs = _run(
+        tmp_path,
+        "--backends",
+        "torch",
+        "--step",
+        "forward,grad",
+        "--losses",
+        "softmax_cross_entropy,triplet_margin_loss",
+        "--repeats",
+        "1",
+        "--min-time",
+        "0.0001",
+        "--no-memory",
+    )
+    assert rc == 0
+    got = [(r["mode"], r["step"], r["loss"]) for r in recs]
+    assert got == [
+        ("torch", "forward", "softmax_cross_entropy"),
+        ("torch", "grad", "softmax_cross_entropy"),
+        ("torch", "forward", "triplet_margin_loss"),
+        ("torch", "grad", "triplet_margin_loss"),
+    ]
+    for r in recs:
+        assert r["error"] == "" and r["max_rel_diff"] < 1e-3, r
+    assert not available_modes(["numpy"])[0].can_train()
+
+
+def test_training_sizes_build():
+    """Each family's training sizes: CTC's frames and labels reach the builder."""
+    import numpy as np
+
+    from benchmarks.training import training_problems
+
+    by_name = {c.name: c for c in CASES}
+    ctc = training_problems(by_name["ctc_loss"])
+    assert [p.describe() for p in ctc][-1] == "4000x64 frames=500 labels=100"
+    logits, _, labels, label_pad = by_name["ctc_loss"].make(
+        np.random.default_rng(0), 3200, 64, frames=200, labels=40
+    )
+    assert logits.shape == (16, 200, 64) and labels.shape == (16, 40)
+    assert (label_pad.sum(-1) <= 20).all()
+    lm = training_problems(by_name["functional.cross_entropy"])[-1]
+    assert (lm.rows, lm.classes, lm.dtypes) == (8192, 32768, ("float32", "bfloat16"))
+
+
 def test_every_public_loss_has_a_case():
     """Core and functional losses (the torch/keras adapters wrap them and are not timed)."""
     cased = {c.name.split("[")[0] for c in CASES}

@@ -360,6 +360,35 @@ def test_no_one_hot_in_integer_label_ce():
     assert len(full) <= 2, full
 
 
+def test_poly1_custom_jvp_matches_generic_body():
+    """JAX's closed-form derivative of the soft-label Poly-1 cross-entropy (a custom JVP)
+    against automatic differentiation of the generic body: values, gradients in logits
+    and labels, a mask, a jvp and a second derivative, under one ``jax.jit``."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)  # as the other float64 JAX tests
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(3.0 * rng.standard_normal((3, 5)))
+    y = jnp.asarray(rng.dirichlet(np.ones(5), 3))
+    mask = jnp.asarray(rng.random((3, 5)) < 0.8).at[:, 0].set(True)
+
+    def parts(x, y):
+        def loss(x, y):
+            return xlosses.poly_loss_cross_entropy(x, y, epsilon=1.5, where=mask)
+
+        total = lambda x, y: jnp.sum(loss(x, y) ** 2)  # noqa: E731
+        hess = jax.hessian(lambda x: jnp.sum(loss(x, y)))(x)
+        tangent = jax.jvp(lambda x: loss(x, y), (x,), (y,))[1]
+        return loss(x, y), jax.grad(total, argnums=(0, 1))(x, y), hess, tangent
+
+    fast = jax.jit(parts)(x, y)
+    with xlosses.generic_only():
+        slow = jax.jit(parts)(x, y)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 

@@ -277,6 +277,20 @@ def test_torch_fused_kernel_fast_path_equals_generic(kind):
     (value, grad), (value_g, grad_g) = results
     np.testing.assert_allclose(value, value_g, rtol=1e-12)
     np.testing.assert_allclose(grad, grad_g, rtol=1e-12, atol=1e-15)
+    # xlosses.functional's form hands its reduction to the kernel (multi_margin_reduced,
+    # multilabel_margin_reduced): the generic body's per-example core and reduce
+    import xlosses.functional as XF
+
+    for reduction in ("mean", "sum", "none"):
+        got = []
+        for generic in (False, True):
+            with xlosses.generic_only() if generic else contextlib.nullcontext():
+                x = x0.clone().requires_grad_(True)
+                out = getattr(XF, kind)(x, t, reduction=reduction, **kwargs)
+                (gx,) = torch.autograd.grad(out.sum(), (x,))
+                got.append((out.detach().numpy(), gx.numpy()))
+        np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-12)
+        np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12, atol=1e-15)
 
 
 # -- Keras' squared and categorical hinge (issue #22) ----------------------------------------

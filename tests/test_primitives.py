@@ -431,6 +431,18 @@ def test_safe_logaddexp_fast_path_equals_generic_body(backend):
         ga, gb = backend.grad(lambda p, q: _ops.safe_logaddexp(p, q, xp=backend.xp), pair, [0, 1])
         np.testing.assert_array_equal(backend.to_numpy(ga), [0.5])
         np.testing.assert_array_equal(backend.to_numpy(gb), [0.5])
+        # JAX attaches the derivative written out (safe_logaddexp_jvp): the generic body's
+        # gradients at every pair without a NaN, ties and infinities included
+        ok = ~(np.isnan(a) | np.isnan(b))
+        ok_pair = [backend.asarray(v[ok], "float64") for v in (a, b)]
+        grads = []
+        for generic in (False, True):
+            with xlosses.generic_only() if generic else contextlib.nullcontext():
+                g = backend.grad(
+                    lambda p, q: _ops.safe_logaddexp(p, q, xp=backend.xp), ok_pair, [0, 1]
+                )
+            grads.append([backend.to_numpy(v) for v in g])
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("unread", ["finite", "nan", "inf", "none"])

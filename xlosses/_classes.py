@@ -22,6 +22,7 @@ __all__ = [
     "class_weights",
     "integer_label_setup",
     "namespace_with_weights",
+    "soft_label_setup",
     "soft_log_probs",
     "weights_along",
 ]
@@ -33,6 +34,21 @@ def axis_arg(axes: tuple[int, ...]) -> int | tuple[int, ...]:
     return axes[0] if len(axes) == 1 else axes
 
 
+def soft_label_setup(
+    logits: Array, labels: Array, axis: Any, where: Array, xp: Any
+) -> tuple[Array, Array, Any, Any, Array]:
+    """Checks and casts of the probability-label softmax losses.
+
+    Returns ``(logits, labels, axis, out_dtype, mask)``: the logits and labels in
+    the compute dtype, the class axes as a reduction argument, the mask expanded.
+    """
+    x, dtype = _floating(xp, logits)
+    broadcast_shapes(logits=logits.shape, labels=labels.shape)
+    axes = normalize_axes(tuple(range(x.ndim)) if axis is None else axis, x.ndim)
+    mask = where_mask(where, x.shape, axes, xp=xp)
+    return x, cast(labels, x.dtype, xp=xp), axis_arg(axes), dtype, mask
+
+
 def soft_log_probs(
     logits: Array, labels: Array, axis: Any, where: Array, xp: Any
 ) -> tuple[Array, Array, Any, Any, Array]:
@@ -41,12 +57,7 @@ def soft_log_probs(
     Returns ``(log_probs, labels, axis, out_dtype, mask)`` where masked-out log
     probabilities are 0 (so that ``labels * log_probs`` is safe to sum).
     """
-    x, dtype = _floating(xp, logits)
-    broadcast_shapes(logits=logits.shape, labels=labels.shape)
-    axes = normalize_axes(tuple(range(x.ndim)) if axis is None else axis, x.ndim)
-    mask = where_mask(where, x.shape, axes, xp=xp)
-    ax = axis_arg(axes)
-    y = cast(labels, x.dtype, xp=xp)
+    x, y, ax, dtype, mask = soft_label_setup(logits, labels, axis, where, xp)
     logp = log_softmax(x, axis=ax, where=mask, xp=xp)
     if mask is not None:
         logp = xp.where(mask, logp, 0.0)

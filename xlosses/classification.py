@@ -23,6 +23,7 @@ from ._classes import (
     class_weights,
     integer_label_setup,
     namespace_with_weights,
+    soft_label_setup,
     soft_log_probs,
     weights_along,
 )
@@ -35,7 +36,7 @@ from ._ops import (
     log_softmax,
     log_softmax_pair,
     logsumexp,
-    poly1_sum,
+    poly1_cross_entropy,
     sigmoid_cross_entropy,
     sigmoid_focal_powers,
     soft_label_cross_entropy,
@@ -437,9 +438,9 @@ def poly_loss_cross_entropy(
         )
         ce = integer_label_ce(x, labels, axis=ax, mask=mask, xp=xp)  # = -log p_t (0 in empty rows)
         return cast(ce - epsilon * xp.expm1(-ce), dtype, xp=xp)
-    logp, y, ax, dtype, mask = soft_log_probs(logits, labels, axis, where, xp)
+    x, y, ax, dtype, mask = soft_label_setup(logits, labels, axis, where, xp)
     # -Σ y·log p + ε·Σ y·(1 - p) in one reduction; masked-out log p are 0, so are their 1 - p
-    return cast(poly1_sum(logp, y, epsilon, axis=ax, xp=xp), dtype, xp=xp)
+    return cast(poly1_cross_entropy(x, y, mask, epsilon, axis=ax, xp=xp), dtype, xp=xp)
 
 
 # -- softmax focal losses, generalized cross-entropy, distillation ------------------------

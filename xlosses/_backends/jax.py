@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .._dispatch import BackendInfo, implements, register_backend
-from .._ops import control, logspace, norms, piecewise
+from .._ops import control, entropy, logspace, norms, piecewise
 
 NAMESPACES = ("jax.numpy",)
 
@@ -263,4 +263,79 @@ def _linear_ce_vjp(plan: Any, xp: Any) -> Any:
 
     fn.defvjp(fwd, bwd)
     _LINEAR_CE[plan] = fn
+    return fn
+
+
+# -- Poly-1 cross-entropy: its closed-form derivative as a custom JVP ------------------------
+
+
+@jax_version(entropy.poly1_cross_entropy)
+def poly1_cross_entropy(x: Any, y: Any, mask: Any, epsilon: float, *, axis: Any, xp: Any) -> Any:
+    """The generic body with :func:`xlosses._ops.entropy.poly1_cross_entropy_jvp` as its
+    ``jax.custom_jvp`` (reverse mode transposes it; higher orders differentiate it): XLA's
+    gradient of the generic body costs 2-4 times more at 4096 x 1000.  One per option set."""
+    if not isinstance(epsilon, (int, float)):
+        return NotImplemented
+    return _poly1_jvp(float(epsilon), axis, xp)(x, y, mask)
+
+
+_POLY1: dict[Any, Any] = {}
+
+
+def _poly1_jvp(epsilon: float, axis: Any, xp: Any) -> Any:
+    key = (epsilon, axis, xp)
+    fn = _POLY1.get(key)
+    if fn is not None:
+        return fn
+    jax = _jax()
+    SymbolicZero = jax.custom_derivatives.SymbolicZero
+
+    @jax.custom_jvp
+    def fn(x: Any, y: Any, mask: Any) -> Any:
+        return entropy.poly1_cross_entropy.generic(x, y, mask, epsilon, axis=axis, xp=xp)
+
+    def jvp(primals: Any, tangents: Any) -> Any:
+        x, y, mask = primals
+        dx, dy, _ = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+        return entropy.poly1_cross_entropy_jvp(x, y, mask, dx, dy, epsilon, axis=axis, xp=xp)
+
+    fn.defjvp(jvp, symbolic_zeros=True)
+    _POLY1[key] = fn
+    return fn
+
+
+# -- log-sum-exp of two terms: its derivative as a custom JVP ---------------------------------
+
+
+@jax_version(logspace.safe_logaddexp)
+def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
+    """The generic body with :func:`xlosses._ops.logspace.safe_logaddexp_jvp` as its
+    ``jax.custom_jvp``: reverse mode through the body's ``maximum``, ``minimum`` and
+    ``where`` keeps their masks and intermediate values, the rule two weights (the CTC
+    recursion's ``jit(value_and_grad)`` from 1.3-1.8 times optax's to about 1.0)."""
+    if not (hasattr(a, "shape") and hasattr(b, "shape")):
+        return NotImplemented  # a Python number: the generic body
+    return _safe_logaddexp_jvp()(a, b)
+
+
+_LOGADDEXP: list[Any] = []
+
+
+def _safe_logaddexp_jvp() -> Any:
+    if _LOGADDEXP:
+        return _LOGADDEXP[0]
+    jax = _jax()
+    jnp = _jnp()
+    SymbolicZero = jax.custom_derivatives.SymbolicZero
+
+    @jax.custom_jvp
+    def fn(a: Any, b: Any) -> Any:
+        return logspace.safe_logaddexp.generic(a, b, xp=jnp)
+
+    def jvp(primals: Any, tangents: Any) -> Any:
+        ta, tb = (None if isinstance(t, SymbolicZero) else t for t in tangents)
+        return logspace.safe_logaddexp_jvp(*primals, ta, tb, xp=jnp)
+
+    fn.defjvp(jvp, symbolic_zeros=True)
+    _LOGADDEXP.append(fn)
     return fn

@@ -20,6 +20,8 @@ __all__ = [
     "focal_power",
     "label_cross_entropy",
     "label_log_softmax_pair",
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_jvp",
     "poly1_sum",
     "sigmoid_cross_entropy",
     "sigmoid_focal_parts",
@@ -96,6 +98,72 @@ def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Axis, xp: Any) -> Any:
     :func:`one_minus_exp` gives ``1 - p`` to full relative precision as ``p -> 1``.
     """
     return xp.sum(y * (epsilon * one_minus_exp(logp, xp=xp) - logp), axis=axis)
+
+
+def _masked_log_softmax(x: Any, mask: Any, *, axis: Axis, xp: Any) -> Any:
+    logp = log_softmax(x, axis=axis, where=mask, xp=xp)
+    return logp if mask is None else xp.where(mask, logp, 0.0)
+
+
+@accelerated
+def poly1_cross_entropy(x: Any, y: Any, mask: Any, epsilon: float, *, axis: Axis, xp: Any) -> Any:
+    r"""The soft-label Poly-1 cross-entropy of logits ``x``: :func:`poly1_sum` of
+    ``log_softmax(x)`` over the entries ``mask`` keeps (all where ``mask`` is None).
+
+    Its derivative is :func:`poly1_cross_entropy_jvp`, which a backend may attach
+    as the function's own (JAX: ``jax.custom_jvp``): automatic differentiation of
+    this body goes through ``expm1`` and ``log_softmax`` and costs XLA:CPU 2-4
+    times the forward pass more than the closed form.
+    """
+    return poly1_sum(_masked_log_softmax(x, mask, axis=axis, xp=xp), y, epsilon, axis=axis, xp=xp)
+
+
+def poly1_cross_entropy_jvp(
+    x: Any,
+    y: Any,
+    mask: Any,
+    dx: Any,
+    dy: Any,
+    epsilon: float,
+    *,
+    axis: Axis,
+    xp: Any,
+) -> tuple[Any, Any]:
+    r"""Value and directional derivative of :func:`poly1_cross_entropy`.
+
+    With ``p = softmax(x)`` over the kept entries (``p = 0``, ``y`` taken as 0
+    elsewhere), ``S_y = Σ y`` and ``S_yp = Σ y·p``,
+
+    .. math::
+        \frac{\partial \ell}{\partial x} = p\,(S_y + \epsilon S_{yp}) - y\,(1 + \epsilon p),
+        \qquad
+        \frac{\partial \ell}{\partial y} = \epsilon (1 - p) - \log p
+
+    (0 at masked-out entries).  ``dx`` or ``dy`` may be None (a tangent known to
+    be zero).  The tangent is linear in ``(dx, dy)`` and written with the
+    standard's functions, so that reverse mode (its transpose) and derivatives
+    of any order follow.
+    """
+    logp = _masked_log_softmax(x, mask, axis=axis, xp=xp)
+    q = one_minus_exp(logp, xp=xp)  # 1 - p, exact as p -> 1 (0 where masked out)
+    dual = epsilon * q - logp  # ∂ℓ/∂y
+    value = xp.sum(y * dual, axis=axis)
+    tangent = None
+    if dx is not None:
+        p = xp.exp(logp)
+        yk = y if mask is None else xp.where(mask, y, 0.0)
+        if mask is not None:
+            p = xp.where(mask, p, 0.0)
+        s_y = xp.sum(yk, axis=axis, keepdims=True)
+        s_yp = xp.sum(yk * p, axis=axis, keepdims=True)
+        grad = p * (s_y + epsilon * s_yp) - yk * (1.0 + epsilon * p)
+        tangent = xp.sum(grad * dx, axis=axis)
+    if dy is not None:
+        t_y = xp.sum(dual * dy, axis=axis)
+        tangent = t_y if tangent is None else tangent + t_y
+    if tangent is None:
+        tangent = xp.zeros_like(value)
+    return value, tangent
 
 
 @accelerated

@@ -28,6 +28,7 @@ __all__ = [
     "safe_log",
     "safe_log1m",
     "safe_logaddexp",
+    "safe_logaddexp_jvp",
     "sigmoid",
     "softmax",
     "softmax_parts",
@@ -214,10 +215,42 @@ def safe_logaddexp(a: Any, b: Any, *, xp: Any) -> Any:
     constantly (CTC with an exact ``log 0``): backends without automatic
     differentiation may use it, the others may not.
     """
+    hi, e = _logaddexp_parts(a, b, xp=xp)
+    return hi + xp.log1p(e)
+
+
+def _logaddexp_parts(a: Any, b: Any, *, xp: Any) -> tuple[Any, Any]:
+    """``(max(a, b), exp(min - max))`` of :func:`safe_logaddexp` (the exponential 0
+    unless both are finite)."""
     hi = xp.maximum(a, b)
     lo = xp.minimum(a, b)
     # both finite: the difference is safe; else the sum is the larger argument
     # (-inf, +inf, or NaN); the inner wheres keep inf - inf (and its warning) out
     finite = (lo > -xp.inf) & (hi < xp.inf)
     d = xp.where(finite, xp.where(finite, lo, 0.0) - xp.where(finite, hi, 0.0), -xp.inf)
-    return hi + xp.log1p(xp.exp(d))
+    return hi, xp.exp(d)
+
+
+def safe_logaddexp_jvp(a: Any, b: Any, ta: Any, tb: Any, *, xp: Any) -> tuple[Any, Any]:
+    r"""Value and directional derivative of :func:`safe_logaddexp` (its derivative
+    written out, for backends that attach it: JAX's ``custom_jvp``).
+
+    The smaller argument weighs ``s = u/(1 + u)`` with the generic body's own
+    ``u = exp(min - max)``, the larger ``1 - s``, and each ``1/2`` at a tie
+    (``-inf`` with ``-inf`` included): what differentiating the body's
+    ``maximum``/``minimum`` gives, to the last bit.  The tangent is
+    ``w_a·ta + w_b·tb``: reverse mode keeps the two weights of each call (the
+    CTC recursion calls it three times a frame) instead of the body's masks and
+    intermediate values.  ``ta`` or ``tb`` may be None (a tangent known to be zero).
+    """
+    hi, e = _logaddexp_parts(a, b, xp=xp)
+    value = hi + xp.log1p(e)
+    s = xp.where(a == b, 0.5, e / (1.0 + e))  # the weight of the smaller argument
+    a_hi = a > b
+    tangent = None
+    if ta is not None:
+        tangent = xp.where(a_hi, 1.0 - s, s) * ta
+    if tb is not None:
+        t_b = xp.where(a_hi, s, 1.0 - s) * tb
+        tangent = t_b if tangent is None else tangent + t_b
+    return value, xp.zeros_like(value) if tangent is None else tangent

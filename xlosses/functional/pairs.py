@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 from .. import embeddings as _embeddings
 from .. import margins as _margins
@@ -16,7 +17,10 @@ from .._checks import (
     check_option,
     check_same_shape,
 )
+from .._dispatch import accelerated
 from .._namespace import (
+    cast,
+    compute_dtype,
     namespace,
 )
 from .._reduce import REDUCTIONS
@@ -292,8 +296,29 @@ def multi_margin_loss(
             f"target shape {tuple(target.shape)} must be {tuple(input.shape[:-1])} for input "
             f"shape {tuple(input.shape)}: one class index per example"
         )
-    loss = _margins.multi_margin_loss(input, target, p=p, margin=margin, weight=weight)
-    return _finish(loss, reduction, dtype, xp)
+    check_option("p", p, (1, 2))
+    x = cast(input, compute_dtype(xp, dtype), xp=xp)
+    loss = multi_margin_reduced(
+        x, target, p=p, margin=margin, weight=weight, reduction=reduction, xp=xp
+    )
+    return cast(loss, dtype, xp=xp)
+
+
+@accelerated
+def multi_margin_reduced(
+    x: Array,
+    target: Array,
+    *,
+    p: int,
+    margin: float,
+    weight: Array | None,
+    reduction: str,
+    xp: Any,
+) -> Array:
+    """:func:`multi_margin_loss` of ``x`` in its compute dtype (shapes checked), reduced in
+    it: a backend whose kernel reduces (torch's) runs one call, and its autograd one node."""
+    loss = _margins.multi_margin_terms(x, target, p=p, margin=margin, weight=weight, xp=xp)
+    return _finish(loss, reduction, x.dtype, xp)
 
 
 def multilabel_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
@@ -335,13 +360,21 @@ def multilabel_margin_loss(input: Array, target: Array, reduction: str = "mean")
     ----------
     PyTorch documentation, ``torch.nn.MultiLabelMarginLoss``.
     """
-    xp, input, target = namespace(input=input, target=target)
+    xp, input, target = namespace(input=input, target=target, indices=("target",))
     check_option("reduction", reduction, REDUCTIONS)
-    dtype, _ = _input(input, xp)
+    dtype, work = _input(input, xp)
     _vector_or_matrix(input)
     check_integer(target, "target", xp=xp)
     check_same_shape(input=input.shape, target=target.shape)
-    return _finish(_margins.multilabel_margin_loss(input, target), reduction, dtype, xp)
+    x = cast(input, work, xp=xp)
+    return cast(multilabel_margin_reduced(x, target, reduction=reduction, xp=xp), dtype, xp=xp)
+
+
+@accelerated
+def multilabel_margin_reduced(x: Array, target: Array, *, reduction: str, xp: Any) -> Array:
+    """:func:`multilabel_margin_loss` of ``x`` in its compute dtype (shapes checked),
+    reduced in it (see :func:`multi_margin_reduced`)."""
+    return _finish(_margins.multilabel_margin_terms(x, target, xp=xp), reduction, x.dtype, xp)
 
 
 def _triplet(
