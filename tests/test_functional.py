@@ -67,16 +67,23 @@ def _jit(fn, kwargs):
 # -- drop-in signatures ---------------------------------------------------------------------
 
 
+# keyword-only options xlosses adds after torch's parameters (documented in the docstring)
+EXTENSIONS = {"linear_cross_entropy": ("z_loss", "logit_softcap", "chunk_size")}
+
+
 @pytest.mark.parametrize("name", F.__all__)
 def test_signature_is_torchs_without_deprecated_args(name):
-    ours = inspect.signature(getattr(F, name)).parameters
+    ours = list(inspect.signature(getattr(F, name)).parameters.values())
     theirs = inspect.signature(getattr(TF, name)).parameters
     want = [
         (p.name, p.default, p.kind)
         for p in theirs.values()
         if p.name not in ("size_average", "reduce")
     ]
-    assert [(p.name, p.default, p.kind) for p in ours.values()] == want
+    extra = ours[len(want) :]
+    assert [(p.name, p.default, p.kind) for p in ours[: len(want)]] == want
+    assert tuple(p.name for p in extra) == EXTENSIONS.get(name, ())
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in extra)
 
 
 def test_every_public_name_has_a_conformance_spec():
