@@ -306,7 +306,9 @@ def distillation_loss(
         student_logits=student_logits.shape, teacher_logits=teacher_logits.shape
     )
     ax = class_axis(axis, len(shape))
-    t = cast(teacher_logits, s.dtype, xp=xp)
+    # each softmax runs along the broadcast class axis (not the axis of a smaller input)
+    s = xp.broadcast_to(s, shape)
+    t = xp.broadcast_to(cast(teacher_logits, s.dtype, xp=xp), shape)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         check_floating(temperature, "temperature", xp=xp)
         ts = tuple(temperature.shape)

@@ -9,6 +9,7 @@ weight; "present" classes are a mask).  Class axis last.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -135,7 +136,8 @@ def lovasz_hinge_loss(
         m = _mask(xp, where, tuple(x.shape), "logits")
         errors = xp.where(m, errors, -xp.inf)  # sorted last, weight relu(-inf) = 0
         y = xp.where(m, y, 0.0)
-    rows = (x.shape[0], -1) if per_image else (1, -1)
+    pixels = math.prod(x.shape[1:])  # not -1: an empty batch has no size to infer
+    rows = (x.shape[0], pixels) if per_image else (1, x.shape[0] * pixels)
     loss = lovasz_rows(xp.reshape(errors, rows), xp.reshape(y, rows), hinge=True, xp=xp)
     return cast(loss if per_image else loss[0], dtype, xp=xp)
 

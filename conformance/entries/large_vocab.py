@@ -260,6 +260,9 @@ def _torch_module_spec() -> list[Spec]:
         if not isinstance(w, torch.Tensor):  # the float64 NumPy reference: what forward calls
             return xlosses.functional.linear_cross_entropy(x, w, y, **kw)
         b, cw = kw.get("linear_bias"), kw.get("weight")
+        for name, v in (("linear_bias", b), ("weight", cw)):
+            if v is not None and not isinstance(v, torch.Tensor):  # as the module's own
+                raise TypeError(f"{name} must be a tensor (a module's parameter or buffer)")
         m = modules[(b is not None, cw is not None, *key(kw))]
         params = {"linear.weight": w}
         if b is not None:
