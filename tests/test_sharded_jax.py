@@ -86,6 +86,11 @@ CROSS_BATCH: dict[str, tuple[Callable[[dict[str, Any], tuple[int, ...]], bool], 
         "of an example starts at the cumulative sum of the target lengths before it",
     ),
     "functional.ctc_loss": (_concatenated_targets, "as ctc_loss_from_lengths"),
+    "lovasz_softmax_loss": (
+        lambda variant, batch: not variant.get("per_image"),
+        "per_image=False (the default, smp's) ranks the errors of every pixel of the batch "
+        "together: one sort per class over the whole batch",
+    ),
 }
 
 # Specs whose function flattens several outputs into one array for the conformance
