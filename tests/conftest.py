@@ -73,8 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip: nothing is hidden, pytest reports the count) the cases of ``sweep``
-    tests beyond NumPy and torch."""
+    """Order the tests for the workers (longest files first), and deselect (not skip: nothing
+    is hidden, pytest reports the count) the cases of ``sweep`` tests beyond NumPy and torch."""
+    items.sort(key=_order)  # the workers' order (below); stable: each file keeps its order
     if config.getoption("--sweeps"):
         return
     keep, drop = [], []
@@ -91,3 +92,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+# -- scheduling over the workers (pytest-xdist) ------------------------------------------------
+#
+# Whole files go to one worker (module fixtures run once), except the per-spec quick
+# conformance tests, each its own unit: in one file they would keep one worker busy for most of
+# the run.  The longest files start first and the small units fill the gaps at the end.
+
+SPLIT = ("tests/test_conformance.py::test_quick_conformance[",)
+LONGEST_FIRST = (  # by their durations in a full run (pytest --durations=0), longest first
+    "test_sequence.py",
+    "test_sharded_jax.py",
+    "test_classification.py",
+    "test_functional.py",
+    "test_docs.py",
+    "test_embeddings.py",
+)
+
+
+def _order(item: pytest.Item) -> tuple[int, int]:
+    file = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    if item.nodeid.startswith(SPLIT):
+        return (2, 0)
+    if file in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(file))
+    return (1, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if nodeid.startswith(SPLIT) else super()._split_scope(nodeid)
+
+    config.option.loadscopereorder = False  # the collection's order (above), not the sizes
+    return Scheduling(config, log)

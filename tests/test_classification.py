@@ -167,6 +167,7 @@ def _grad_logits(backend, fn, x, *rest):
     return backend.to_numpy(backend.grad(lambda a, *r: fn(a, *r), [x, *rest], [0])[0])
 
 
+@pytest.mark.sweep  # extremes on every backend: the quick conformance's extremes check
 def test_extreme_logits_float32(backend):
     """Logits of ±1e4 in float32: exact values (derived by hand) and finite gradients."""
     x = backend.asarray(np.array([[1e4, -1e4], [-1e4, 1e4]]), "float32")
@@ -210,6 +211,7 @@ def test_focal_gradient_finite_any_gamma(backend, gamma):
         assert np.all(np.isfinite(g)), (gamma, yv, g)
 
 
+@pytest.mark.sweep  # extremes on every backend: the quick conformance's extremes check
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_low_precision_keeps_dtype_and_is_finite(backend, low):
     if low not in backend.dtypes:

@@ -323,6 +323,7 @@ def _all_losses(a, p, n, y, labels):
     }
 
 
+@pytest.mark.sweep  # extremes on every backend: the quick conformance's extremes check
 @pytest.mark.parametrize("low", ["float32", "float16", "bfloat16"])
 def test_extremes_finite_values_and_gradients(backend, low, rng):
     if low not in backend.dtypes:

@@ -290,6 +290,7 @@ def test_out_of_range_target_is_nan_when_compiled(backend):
 # -- numerics ------------------------------------------------------------------------------
 
 
+@pytest.mark.sweep  # extremes on every backend: the quick conformance's extremes check
 def test_extreme_logits_finite(backend):
     """Logits of ±1e4 in float32: exact values and finite input gradients."""
     x = backend.asarray(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]]), "float32")

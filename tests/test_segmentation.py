@@ -164,6 +164,7 @@ def test_probability_check(backend):
         assert np.all(np.isfinite(backend.to_numpy(out)))
 
 
+@pytest.mark.sweep  # extremes on every backend: the quick conformance's extremes check
 def test_extremes_and_low_precision(backend, rng):
     x, t = _inputs(rng, (2, 4), 3)
     for low, scale in (("float32", 1e4), ("float16", 6e4 / 3), ("bfloat16", 1e30)):

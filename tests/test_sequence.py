@@ -29,7 +29,8 @@ needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch not installed")
 def _skip_dask_sweep(backend):
     """The peer sweeps run on every backend but Dask, where each CTC call builds a graph of
     hundreds of tasks per frame (seconds per case).  Dask runs every CTC variant in
-    tests/test_dask.py (lazy, chunked, equal to NumPy) and the hand-derived tests here."""
+    tests/test_dask.py (lazy, chunked, equal to NumPy) and, with ``--sweeps``, the
+    hand-derived tests here."""
     if backend.name == "dask":
         pytest.skip("Dask: the peer sweep of the CTC variants runs in tests/test_dask.py")
 
@@ -97,6 +98,7 @@ def _grad0(backend, fn, args):
 # -- values: by hand and by enumeration -----------------------------------------------------
 
 
+@pytest.mark.sweep
 def test_hand_derived_two_frames(backend):
     """T = 2, blank 0: every alignment written out.
 
@@ -138,6 +140,7 @@ def test_hand_derived_two_frames(backend):
     np.testing.assert_allclose(backend.to_numpy(got), -np.log(0.5), rtol=1e-12)
 
 
+@pytest.mark.sweep
 @pytest.mark.parametrize("blank", [0, 2])
 def test_brute_force_enumeration(backend, dtype, rng, blank):
     b, t, k, n = 4, 5, 3, 3
@@ -210,6 +213,7 @@ def test_agrees_with_optax(backend, dtype, rng, case, batch):
         assert np.isfinite(loss[0]) and loss[0] > 9e4
 
 
+@pytest.mark.sweep
 @needs_optax
 @pytest.mark.parametrize("log_epsilon", [-1e5, -20.0])
 def test_gradients_agree_with_optax(backend, rng, log_epsilon):
@@ -241,8 +245,9 @@ def test_gradients_agree_with_optax(backend, rng, log_epsilon):
             return loss
         return loss + 0.01 * (backend.xp.sum(phi) + backend.xp.sum(emit)) / b
 
+    peer_grad = jax.jit(jax.grad(peer), static_argnums=1)  # eager optax dispatches op by op
     for tables in (False, True):
-        want = np.asarray(jax.grad(peer)(jnp.asarray(x), tables))
+        want = np.asarray(peer_grad(jnp.asarray(x), tables))
         got = _grad0(
             backend,
             lambda z, *r, tables=tables: ours(z, *r, tables=tables),
@@ -362,6 +367,7 @@ def test_gradients_agree_with_torch(backend, rng, zero_infinity):
         np.testing.assert_allclose(g[idx], fd[idx], atol=1e-7)
 
 
+@pytest.mark.sweep
 def test_impossible_alignments(backend):
     """torch semantics: +inf (or 0 with zero_infinity, with zero gradient); optax semantics:
     about -log_epsilon, finite gradient."""
@@ -666,6 +672,7 @@ def test_scan_under_shard_map_values_and_gradients(rng):
 # -- numerics ------------------------------------------------------------------------------------
 
 
+@pytest.mark.sweep
 def test_extreme_logits_float32(backend, rng):
     t, k, n = 5, 4, 2
     x, labels, label_len, frame_len = _random_batch(rng, 3, t, k, n)

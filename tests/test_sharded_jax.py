@@ -6,7 +6,7 @@ with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (8 CPU devices).
 The script builds a ``Mesh`` of the 8 devices with one axis, ``batch``, and
 for each entry of ``conformance.spec.all_specs()`` (so losses added later are
 covered without editing this file) and its first variant (every variant with
-``XLOSSES_SWEEPS=1``, ``nox -s sweeps``):
+``XLOSSES_SWEEPS=1``, ``nox -s sweeps``, which adds a 2-D batch and ``pmap``):
 
 ``jit``
     places every input whose leading axis is the batch with
@@ -19,7 +19,7 @@ covered without editing this file) and its first variant (every variant with
 ``shard_map``
     runs the loss per device on its shard with ``jax.shard_map`` and checks
     the gathered per-example values;
-``pmap``
+``pmap`` (sweeps)
     the same with ``jax.pmap`` over a leading device axis.
 
 A loss whose output is not per-example (it reduces over the batch) may
@@ -219,12 +219,15 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
                 which = f" output {i}" if len(case.want) > 1 else ""
                 rec["errors"].append(f"{what}:{which} value error {e:.2e}; {where}")
 
-    # the default test run checks each loss's first variant; XLOSSES_SWEEPS=1 every variant
+    # the default test run checks each loss's first variant at a 1-D batch under jit and
+    # shard_map; XLOSSES_SWEEPS=1 every variant, the 2-D batch of variant 0, and pmap
     sweeps = os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0")
     for vi, variant in enumerate(spec.variants if sweeps else spec.variants[:1]):
         ndims = {len(s) for s in spec.batch_shapes}  # the batch ranks the entry builds
-        shapes = [b for b in BATCH_SHAPES[: None if vi == 0 else 1] if len(b) in ndims]
-        for batch in shapes or BATCH_SHAPES[:1]:  # 2-D batches: variant 0 only
+        first = vi == 0 and sweeps
+        shapes = [b for b in BATCH_SHAPES[: None if first else 1] if len(b) in ndims]
+        shapes = shapes or list(BATCH_SHAPES[:1])  # 2-D batches: variant 0 only
+        for batch in shapes:
             where = f"variant {variant} batch {batch}"
             cross = _cross_batch(name, variant, batch)
             case = _Case(spec, variant, [vi, len(batch)], batch, fn)
@@ -275,8 +278,8 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
                 value("shard_map", jax.jit(sm)(*placed), case, where)
             except Exception as exc:
                 rec["errors"].append(f"shard_map: {type(exc).__name__}: {exc}; {where}")
-            if len(batch) > 1 or any(case.axes):
-                continue  # pmap once per loss, over a leading batch axis of the inputs
+            if not sweeps or len(batch) > 1 or any(case.axes):
+                continue  # pmap once per loss (sweeps), over a leading batch axis of the inputs
             try:
                 stacked = [
                     v if b is None else v.reshape(DEVICES, -1, *v.shape[1:])
