@@ -28,6 +28,7 @@ __all__ = [
     "check_same_shape",
     "floating_input",
     "normalize_axes",
+    "ranking_inputs",
 ]
 
 Shape = tuple[int | None, ...]
@@ -215,3 +216,47 @@ def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, wha
             f"{name} must lie in [0, {max_length}] ({what} has size {max_length}); "
             f"found values in [{bounds[0]}, {bounds[1]}]"
         )
+
+
+def ranking_inputs(
+    xp: Any,
+    scores: Any,
+    labels: Any,
+    where: Any = None,
+    segments: Any = None,
+    weights: Any = None,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The arguments of a ranking loss (rax's ``[..., list_size]`` convention), checked.
+
+    Returns ``(scores, labels, where, segments, weights, dtype)``: ``scores`` in its
+    compute dtype, ``labels`` and ``weights`` cast to it and broadcast to its shape,
+    ``where`` broadcast (``None`` stays ``None``), ``segments`` broadcast, and the output
+    dtype.  Masked items are *not* replaced here (see the losses).
+    """
+    x, dtype = floating_input(xp, scores, "scores")
+    if x.ndim < 1:
+        raise ValueError("scores must have shape [..., list_size], got a 0-d array")
+    shapes = {"scores": x.shape, "labels": labels.shape}
+    if where is not None:
+        if where.dtype != xp.bool:
+            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+        shapes["where"] = where.shape
+    if segments is not None:
+        shapes["segments"] = segments.shape
+    if weights is not None:
+        shapes["weights"] = weights.shape
+    if broadcast_shapes(**shapes) != tuple(x.shape):
+        raise ValueError(
+            "labels, where, segments and weights must broadcast to the scores' shape: "
+            + ", ".join(f"{k} shape {_fmt(v)}" for k, v in shapes.items())
+        )
+    shape = tuple(x.shape)
+
+    def full(a: Any) -> Any:
+        return a if a is None or tuple(a.shape) == shape else xp.broadcast_to(a, shape)
+
+    y = full(labels if labels.dtype == x.dtype else xp.astype(labels, x.dtype))
+    wt = None
+    if weights is not None:
+        wt = full(weights if weights.dtype == x.dtype else xp.astype(weights, x.dtype))
+    return x, y, full(where), full(segments), wt, dtype
