@@ -527,7 +527,9 @@ def _class_matrix(xp: Any, w: Array, name: str, e: Array) -> Array:
 def _class_cosines(
     xp: Any, embeddings: Array, labels: Array, weights: Array, name: str, batch: str = ""
 ) -> tuple[Array, Array, Any]:
-    """Cosines ``[..., C]`` of the embeddings with each class's row of ``weights``.
+    """Cosines ``[..., C]`` of the embeddings with each class's row of ``weights``, the mask of
+    valid labels (None: all valid; checked first, ``ValueError`` where a check runs) and the
+    output dtype.
 
     ``batch`` is ``"n, "`` where the embeddings need an axis of examples before ``dim``.
     """
@@ -542,8 +544,9 @@ def _class_cosines(
             f"labels shape {tuple(labels.shape)} must equal embeddings shape "
             f"{tuple(e.shape)} without its last axis"
         )
+    valid = _valid_labels(labels, w.shape[0], xp)
     cos = xp.matmul(_unit(e, xp), xp.matrix_transpose(_unit(w, xp)))
-    return cos, w, dtype
+    return cos, valid, dtype
 
 
 def _valid_labels(labels: Array, num_classes: int, xp: Any) -> Array | None:
@@ -554,11 +557,12 @@ def _valid_labels(labels: Array, num_classes: int, xp: Any) -> Array | None:
     return (labels >= 0) & (labels < num_classes)
 
 
-def _margin_softmax(cos: Array, labels: Array, target: Array, scale: float, xp: Any) -> Array:
+def _margin_softmax(
+    cos: Array, labels: Array, valid: Array | None, target: Array, scale: float, xp: Any
+) -> Array:
     """``-log softmax(scale·z)[label]`` with ``z`` the cosines, the label's replaced by
     ``target``; NaN for invalid labels."""
     num_classes = cos.shape[-1]
-    valid = _valid_labels(labels, num_classes, xp)
     idx = xp.arange(num_classes, device=_device(cos))
     is_label = xp.expand_dims(labels, axis=-1) == idx
     z = scale * xp.where(is_label, xp.expand_dims(target, axis=-1), cos)
@@ -643,14 +647,14 @@ def arcface_loss(
     xp, embeddings, labels, class_weights = namespace(
         embeddings=embeddings, labels=labels, class_weights=class_weights, indices=("labels",)
     )
-    cos, _, dtype = _class_cosines(xp, embeddings, labels, class_weights, "class_weights")
+    cos, valid, dtype = _class_cosines(xp, embeddings, labels, class_weights, "class_weights")
     c = clamp(_label_cosine(cos, labels, xp), lo=-1.0, hi=1.0, xp=xp)
     q = (1.0 - c) * (1.0 + c)
     nz = q > 0
     sin_t = xp.where(nz, xp.sqrt(xp.where(nz, q, 1.0)), 0.0)
     cm, sm = math.cos(margin), math.sin(margin)
     target = xp.where(c >= -cm, c * cm - sin_t * sm, c - margin * sm)
-    return cast(_margin_softmax(cos, labels, target, scale, xp), dtype, xp=xp)
+    return cast(_margin_softmax(cos, labels, valid, target, scale, xp), dtype, xp=xp)
 
 
 def cosface_loss(
@@ -708,9 +712,9 @@ def cosface_loss(
     xp, embeddings, labels, class_weights = namespace(
         embeddings=embeddings, labels=labels, class_weights=class_weights, indices=("labels",)
     )
-    cos, _, dtype = _class_cosines(xp, embeddings, labels, class_weights, "class_weights")
+    cos, valid, dtype = _class_cosines(xp, embeddings, labels, class_weights, "class_weights")
     target = _label_cosine(cos, labels, xp) - margin
-    return cast(_margin_softmax(cos, labels, target, scale, xp), dtype, xp=xp)
+    return cast(_margin_softmax(cos, labels, valid, target, scale, xp), dtype, xp=xp)
 
 
 def proxy_anchor_loss(
@@ -773,9 +777,8 @@ def proxy_anchor_loss(
     xp, embeddings, labels, proxies = namespace(
         embeddings=embeddings, labels=labels, proxies=proxies, indices=("labels",)
     )
-    cos, _, dtype = _class_cosines(xp, embeddings, labels, proxies, "proxies", "n, ")
+    cos, valid, dtype = _class_cosines(xp, embeddings, labels, proxies, "proxies", "n, ")
     num_classes = cos.shape[-1]
-    valid = _valid_labels(labels, num_classes, xp)
     idx = xp.arange(num_classes, device=_device(cos))
     is_pos = xp.expand_dims(labels, axis=-1) == idx  # [..., n, C]
     lp = softplus(logsumexp(-alpha * (cos - margin), axis=-2, where=is_pos, xp=xp), xp=xp)
