@@ -44,24 +44,24 @@ from .margins import (
     perceptron_loss,
 )
 from .metric_learning import (
-    arcface_loss,
     circle_loss,
     contrastive_loss,
-    cosface_loss,
     lifted_structure_loss,
     multi_similarity_loss,
-    proxy_anchor_loss,
     supervised_contrastive_loss,
 )
+from .metric_learning_proxies import arcface_loss, cosface_loss, proxy_anchor_loss
 from .ranking import (
-    approx_mrr_loss,
-    approx_ndcg_loss,
-    listmle_loss,
     margin_ranking_loss,
     pointwise_mse_loss,
     pointwise_sigmoid_loss,
-    poly1_softmax_loss,
     ranking_softmax_loss,
+)
+from .ranking_listwise import (
+    approx_mrr_loss,
+    approx_ndcg_loss,
+    listmle_loss,
+    poly1_softmax_loss,
     unique_softmax_loss,
 )
 from .ranking_pairwise import (

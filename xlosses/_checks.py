@@ -24,8 +24,10 @@ __all__ = [
     "check_integer",
     "check_label_range",
     "check_length_range",
+    "check_list_arguments",
     "check_option",
     "check_same_shape",
+    "check_topn",
     "floating_input",
     "normalize_axes",
     "ranking_inputs",
@@ -218,6 +220,38 @@ def check_length_range(lengths: Any, max_length: int, *, xp: Any, name: str, wha
         )
 
 
+def check_list_arguments(
+    xp: Any,
+    name: str,
+    scores: Any,
+    labels: Any,
+    where: Any = None,
+    segments: Any = None,
+    weights: Any = None,
+) -> None:
+    """``labels``, ``where`` (boolean), ``segments`` and ``weights`` (``None``: absent) must
+    broadcast to the shape of ``scores``, the argument called ``name``."""
+    shapes = {name: scores.shape, "labels": labels.shape}
+    if where is not None:
+        if where.dtype != xp.bool:
+            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+        shapes["where"] = where.shape
+    for key, a in (("segments", segments), ("weights", weights)):
+        if a is not None:
+            shapes[key] = a.shape
+    if broadcast_shapes(**shapes) != tuple(scores.shape):
+        raise ValueError(
+            f"{', '.join(k for k in shapes if k != name)} must broadcast to the shape of {name}: "
+            + ", ".join(f"{k} shape {_fmt(v)}" for k, v in shapes.items())
+        )
+
+
+def check_topn(topn: Any) -> None:
+    """``topn`` (a cut-off rank) is None or an int >= 0."""
+    if topn is not None and (not isinstance(topn, int) or isinstance(topn, bool) or topn < 0):
+        raise ValueError(f"topn must be None or an int >= 0, got {topn!r}")
+
+
 def ranking_inputs(
     xp: Any,
     scores: Any,
@@ -236,20 +270,7 @@ def ranking_inputs(
     x, dtype = floating_input(xp, scores, "scores")
     if x.ndim < 1:
         raise ValueError("scores must have shape [..., list_size], got a 0-d array")
-    shapes = {"scores": x.shape, "labels": labels.shape}
-    if where is not None:
-        if where.dtype != xp.bool:
-            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
-        shapes["where"] = where.shape
-    if segments is not None:
-        shapes["segments"] = segments.shape
-    if weights is not None:
-        shapes["weights"] = weights.shape
-    if broadcast_shapes(**shapes) != tuple(x.shape):
-        raise ValueError(
-            "labels, where, segments and weights must broadcast to the scores' shape: "
-            + ", ".join(f"{k} shape {_fmt(v)}" for k, v in shapes.items())
-        )
+    check_list_arguments(xp, "scores", x, labels, where, segments, weights)
     shape = tuple(x.shape)
 
     def full(a: Any) -> Any:

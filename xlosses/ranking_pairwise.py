@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._checks import check_option, ranking_inputs
+from ._checks import check_option, check_topn, ranking_inputs
 from ._namespace import cast, namespace
 from ._ops import relu, sigmoid, softplus
 from ._ops.ranks import (
@@ -495,8 +495,7 @@ def dcg_lambdaweight(
     xp, scores, labels, where, segments, weights = namespace(
         scores=scores, labels=labels, where=where, segments=segments, weights=weights
     )
-    if topn is not None and (not isinstance(topn, int) or isinstance(topn, bool) or topn < 0):
-        raise ValueError(f"topn must be None or an int >= 0, got {topn!r}")
+    check_topn(topn)
     check_option("normalize", normalize, (False, True))
     x, y, w, seg, wt, dtype = ranking_inputs(xp, scores, labels, where, segments, weights)
     if w is not None:
