@@ -187,40 +187,96 @@ def rax_approx_peer(metric: str) -> Any:
     return oracle
 
 
-def _pairwise(name: str, *more: dict[str, Any], lambdaweights: bool = False) -> Spec:
-    lw = ({"lw": "dcg"}, {"lw": "labeldiff", "where": True}) if lambdaweights else ()
+def listmle_reference(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
+    """rax's ``listmle_loss``, or with ``where`` and ``segments`` together (where rax 0.4.0
+    reads its per-segment losses at the positions of its sorted list) a float64 loop: each
+    segment's valid items in decreasing label order, ties by position."""
+    if not ("where" in kwargs and "segments" in kwargs):
+        return rax_peer("listmle_loss")(args, kwargs)
+    s, y = args
+    w, seg = kwargs["where"], kwargs["segments"]
+    out, first = np.zeros(s.shape), np.zeros(s.shape, dtype=bool)
+    for idx in np.ndindex(*s.shape[:-1]):
+        for g in np.unique(seg[idx]):
+            items = [i for i in range(s.shape[-1]) if w[idx][i] and seg[idx][i] == g]
+            if not items:
+                continue
+            sc = s[idx][sorted(items, key=lambda i: (-y[idx][i], i))]
+            first[idx][items[0]] = True
+            out[idx][items[0]] = sum(
+                np.log(np.sum(np.exp(sc[k:] - sc[k:].max()))) + sc[k:].max() - sc[k]
+                for k in range(len(sc))
+            )
+    reduce_fn = kwargs.get("reduce_fn", "mean")
+    if reduce_fn is None:
+        return out
+    total = out[first].sum()
+    return np.asarray(total if reduce_fn == "sum" else total / max(first.sum(), 1))
+
+
+def _rax_spec(name: str, *variants: dict[str, Any], **spec: Any) -> Spec:
+    """A rax loss with rax as its oracle (unless ``spec`` names another), differentiable in the
+    scores."""
+    peer = {"oracle": rax_peer(name), "oracle_name": "rax"}
     return Spec(
         name,
         getattr(xlosses, name),
         _rax_inputs,
         differentiable=(0,),
-        variants=(
-            {},
-            {"where": True, "weights": True, "reduce_fn": "sum"},
-            {"segments": True, "reduce_fn": None},
-            *more,
-            *lw,
-        ),
-        oracle=rax_peer(name),
-        oracle_name="rax",
+        variants=variants,
+        **{**peer, **spec},
     )
 
 
-def _listwise(name: str, *more: dict[str, Any], weights: bool = True) -> Spec:
-    return Spec(
+def _pairwise(name: str, *more: dict[str, Any], lambdaweights: bool = False, **spec: Any) -> Spec:
+    lw = ({"lw": "dcg"}, {"lw": "labeldiff", "where": True}) if lambdaweights else ()
+    return _rax_spec(
         name,
-        getattr(xlosses, name),
-        _rax_inputs,
-        differentiable=(0,),
-        variants=(
-            {},
-            {"where": True, "reduce_fn": None},
-            {"where": True, "weights": weights or None, "reduce_fn": "sum"},
-            {"segments": True},
-            *more,
+        {},
+        {"where": True, "weights": True, "reduce_fn": "sum"},
+        {"segments": True, "reduce_fn": None},
+        *more,
+        *lw,
+        **spec,
+    )
+
+
+def _listwise(name: str, *more: dict[str, Any], weights: bool = True, **spec: Any) -> Spec:
+    return _rax_spec(
+        name,
+        {},
+        {"where": True, "reduce_fn": None},
+        {"where": True, "weights": weights or None, "reduce_fn": "sum"},
+        {"segments": True},
+        *more,
+        **spec,
+    )
+
+
+def _approx(
+    name: str, metric: str, masked: dict[str, Any], *topn: dict[str, Any]
+) -> tuple[Spec, Spec]:
+    """``approx_t12n(metric)``: the loss at every option but ``topn`` (``masked``: its variant
+    with ``where``), then at the ``topn`` variants.  With ``topn`` the cut-off point is held
+    constant for the gradient (rax's stop_gradient): not the derivative of the value, so no
+    finite-difference check there."""
+    fn = getattr(xlosses, name)
+    peer = {"oracle": rax_approx_peer(metric), "oracle_name": "rax (approx_t12n written out)"}
+    return (
+        Spec(
+            name,
+            fn,
+            _rax_inputs,
+            differentiable=(0,),
+            variants=(
+                {},
+                {"temperature": 0.3, "reduce_fn": None},
+                masked,
+                {"segments": True, "reduce_fn": "sum"},
+            ),
+            **peer,
         ),
-        oracle=rax_peer(name),
-        oracle_name="rax",
+        Spec(f"{name}[topn]", fn, _rax_inputs, variants=topn, **peer),
     )
 
 
@@ -232,28 +288,29 @@ register(
     ),
     _pairwise("pairwise_hinge_loss", lambdaweights=True),
     _pairwise("pairwise_soft_zero_one_loss"),
-    _pairwise("pairwise_mse_loss"),
+    _pairwise("pairwise_mse_loss", extreme_scales=(1e3,)),
     _pairwise("pairwise_qr_loss", {"tau": 0.3}, {"tau": 0.8, "squared": True, "where": True}),
-    _listwise("listmle_loss", {"segments": True, "where": True, "reduce_fn": None}, weights=False),
+    _listwise(
+        "listmle_loss",
+        {"segments": True, "where": True, "reduce_fn": None},
+        weights=False,
+        oracle=listmle_reference,
+        oracle_name="rax (a float64 loop for where with segments, where rax 0.4.0 errs)",
+    ),
     _listwise("poly1_softmax_loss", {"epsilon": 2.5, "segments": True, "reduce_fn": None}),
     _listwise("unique_softmax_loss", {"gain_fn": None, "where": True}),
-    Spec(
+    _rax_spec(
         "pointwise_sigmoid_loss",
-        xlosses.pointwise_sigmoid_loss,
-        _rax_inputs,
-        differentiable=(0,),
-        variants=({}, {"where": True, "weights": True, "reduce_fn": None}, {"segments": True}),
-        oracle=rax_peer("pointwise_sigmoid_loss"),
-        oracle_name="rax",
+        {},
+        {"where": True, "weights": True, "reduce_fn": None},
+        {"segments": True},
     ),
-    Spec(
+    _rax_spec(
         "pointwise_mse_loss",
-        xlosses.pointwise_mse_loss,
-        _rax_inputs,
-        differentiable=(0,),
-        variants=({}, {"where": True, "weights": True, "reduce_fn": "sum"}, {"reduce_fn": None}),
-        oracle=rax_peer("pointwise_mse_loss"),
-        oracle_name="rax",
+        {},
+        {"where": True, "weights": True, "reduce_fn": "sum"},
+        {"reduce_fn": None},
+        extreme_scales=(1e3,),  # its gradient 2e overflows float16 beyond
     ),
     Spec(
         "dcg_lambdaweight",
@@ -276,50 +333,14 @@ register(
         oracle=rax_peer("labeldiff_lambdaweight", reduces=False),
         oracle_name="rax",
     ),
-    Spec(
+    *_approx(
         "approx_ndcg_loss",
-        xlosses.approx_ndcg_loss,
-        _rax_inputs,
-        differentiable=(0,),
-        variants=(
-            {},
-            {"temperature": 0.3, "reduce_fn": None},
-            {"where": True, "weights": True},
-            {"segments": True, "reduce_fn": "sum"},
-        ),
-        oracle=rax_approx_peer("ndcg_metric"),
-        oracle_name="rax (approx_t12n written out)",
+        "ndcg_metric",
+        {"where": True, "weights": True},
+        {"topn": 2},
+        {"topn": 3, "segments": True, "temperature": 0.5},
     ),
-    # the cut-off point is held constant for the gradient (rax's stop_gradient): not the
-    # derivative of the value, so no finite-difference check
-    Spec(
-        "approx_ndcg_loss[topn]",
-        xlosses.approx_ndcg_loss,
-        _rax_inputs,
-        variants=({"topn": 2}, {"topn": 3, "segments": True, "temperature": 0.5}),
-        oracle=rax_approx_peer("ndcg_metric"),
-        oracle_name="rax (approx_t12n written out)",
-    ),
-    Spec(
-        "approx_mrr_loss",
-        xlosses.approx_mrr_loss,
-        _rax_inputs,
-        differentiable=(0,),
-        variants=(
-            {},
-            {"temperature": 0.3, "reduce_fn": None},
-            {"where": True},
-            {"segments": True, "reduce_fn": "sum"},
-        ),
-        oracle=rax_approx_peer("mrr_metric"),
-        oracle_name="rax (approx_t12n written out)",
-    ),
-    Spec(
-        "approx_mrr_loss[topn]",
-        xlosses.approx_mrr_loss,
-        _rax_inputs,
-        variants=({"topn": 2}, {"topn": 1, "segments": True}),
-        oracle=rax_approx_peer("mrr_metric"),
-        oracle_name="rax (approx_t12n written out)",
+    *_approx(
+        "approx_mrr_loss", "mrr_metric", {"where": True}, {"topn": 2}, {"topn": 1, "segments": True}
     ),
 )
