@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .._dispatch import BackendInfo, implements, register_backend
-from .._ops import control, entropy, logspace, norms, piecewise
+from .._ops import control, entropy, logspace, norms, piecewise, ranks
 
 NAMESPACES = ("jax.numpy",)
 
@@ -148,6 +148,12 @@ def scaled_dot(a: Any, b: Any, sa: Any, sb: Any, *, axis: Any, where: Any = None
 @jax_version(control.stop_gradient)
 def stop_gradient(x: Any, *, xp: Any) -> Any:
     return _jax().lax.stop_gradient(x)
+
+
+@jax_version(ranks.random_uniform)
+def random_uniform(key: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
+    """``jax.random.uniform(key, shape)``: rax's tie-breaking draw (its default dtype)."""
+    return _jax().random.uniform(key, shape)
 
 
 @jax_version(control.map_rows)
