@@ -47,6 +47,8 @@ def _class_cosines(
     e, dtype = _embeddings(xp, embeddings, labels, batch)
     w, _ = floating_input(xp, weights, name)
     w = _class_matrix(xp, w, name, e)
+    if w.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one class (row), got shape {tuple(w.shape)}")
     valid = _valid_labels(labels, w.shape[0], xp)
     cos = xp.matmul(_unit(e, xp), xp.matrix_transpose(_unit(w, xp)))
     return cos, valid, dtype
