@@ -89,6 +89,11 @@ CROSS_BATCH: dict[str, tuple[Callable[[dict[str, Any], tuple[int, ...]], bool], 
         "of an example starts at the cumulative sum of the target lengths before it",
     ),
     "functional.ctc_loss": (_concatenated_targets, "as ctc_loss_from_lengths"),
+    "lovasz_softmax_loss": (
+        lambda variant, batch: not variant.get("per_image"),
+        "per_image=False (the default, smp's) ranks the errors of every pixel of the batch "
+        "together: one sort per class over the whole batch",
+    ),
     # metric learning: every pair of the batch meets in one [n, n] matrix of similarities
     # (or distances), u @ uᵀ of the unit embeddings: each device gathers the embeddings
     # [n, dim] of the whole batch (the columns of its rows of the matrix)

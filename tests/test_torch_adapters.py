@@ -37,7 +37,9 @@ def _t(a):
 def test_values_and_gradients_match_reference(name, dtype):
     spec = SPECS[name]
     # torch's layout [N, C, d1, d2] for the class-axis modules (torch.Loss keeps classes last)
-    shapes = spec.batch_shapes if name == "torch.Loss" else (*spec.batch_shapes, (2, 3, 2))
+    # (LinearCrossEntropyLoss takes features [tokens, dim], torch's linear_cross_entropy's)
+    own = ("torch.Loss", "torch.LinearCrossEntropyLoss")
+    shapes = spec.batch_shapes if name in own else (*spec.batch_shapes, (2, 3, 2))
     for vi, variant in enumerate(spec.variants):
         for si, batch in enumerate(shapes):
             raw = _round_to(
@@ -87,6 +89,9 @@ def _reference_torch(name, x, raw):
         return red(ad._poly_focal_terms(x, y, kw))
     if name == "torch.SigmoidFocalLoss":
         return red(ad._poly_focal_terms(x, rest[0], {**kw, "epsilon": 0.0}))
+    if name == "torch.LinearCrossEntropyLoss":
+        kw = {k: v for k, v in kw.items() if k != "chunk_size"}
+        return TF.linear_cross_entropy(x, rest[0], rest[1], **kw)
     return TF.cross_entropy(x, rest[0], reduction=kw.get("reduction", "mean"))
 
 

@@ -18,7 +18,7 @@ def barron_reference(x: np.ndarray, alpha: Any, scale: Any) -> np.ndarray:
     """Barron's ρ(x, α, c) in float64: the paper's formula and its limits at α ∈ {2, 0, ±∞};
     for tiny residuals (where the formula cancels) its series z/2 + sign(α - 2)·z²/8."""
     z = (x / scale) ** 2
-    alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), z.shape)
+    z, alpha = np.broadcast_arrays(z, np.asarray(alpha, dtype=np.float64))
     b = np.abs(alpha - 2)
     with np.errstate(all="ignore"):
         out = b / alpha * ((z / b + 1) ** (alpha / 2) - 1)
