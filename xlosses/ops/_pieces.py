@@ -465,12 +465,12 @@ def focal_power(p: Any, /, *, gamma: Any = 2.0) -> Any:
             return cast(0.0 * p + 1.0, dtype, xp=xp)  # 1, with a (zero) gradient
         if gamma == 1:  # the exact derivative, -1, also at p = 1
             return cast(1.0 - p, dtype, xp=xp)
-        gamma, at_one = float(gamma), 0.0
+        gamma = float(gamma)
     else:
         gamma, _ = floating_input(xp, gamma, "gamma")
         broadcast_shapes(p=tuple(p.shape), gamma=tuple(gamma.shape))
-        at_one = xp.astype(gamma == 0, gamma.dtype)  # 0**0 = 1
-    # the double where: log1p(-p) sees 0 at p >= 1, the factor there is selected after
+    # the double where: log1p(-p) sees 0 at p >= 1, where log(1 - p) is -inf; the losses'
+    # primitive then gives exp(γ·log q), 0 at q = 0 (1 where γ = 0: 0**0)
     below = p < 1.0
-    out = xp.exp(gamma * xp.log1p(-xp.where(below, p, 0.0)))
-    return cast(xp.where(below, out, at_one), dtype, xp=xp)
+    log_q = xp.where(below, xp.log1p(-xp.where(below, p, 0.0)), -xp.inf)
+    return cast(_ops.focal_power(log_q, gamma, xp=xp), dtype, xp=xp)
