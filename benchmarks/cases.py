@@ -26,6 +26,7 @@ function of the same positional arguments as the xlosses call.
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -42,6 +43,7 @@ from .inputs import (
     Builder,
     binary_inputs,
     box_pairs,
+    class_weight_inputs,
     ctc_lengths,
     ctc_paddings,
     gaussian_inputs,
@@ -51,9 +53,11 @@ from .inputs import (
     integer_inputs,
     label_rows,
     linear_inputs,
+    list_inputs,
     log_log_inputs,
     log_probability_inputs,
     log_probability_labels,
+    metric_inputs,
     multilabel_inputs,
     ntxent_inputs,
     poisson_inputs,
@@ -240,6 +244,78 @@ def kornia_case(name: str, desc: str, fn: Callable[..., Any]) -> Case:
         regression_inputs,
         {"torch": kornia(name), "numpy": numpy_formula(desc, fn)},
     )
+
+
+def pml(cls: str, per_example: bool = False, **kw: Any) -> Peer:
+    """pytorch-metric-learning's ``losses.<cls>(**kw)`` called on ``(embeddings, labels)``.
+
+    ``per_example``: the class-weight losses (ArcFace, CosFace) take the weight matrix as
+    a third argument, copied into the loss's parameter (its transpose, ``[dim, C]``), and
+    return the per-example losses (its ``DoNothingReducer``), as xlosses does.
+    """
+
+    def make() -> Callable[..., Any]:
+        from pytorch_metric_learning import losses, reducers
+
+        if not per_example:
+            loss = getattr(losses, cls)(**kw)
+            return lambda e, y: loss(e, y)
+        made: dict[Any, Any] = {}
+
+        def call(e: Any, y: Any, w: Any) -> Any:
+            key = (tuple(w.shape), w.dtype)
+            if key not in made:
+                made[key] = getattr(losses, cls)(
+                    w.shape[0], w.shape[1], reducer=reducers.DoNothingReducer(), **kw
+                ).to(w.dtype)
+            loss = made[key]
+            loss.W.data = w.T
+            return loss(e, y)["loss"]["losses"]
+
+        return call
+
+    return Peer(f"pytorch_metric_learning.losses.{cls}", make)
+
+
+def pml_proxy_anchor(**kw: Any) -> Peer:
+    """pytorch-metric-learning's ``ProxyAnchorLoss`` with the proxies copied in."""
+
+    def make() -> Callable[..., Any]:
+        from pytorch_metric_learning import losses
+
+        made: dict[Any, Any] = {}
+
+        def call(e: Any, y: Any, p: Any) -> Any:
+            key = (tuple(p.shape), p.dtype)
+            if key not in made:
+                made[key] = losses.ProxyAnchorLoss(p.shape[0], p.shape[1], **kw).to(p.dtype)
+            made[key].proxies.data = p
+            return made[key](e, y)
+
+        return call
+
+    return Peer("pytorch_metric_learning.losses.ProxyAnchorLoss", make)
+
+
+def rax_peer(name: str, approx: str | None = None) -> Peer:
+    """``rax.<name>`` on ``(scores, labels)``; ``approx``: rax's ``approx_t12n(<metric>)``
+    written out (rax 0.4.0's ``approx_t12n`` needs ``jax.util.wraps``, gone from JAX)."""
+
+    def make() -> Callable[..., Any]:
+        import functools
+
+        import rax
+
+        if approx is None:
+            return getattr(rax, name)
+        metric = getattr(rax, approx)
+        kw = {
+            "rank_fn": rax.utils.approx_ranks,
+            "cutoff_fn": functools.partial(rax.utils.approx_cutoff),
+        }
+        return lambda s, y: -metric(s, y, **kw)
+
+    return Peer(f"rax.approx_t12n(rax.{approx})" if approx else f"rax.{name}", make)
 
 
 # -- case constructors ----------------------------------------------------------------------
@@ -734,6 +810,63 @@ CASES: list[Case] = [
     ),
     torch_only("hinge_embedding_loss", sign_inputs, HINGE_EMBEDDING, "hinge_embedding_loss"),
     core("ntxent", ntxent_inputs, "NT-Xent with a matmul of unit vectors", B.ntxent),
+    # -- metric learning (at most 512 embeddings of 128 dimensions: every pair, [n, n]) --
+    *(
+        Case(name, getattr(xlosses, name), metric_inputs, {"torch": pml(cls)})
+        for name, cls in (
+            ("contrastive_loss", "ContrastiveLoss"),
+            ("supervised_contrastive_loss", "SupConLoss"),
+            ("circle_loss", "CircleLoss"),
+            ("multi_similarity_loss", "MultiSimilarityLoss"),
+            ("lifted_structure_loss", "LiftedStructureLoss"),
+        )
+    ),
+    Case(
+        "arcface_loss",
+        xlosses.arcface_loss,
+        class_weight_inputs,
+        # pytorch-metric-learning's margin is in degrees: 0.5 rad
+        {"torch": pml("ArcFaceLoss", per_example=True, margin=math.degrees(0.5))},
+    ),
+    Case(
+        "cosface_loss",
+        xlosses.cosface_loss,
+        class_weight_inputs,
+        {"torch": pml("CosFaceLoss", per_example=True)},
+    ),
+    Case(
+        "proxy_anchor_loss",
+        xlosses.proxy_anchor_loss,
+        class_weight_inputs,
+        {"torch": pml_proxy_anchor()},
+    ),
+    # -- learning to rank, rax's losses (lists of at most 50 items: pairs [rows, L, L]) --
+    *(
+        Case(name, getattr(xlosses, name), list_inputs, {"jax": rax_peer(name)})
+        for name in (
+            "pairwise_logistic_loss",
+            "pairwise_hinge_loss",
+            "pairwise_soft_zero_one_loss",
+            "pairwise_mse_loss",
+            "pairwise_qr_loss",
+            "listmle_loss",
+            "poly1_softmax_loss",
+            "unique_softmax_loss",
+            "pointwise_sigmoid_loss",
+            "pointwise_mse_loss",
+            "dcg_lambdaweight",
+            "labeldiff_lambdaweight",
+        )
+    ),
+    Case(
+        "approx_ndcg_loss",
+        xlosses.approx_ndcg_loss,
+        list_inputs,
+        {"jax": rax_peer("", "ndcg_metric")},
+    ),
+    Case(
+        "approx_mrr_loss", xlosses.approx_mrr_loss, list_inputs, {"jax": rax_peer("", "mrr_metric")}
+    ),
     # -- segmentation (rows images of classes // 4 pixels, 4 classes) --
     core("dice_loss", segmentation_inputs, "softmax Dice, mean over classes", B.dice),
     core("binary_dice_loss", binary_inputs, "sigmoid Dice per row", B.binary_dice),

@@ -19,6 +19,11 @@ their main input where the shape allows it:
   dimensions and a ``classes × LINEAR_DIM`` weight (the logits ``rows x classes``
   that its peers build; ``python -m benchmarks.large_vocab`` times the
   training step at a language model's size).
+* metric learning: at most ``NTXENT_ROWS`` embeddings of at most ``NTXENT_DIM``
+  dimensions (every pair of the batch: ``[n, n]``), in ``n // 4`` classes; the
+  class-weight losses have ``min(classes, METRIC_CLASSES)`` classes;
+* learning to rank (rax): ``rows`` lists of at most ``LIST_ITEMS`` items (the
+  pairwise losses compare all pairs of a list: ``[rows, L, L]``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ NTXENT_ROWS = 512
 NTXENT_DIM = 128
 MULTILABEL_CLASSES = 32
 LINEAR_DIM = 64
+METRIC_CLASSES = 1000
+LIST_ITEMS = 50
 
 
 # -- pieces -----------------------------------------------------------------------------------
@@ -190,6 +197,28 @@ def ntxent_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """``min(rows, 512)`` embeddings of ``min(classes, 128)`` dimensions, labels in pairs."""
     n, c = min(n, NTXENT_ROWS), min(c, NTXENT_DIM)
     return [rng.standard_normal((n, c)), rng.permutation(np.arange(n) // 2).astype(np.int64)]
+
+
+def metric_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """``min(rows, 512)`` embeddings of ``min(classes, 128)`` dimensions in ``n // 4`` classes."""
+    n, c = min(n, NTXENT_ROWS), min(c, NTXENT_DIM)
+    return [rng.standard_normal((n, c)), rng.integers(0, max(2, n // 4), n).astype(np.int64)]
+
+
+def class_weight_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Embeddings as :func:`metric_inputs`, class indices and a ``[C, dim]`` weight matrix."""
+    e, _ = metric_inputs(rng, n, c)
+    k = min(c, METRIC_CLASSES)
+    return [
+        e,
+        rng.integers(0, k, e.shape[0]).astype(np.int64),
+        rng.standard_normal((k, e.shape[1])),
+    ]
+
+
+def list_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """``rows`` lists of ``min(classes, 50)`` items: scores and graded relevance 0, 1, 2."""
+    return relevance_inputs(rng, n, min(c, LIST_ITEMS))
 
 
 def relevance_inputs(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:

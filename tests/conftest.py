@@ -94,6 +94,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def run_once(backend, fn, args, grad_of=None):
+    """``fn(*args)`` (a list of arrays) as NumPy arrays, computed once: one ``jax.jit``
+    program on JAX (eager JAX compiles every primitive), one ``compute`` on Dask.
+
+    ``grad_of`` (argument indices): also the gradients of the sum of every output (JAX: in
+    the same program; torch: autograd; none on libraries without autodiff).
+    """
+    xp = backend.xp
+    if backend.module == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def both(*a):
+            out = fn(*a)
+            if grad_of is None:
+                return out, []
+
+            def total(*b):
+                return sum(jnp.sum(o) for o in fn(*b))
+
+            return out, list(jax.grad(total, argnums=tuple(grad_of))(*a))
+
+        out, grads = jax.jit(both)(*args)
+    else:
+        out, grads = fn(*args), []
+        if grad_of is not None and backend.differentiable:
+
+            def summed(*a):
+                return xp.stack([xp.sum(o) for o in fn(*a)])
+
+            grads = backend.grad(summed, args, grad_of)
+    flat = backend.to_numpy(xp.concat([xp.reshape(xp.astype(o, out[0].dtype), (-1,)) for o in out]))
+    sizes = np.cumsum([0] + [int(np.prod(o.shape)) for o in out])
+    values = [
+        flat[a:b].reshape(tuple(o.shape)) for a, b, o in zip(sizes, sizes[1:], out, strict=False)
+    ]
+    return values, [backend.to_numpy(g) for g in grads]
+
+
 # -- scheduling over the workers (pytest-xdist) ------------------------------------------------
 #
 # Whole files go to one worker (module fixtures run once), except the per-spec quick

@@ -465,3 +465,20 @@ def test_zero_unread_rows_fast_path_equals_where(backend, unread):
             np.testing.assert_array_equal(got, x)
         else:
             np.testing.assert_array_equal(got, np.where(rows[..., None], 0.0, x))
+
+
+def test_masked_logsumexp_forward_mode_of_an_empty_row_is_zero():
+    """``jax.jvp`` of a masked logsumexp: a row with no entry has tangent 0 (not NaN, which
+    ``jax.nn.logsumexp(where=)`` gives), the others ``Σ softmax·v`` over their entries
+    (hand-derived), as reverse mode; multi-similarity's rows without a positive hit it."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    x = jnp.asarray([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    mask = jnp.asarray([[False, False, False], [True, False, True]])
+    v = jnp.asarray([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    value, tangent = jax.jvp(lambda a: _ops.logsumexp(a, axis=-1, where=mask, xp=jnp), (x,), (v,))
+    p = np.exp([1.0, 3.0]) / np.exp([1.0, 3.0]).sum()
+    np.testing.assert_allclose(np.asarray(value), [-np.inf, np.log(np.exp(1) + np.exp(3))])
+    np.testing.assert_allclose(np.asarray(tangent), [0.0, p[0] * 1.0 + p[1] * 3.0], rtol=1e-14)

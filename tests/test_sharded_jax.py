@@ -25,7 +25,10 @@ covered without editing this file) and its first variant (every variant with
 A loss whose output is not per-example (it reduces over the batch) may
 all-reduce; a loss (or a variant of its inputs) whose definition couples the
 examples of a batch, listed in ``CROSS_BATCH`` with the reason, may also
-gather, and is not run per shard.
+gather, and is not run per shard.  Specs listed in ``SHARDED_VARIANTS`` run at
+the variants named there only (the others change nothing that crosses the
+batch; none where the spec's forward pass is another spec's); every other spec
+runs at every variant.
 
 A spec whose function flattens several outputs into one array for the
 conformance comparison (``ctc_loss_with_forward_probs``: the loss ``[B]`` and
@@ -91,6 +94,81 @@ CROSS_BATCH: dict[str, tuple[Callable[[dict[str, Any], tuple[int, ...]], bool], 
         "per_image=False (the default, smp's) ranks the errors of every pixel of the batch "
         "together: one sort per class over the whole batch",
     ),
+    # metric learning: every pair of the batch meets in one [n, n] matrix of similarities
+    # (or distances), u @ uᵀ of the unit embeddings: each device gathers the embeddings
+    # [n, dim] of the whole batch (the columns of its rows of the matrix)
+    "contrastive_loss": (
+        _contrasted_axis_sharded,
+        "gathers the unit embeddings for its [n, n] distance matrix; the two means over the "
+        "positive and negative pairs all-reduce",
+    ),
+    "supervised_contrastive_loss": (
+        _contrasted_axis_sharded,
+        "gathers the unit embeddings: each row's softmax runs over every other example",
+    ),
+    "circle_loss": (
+        _contrasted_axis_sharded,
+        "gathers the unit embeddings: each row's log-sum-exps run over its positives and "
+        "negatives in the batch",
+    ),
+    "multi_similarity_loss": (
+        _contrasted_axis_sharded,
+        "gathers the unit embeddings: each row's two log-sum-exps run over the batch",
+    ),
+    "lifted_structure_loss": (
+        _contrasted_axis_sharded,
+        "gathers the unit embeddings for its [n, n] distances, and each pair (i, j) reads the "
+        "negatives' log-sum-exp of row j as well as of row i",
+    ),
+}
+# ArcFace and CosFace are per example (the class weights are replicated): no collective.
+# proxy_anchor_loss sums each proxy's terms over the examples of the batch: an all-reduce,
+# which its batch-level output allows.
+
+# Specs checked at a few variants only (their other variants change options inside an
+# example or a list, not what crosses the batch): name -> variant indices.  The metric
+# losses gather at every variant; a ranking loss is checked at a variant with per-list (or
+# per-item, per-pair) outputs, which must stay sharded with no collective at all (its
+# default, a mean over the lists, may all-reduce).  None: the forward pass of
+# circle_loss[weight_gradient] is circle_loss's (only its gradient differs), and
+# arcface_loss[cosines ±1] is arcface_loss at other inputs.
+SHARDED_VARIANTS: dict[str, tuple[int, ...]] = {
+    "circle_loss[weight_gradient]": (),
+    "arcface_loss[cosines ±1]": (),
+    **dict.fromkeys(
+        (
+            "contrastive_loss",
+            "supervised_contrastive_loss",
+            "circle_loss",
+            "multi_similarity_loss",
+            "lifted_structure_loss",
+            "proxy_anchor_loss",
+            "arcface_loss",
+            "cosface_loss",
+            "approx_ndcg_loss[topn]",
+            "approx_mrr_loss[topn]",
+            "dcg_lambdaweight",
+            "labeldiff_lambdaweight",
+        ),
+        (0,),
+    ),
+    **dict.fromkeys(
+        (
+            "pairwise_logistic_loss",
+            "pairwise_hinge_loss",
+            "pairwise_soft_zero_one_loss",
+            "pairwise_mse_loss",
+            "pairwise_qr_loss",
+        ),
+        (2,),  # segments, per-pair losses
+    ),
+    **dict.fromkeys(
+        ("listmle_loss", "poly1_softmax_loss", "unique_softmax_loss", "pointwise_sigmoid_loss"),
+        (1,),  # where, per-list (per-item) losses
+    ),
+    "pointwise_mse_loss": (2,),  # per-item losses
+    "approx_ndcg_loss": (1,),  # per-list losses
+    "approx_mrr_loss": (1,),
 }
 
 # Specs whose function flattens several outputs into one array for the conformance
@@ -222,7 +300,10 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
     # the default test run checks each loss's first variant at a 1-D batch under jit and
     # shard_map; XLOSSES_SWEEPS=1 every variant, the 2-D batch of variant 0, and pmap
     sweeps = os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0")
-    for vi, variant in enumerate(spec.variants if sweeps else spec.variants[:1]):
+    every = tuple(range(len(spec.variants))) if sweeps else (0,)
+    for vi, variant in enumerate(spec.variants):
+        if vi not in SHARDED_VARIANTS.get(name, every):
+            continue
         ndims = {len(s) for s in spec.batch_shapes}  # the batch ranks the entry builds
         first = vi == 0 and sweeps
         shapes = [b for b in BATCH_SHAPES[: None if first else 1] if len(b) in ndims]
@@ -388,6 +469,10 @@ def test_cross_batch_list_is_current(report: dict[str, Any]) -> None:
     assert TUPLE_OUTPUTS.keys() <= names, sorted(TUPLE_OUTPUTS.keys() - names)
     assert GRADIENTS <= names, sorted(GRADIENTS - names)
     sweeps = os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0")
+    assert SHARDED_VARIANTS.keys() <= names, sorted(SHARDED_VARIANTS.keys() - names)
+    specs = all_specs()
+    for name, picked in SHARDED_VARIANTS.items():
+        assert all(i < len(specs[name].variants) for i in picked), (name, picked)
     for name in CROSS_BATCH.keys() & report.keys():
         runs = report[name]["cross_batch"]
         if not sweeps and not runs:

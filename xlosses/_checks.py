@@ -24,12 +24,15 @@ __all__ = [
     "check_integer",
     "check_label_range",
     "check_length_range",
+    "check_list_arguments",
     "check_option",
     "check_same_shape",
+    "check_topn",
     "floating_difference",
     "floating_input",
     "floating_operands",
     "normalize_axes",
+    "ranking_inputs",
     "where_mask",
 ]
 
@@ -283,3 +286,66 @@ def floating_difference(
     (the residuals of the regression losses)."""
     x, t, dtype = floating_operands(xp, predictions, targets, same_shape=same_shape)
     return (x if t is None else x - t), dtype
+
+
+def check_list_arguments(
+    xp: Any,
+    name: str,
+    scores: Any,
+    labels: Any,
+    where: Any = None,
+    segments: Any = None,
+    weights: Any = None,
+) -> None:
+    """``labels``, ``where`` (boolean), ``segments`` and ``weights`` (``None``: absent) must
+    broadcast to the shape of ``scores``, the argument called ``name``."""
+    shapes = {name: scores.shape, "labels": labels.shape}
+    if where is not None:
+        if where.dtype != xp.bool:
+            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
+        shapes["where"] = where.shape
+    for key, a in (("segments", segments), ("weights", weights)):
+        if a is not None:
+            shapes[key] = a.shape
+    if broadcast_shapes(**shapes) != tuple(scores.shape):
+        raise ValueError(
+            f"{', '.join(k for k in shapes if k != name)} must broadcast to the shape of {name}: "
+            + ", ".join(f"{k} shape {_fmt(v)}" for k, v in shapes.items())
+        )
+
+
+def check_topn(topn: Any) -> None:
+    """``topn`` (a cut-off rank) is None or an int >= 0."""
+    if topn is not None and (not isinstance(topn, int) or isinstance(topn, bool) or topn < 0):
+        raise ValueError(f"topn must be None or an int >= 0, got {topn!r}")
+
+
+def ranking_inputs(
+    xp: Any,
+    scores: Any,
+    labels: Any,
+    where: Any = None,
+    segments: Any = None,
+    weights: Any = None,
+) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The arguments of a ranking loss (rax's ``[..., list_size]`` convention), checked.
+
+    Returns ``(scores, labels, where, segments, weights, dtype)``: ``scores`` in its
+    compute dtype, ``labels`` and ``weights`` cast to it and broadcast to its shape,
+    ``where`` broadcast (``None`` stays ``None``), ``segments`` broadcast, and the output
+    dtype.  Masked items are *not* replaced here (see the losses).
+    """
+    x, dtype = floating_input(xp, scores, "scores")
+    if x.ndim < 1:
+        raise ValueError("scores must have shape [..., list_size], got a 0-d array")
+    check_list_arguments(xp, "scores", x, labels, where, segments, weights)
+    shape = tuple(x.shape)
+
+    def full(a: Any) -> Any:
+        return a if a is None or tuple(a.shape) == shape else xp.broadcast_to(a, shape)
+
+    y = full(labels if labels.dtype == x.dtype else xp.astype(labels, x.dtype))
+    wt = None
+    if weights is not None:
+        wt = full(weights if weights.dtype == x.dtype else xp.astype(weights, x.dtype))
+    return x, y, full(where), full(segments), wt, dtype

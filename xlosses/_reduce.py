@@ -11,8 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from ._checks import check_option
+from ._namespace import cast
 
-__all__ = ["REDUCTIONS", "expand_mask", "masked_sum", "reduce", "weighted_mean"]
+__all__ = [
+    "REDUCTIONS",
+    "expand_mask",
+    "masked_sum",
+    "reduce",
+    "reduce_lists",
+    "weighted_mean",
+]
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -76,3 +84,31 @@ def reduce(
     if reduction == "batchmean":
         return xp.sum(loss) / (loss.shape[0] if loss.ndim else 1)
     return xp.mean(loss)
+
+
+def reduce_lists(loss: Any, mask: Any, reduce_fn: Any, *, xp: Any) -> Any:
+    """optax's and rax's ``safe_reduce``: reduce ranking losses over the valid entries.
+
+    ``loss`` holds one value per list, per item or per pair; ``mask`` (``None``:
+    all) says which count.  ``'mean'`` (or any callable named ``mean``:
+    ``jnp.mean``, ``np.mean``, ``torch.mean``) averages over the valid entries
+    and is 0 when there is none; ``'sum'`` (or a callable named ``sum``) sums
+    them; ``None`` returns ``loss`` with 0 at invalid entries.  Another callable
+    is called as ``reduce_fn(loss, where=mask)``, as optax and rax do.
+    """
+    name = reduce_fn if reduce_fn is None or isinstance(reduce_fn, str) else None
+    if callable(reduce_fn):
+        name = getattr(reduce_fn, "__name__", None)
+        if name not in ("mean", "sum"):
+            return reduce_fn(loss, where=mask)
+    check_option("reduce_fn", name, ("mean", "sum", None))
+    if name is None:
+        return loss if mask is None else xp.where(mask, loss, 0.0)
+    total = masked_sum(loss, axis=None, where=mask, xp=xp)
+    if name == "sum":
+        return total
+    if mask is None:
+        return total if 0 in loss.shape else xp.mean(loss)  # no entry at all: 0, as optax
+    count = xp.sum(cast(xp.broadcast_to(mask, loss.shape), loss.dtype, xp=xp))
+    has = count > 0
+    return xp.where(has, total / xp.where(has, count, 1.0), 0.0)

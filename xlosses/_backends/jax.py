@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from .._dispatch import BackendInfo, implements, register_backend
-from .._ops import control, entropy, logspace, norms, piecewise
+from .._ops import control, entropy, logspace, norms, piecewise, ranks
 
 NAMESPACES = ("jax.numpy",)
 
@@ -70,7 +70,11 @@ register_backend(
 
 @jax_version(logspace.logsumexp)
 def logsumexp(x: Any, *, axis: Any = -1, keepdims: bool = False, where: Any = None, xp: Any):
-    return _nn().logsumexp(x, axis=axis, keepdims=keepdims, where=where)
+    # with a mask, jax.nn.logsumexp's forward-mode derivative of an empty row is NaN
+    # (jax 0.10); the generic body's is 0, like its reverse mode
+    if where is not None:
+        return NotImplemented
+    return _nn().logsumexp(x, axis=axis, keepdims=keepdims)
 
 
 @jax_version(logspace.log_softmax)
@@ -148,6 +152,12 @@ def scaled_dot(a: Any, b: Any, sa: Any, sb: Any, *, axis: Any, where: Any = None
 @jax_version(control.stop_gradient)
 def stop_gradient(x: Any, *, xp: Any) -> Any:
     return _jax().lax.stop_gradient(x)
+
+
+@jax_version(ranks.random_uniform)
+def random_uniform(key: Any, shape: tuple[int, ...], *, xp: Any) -> Any:
+    """``jax.random.uniform(key, shape)``: rax's tie-breaking draw (its default dtype)."""
+    return _jax().random.uniform(key, shape)
 
 
 @jax_version(control.map_rows)

@@ -42,5 +42,11 @@ def safe_max(x: Any, axis: Axis, *, xp: Any) -> Any:
     Shifting by a non-finite maximum would turn a row of ``-inf`` (or one
     ``+inf``) into NaN; shifting by 0 there leaves the result exact.
     """
+    nd = x.ndim
+    axes = tuple(range(nd)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    axes = tuple(a % nd for a in axes) if nd else ()
+    if any(x.shape[a] == 0 for a in axes):  # an empty reduction (a static shape): no maximum
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        return xp.zeros(shape, dtype=x.dtype, device=device(x))
     m = xp.max(x, axis=axis, keepdims=True)
     return xp.where(xp.isfinite(m), m, 0.0)
