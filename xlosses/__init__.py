@@ -79,6 +79,7 @@ from .robust import (
 from .segmentation import (
     binary_dice_loss,
     dice_cross_entropy_loss,
+    dice_focal_loss,
     dice_loss,
     multiclass_generalized_dice_loss,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "ctc_loss_from_lengths",
     "ctc_loss_with_forward_probs",
     "dice_cross_entropy_loss",
+    "dice_focal_loss",
     "dice_loss",
     "distance_box_iou_loss",
     "distillation_loss",
