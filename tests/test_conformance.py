@@ -92,7 +92,24 @@ def test_specs_are_well_formed():
         assert all(isinstance(i, int) for i in spec.differentiable), name
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+def _keras_drop_ins() -> frozenset[str]:
+    try:
+        from conformance.entries.keras_losses import NAMES
+    except ImportError:  # pragma: no cover
+        return frozenset()
+    return NAMES
+
+
+# The Keras drop-ins (45 specs of compositions of core losses, each core loss with its own
+# spec here) run in the sweep session (--sweeps, nox -s sweeps) and `python -m conformance`;
+# the default run checks each of them against Keras in tests/test_keras.py.
+_SWEEP_SPECS = _keras_drop_ins()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.sweep) if n in _SWEEP_SPECS else n for n in sorted(SPECS)],
+)
 def test_quick_conformance(name):
     if not any(applies(SPECS[name], b) for b in RUN_ON):  # restricted by $XLOSSES_BACKENDS
         pytest.skip(f"no selected backend runs {name}")
