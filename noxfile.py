@@ -79,8 +79,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def sweeps(session: nox.Session) -> None:
-    """The exhaustive sweeps: every backend of the tests marked ``sweep`` and every variant of
-    the sharded-JAX check (the default test run keeps NumPy and torch, and variant 0)."""
+    """The exhaustive sweeps: every backend of the tests marked ``sweep``, the JAX and Dask
+    cases of the family files (``backend_sweep``), the Keras drop-ins' and primitives'
+    conformance entries, and every variant, the 2-D batch and ``pmap`` of the sharded-JAX
+    check (the default test run keeps NumPy, array-api-strict and torch, and variant 0)."""
     _install(session, "all")
     session.run("pytest", "--sweeps", *session.posargs, env={"XLOSSES_SWEEPS": "1"})
 

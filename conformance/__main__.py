@@ -70,7 +70,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="CI budget: float32, first variant and shape, torch.compile once per family",
+        help="CI budget: float32, first variant and shape, torch.compile and the JAX "
+        "transforms once per family",
     )
     p.add_argument(
         "--entries",

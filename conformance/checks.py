@@ -364,6 +364,8 @@ def quick_compile_subset(specs: Iterable[Spec]) -> set[str]:
     first: dict[str, str] = {}
     for spec in sorted(specs, key=lambda s: s.name):
         family = getattr(spec.fn, "__module__", None) or spec.name.split(".")[0]
+        if family.startswith("conformance."):
+            continue  # an entry's wrapper of a loss whose family is compiled already
         first.setdefault(family, spec.name)
     return set(first.values())
 
@@ -404,6 +406,7 @@ class _Run:
         self.first_dtype = dtype  # the transforms run once per backend, with the first dtype
         self.quick = False
         self.inductor = False  # this spec's inductor compile (one spec per family)
+        self.jax_transforms = True  # False: a quick run's spec outside the compiled subset
 
     def declared(self, check: str) -> str:
         """The spec's reason why ``check`` cannot hold on this backend, or ``""``."""
@@ -486,6 +489,7 @@ def run_checks(
     compile: bool = True,
     cache: Cache | None = None,
     inductor: bool = False,
+    jax_transforms: bool = True,
 ) -> list[Result]:
     """Run ``checks`` for one spec on one backend and dtype, over variants and shapes.
 
@@ -496,6 +500,8 @@ def run_checks(
     ``compile=False`` leaves out the ``compiled`` check.  ``cache`` (default:
     a process-wide one) holds what the backends share.  ``inductor`` compiles this
     spec with torch's default backend too (a full run: one spec per family).
+    ``jax_transforms=False`` leaves out the JAX transform checks (their program is a JAX
+    run's largest compilation): a quick run makes them once per family, like the compile.
     """
     checks = tuple(checks)
     if not compile:
@@ -512,6 +518,7 @@ def run_checks(
         run.jit_only = quick and run.jax
         run.quick = quick
         run.inductor = inductor
+        run.jax_transforms = jax_transforms
         run.first_dtype = (tuple(dtypes) or (dtype,))[0] if dtypes else dtype
         n_variants = max((vi for (vi, _), _ in cases), default=-1) + 1
         plan = compile_plan(n_variants, tuple(dtypes or (dtype,)), quick=quick)
@@ -657,7 +664,16 @@ def _check_case(
     grad_case = b.differentiable and bool(spec.differentiable) and si == 0 and not low
     # JAX compares its jit program wherever it runs anyway (gradient cases) or is planned
     wanted = (compiled or (run.jax and grad_case)) and si == 0 and not run.jit_only
-    if "compiled" in checks and wanted and b.differentiable and spec.compilable:
+    # a quick run compiles a torch spec once, with dynamic shapes (the transform check
+    # compile_dynamic: fullgraph, three batch sizes, values against eager); a full run both
+    dynamic_only = run.quick and b.module == "torch" and "compile_dynamic" in checks
+    if (
+        "compiled" in checks
+        and wanted
+        and b.differentiable
+        and spec.compilable
+        and not dynamic_only
+    ):
 
         def compiled_check() -> tuple[bool, float, str]:
             if run.jax:
@@ -748,7 +764,9 @@ def _check_case(
         and dtype == run.first_dtype
         and any(c in TRANSFORMS for c in checks)
     ):
-        _transforms(run, checks, vi, variant, batch, inputs, ref, compiled=compiled)
+        # the dynamic-shape compile where a compile is planned and the run compiles
+        planned = compiled and "compiled" in checks
+        _transforms(run, checks, vi, variant, batch, inputs, ref, compiled=planned)
 
     if (
         "kink_grad" in checks
@@ -807,6 +825,8 @@ def _transforms(
     the first batch shape; the dynamic-shape compile only where a compile is planned."""
     spec = run.spec
     allowed = QUICK_TRANSFORMS if run.quick else TRANSFORMS
+    if run.jax and not run.jax_transforms:
+        allowed = ()
     wanted = tuple(c for c in checks if c in allowed and (c != "compile_dynamic" or compiled))
     rounding = _rounding(run.dtype)
 
@@ -927,7 +947,8 @@ def run_spec(
     """Every check of ``spec`` on every applicable backend and dtype.
 
     ``compile=False`` leaves out ``torch.compile`` (``jax.jit`` is cheap and
-    kept; see :func:`quick_compile_subset`).  ``seed`` seeds the generated
+    kept; see :func:`quick_compile_subset`), and in a quick run the JAX transform
+    checks too (the torch ones are cheap and kept).  ``seed`` seeds the generated
     inputs (:func:`run_checks`).  ``on_done(backend, dtype,
     results)`` is called after each backend × dtype (progress reporting).
     """
@@ -947,6 +968,7 @@ def run_spec(
                 cache=cache,
                 seed=seed,
                 inductor=inductor,
+                jax_transforms=compile or not quick,
             )
             out += res
             if on_done is not None:

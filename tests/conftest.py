@@ -60,6 +60,10 @@ def raises_if_checked(backend, exc, match):
 # -- sweeps: exhaustive peer sweeps run in full with --sweeps (nox -s sweeps) ------------------
 
 SWEEP_BACKENDS = ("numpy", "torch")  # what the default run keeps of a sweep
+# what the default run leaves to the sweeps of a family file (marked backend_sweep): eager JAX
+# compiles every primitive on first use, Dask builds and runs a graph per call, so these cases
+# are most of a family file's time; the quick conformance checks every loss on both
+FAMILY_SWEEP_BACKENDS = ("jax", "dask")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,7 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Order the tests for the workers (longest files first), and deselect (not skip: nothing
-    is hidden, pytest reports the count) the cases of ``sweep`` tests beyond NumPy and torch."""
+    is hidden, pytest reports the count) the cases of ``sweep`` tests beyond NumPy and torch
+    and the JAX and Dask cases of ``backend_sweep`` files."""
     items.sort(key=_order)  # the workers' order (below); stable: each file keeps its order
     if config.getoption("--sweeps"):
         return
@@ -86,6 +91,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # a sweep case of a backend beyond NumPy and torch, or one without a backend parameter
         # (the Dask file's later variants) belongs to the sweep run
         if item.get_closest_marker("sweep") and name not in SWEEP_BACKENDS:
+            drop.append(item)
+        elif item.get_closest_marker("backend_sweep") and name in FAMILY_SWEEP_BACKENDS:
             drop.append(item)
         else:
             keep.append(item)

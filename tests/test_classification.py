@@ -17,6 +17,9 @@ from peer_cases import run_outputs
 
 import xlosses
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 HAS_OPTAX = importlib.util.find_spec("optax") is not None
 TOL = {"float32": 2e-4, "float64": 1e-6}
 

@@ -13,6 +13,9 @@ from peer_cases import run_all, xl_grad
 import xlosses
 from conformance.entries.detection import torchvision_box_loss
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 LOSSES = {
     "g": xlosses.generalized_box_iou_loss,
     "d": xlosses.distance_box_iou_loss,

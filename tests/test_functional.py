@@ -24,6 +24,9 @@ from conformance.checks import _round_to
 from conformance.entries.functional_pairs import torch_kwargs
 from conformance.spec import all_specs
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 

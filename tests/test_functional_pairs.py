@@ -20,6 +20,9 @@ import xlosses
 import xlosses.functional as F
 from conformance.checks import _round_to
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 torch = pytest.importorskip("torch")
 
 NAMES = [

@@ -20,6 +20,9 @@ from test_functional import compiled_matches_torch
 
 import xlosses.functional as F
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 

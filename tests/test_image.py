@@ -15,6 +15,9 @@ import xlosses
 from conformance.entries._peers import kornia_losses, t64, to_numpy
 from conformance.spec import PeerUnavailable
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 
 def _images():
     rng = np.random.default_rng(5)

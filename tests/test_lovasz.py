@@ -14,6 +14,9 @@ from conformance.entries import lovasz as ref
 from conformance.entries._peers import kornia_losses, smp_losses, t64
 from conformance.spec import PeerUnavailable
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 B, H, W, C = 3, 4, 5, 4
 
 

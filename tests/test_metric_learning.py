@@ -19,6 +19,9 @@ from conftest import assert_close, backend_named, raises_if_checked, run_once
 
 import xlosses
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 HAS_PML = importlib.util.find_spec("pytorch_metric_learning") is not None
 needs_pml = pytest.mark.skipif(not HAS_PML, reason="pytorch-metric-learning not installed")
 TOL = 1e-9  # float64 on every backend

@@ -20,6 +20,9 @@ from conformance.entries import segmentation as seg
 from conformance.entries._peers import monai_losses, smp_losses, t64
 from conformance.spec import PeerUnavailable
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 B, H, W, C = 2, 3, 4, 3
 
 

@@ -11,6 +11,9 @@ from conftest import assert_close, backend_named, run_once
 
 import xlosses
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 HAS_OPTAX = importlib.util.find_spec("optax") is not None
 TOL = {"float32": 2e-4, "float64": 1e-6}
 needs_optax = pytest.mark.skipif(not HAS_OPTAX, reason="optax not installed")

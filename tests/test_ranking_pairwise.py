@@ -17,6 +17,9 @@ from conftest import assert_close, backend_named, run_once
 
 import xlosses
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 HAS_RAX = importlib.util.find_spec("rax") is not None
 needs_rax = pytest.mark.skipif(not HAS_RAX, reason="rax not installed")
 TOL = 1e-9

@@ -10,6 +10,9 @@ from peer_cases import check_case, compiled_matches_eager, run_outputs, xl_grad
 
 import xlosses
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 pytest.importorskip("optax")
 
 

@@ -12,6 +12,9 @@ from peer_cases import run_outputs
 import xlosses
 from conformance.entries.robust import barron_reference as ref_rho
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 
 def ref_rho_dx(x, alpha, c):
     z = (x / c) ** 2

@@ -6,7 +6,8 @@ with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (8 CPU devices).
 The script builds a ``Mesh`` of the 8 devices with one axis, ``batch``, and
 for each entry of ``conformance.spec.all_specs()`` (so losses added later are
 covered without editing this file) and its first variant (every variant with
-``XLOSSES_SWEEPS=1``, ``nox -s sweeps``, which adds a 2-D batch and ``pmap``):
+``XLOSSES_SWEEPS=1``, ``nox -s sweeps``, which adds a 2-D batch and the
+per-device runs ``shard_map`` and ``pmap``):
 
 ``jit``
     places every input whose leading axis is the batch with
@@ -16,7 +17,7 @@ covered without editing this file) and its first variant (every variant with
     all-to-all or collective-permute (nothing of the batch moves between
     devices), that a per-example output stays sharded over the batch axis,
     and that the values equal the loss on NumPy inputs;
-``shard_map``
+``shard_map`` (sweeps)
     runs the loss per device on its shard with ``jax.shard_map`` and checks
     the gathered per-example values;
 ``pmap`` (sweeps)
@@ -297,8 +298,8 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
                 which = f" output {i}" if len(case.want) > 1 else ""
                 rec["errors"].append(f"{what}:{which} value error {e:.2e}; {where}")
 
-    # the default test run checks each loss's first variant at a 1-D batch under jit and
-    # shard_map; XLOSSES_SWEEPS=1 every variant, the 2-D batch of variant 0, and pmap
+    # the default test run checks each loss's first variant at a 1-D batch under jit;
+    # XLOSSES_SWEEPS=1 every variant, the 2-D batch of variant 0, shard_map and pmap
     sweeps = os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0")
     every = tuple(range(len(spec.variants))) if sweeps else (0,)
     for vi, variant in enumerate(spec.variants):
@@ -348,8 +349,8 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
             value("jit", out, case, where)
             if name in GRADIENTS and vi == 0 and batch == shapes[0]:
                 _check_gradients(case, spec, placed, mesh, rec, where)
-            if vi or not per_example or cross:
-                continue  # per-device runs: variant 0 of per-example losses
+            if vi or not per_example or cross or not sweeps:
+                continue  # per-device runs (sweeps): variant 0 of per-example losses
 
             in_specs = tuple(_pspec(b) for b in case.axes)
             multi = isinstance(out, tuple)
@@ -359,8 +360,8 @@ def _check_spec(name: str, spec: Any, mesh: Any) -> dict[str, Any]:  # pragma: n
                 value("shard_map", jax.jit(sm)(*placed), case, where)
             except Exception as exc:
                 rec["errors"].append(f"shard_map: {type(exc).__name__}: {exc}; {where}")
-            if not sweeps or len(batch) > 1 or any(case.axes):
-                continue  # pmap once per loss (sweeps), over a leading batch axis of the inputs
+            if len(batch) > 1 or any(case.axes):
+                continue  # pmap once per loss, over a leading batch axis of the inputs
             try:
                 stacked = [
                     v if b is None else v.reshape(DEVICES, -1, *v.shape[1:])

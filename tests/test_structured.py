@@ -12,6 +12,9 @@ from peer_cases import TOL, check_case, compiled_matches_eager, peer_value, xl_g
 import xlosses
 from xlosses._ops import sparsemax
 
+# JAX and Dask cases with --sweeps (tests/conftest.py: FAMILY_SWEEP_BACKENDS)
+pytestmark = pytest.mark.backend_sweep
+
 pytest.importorskip("optax")
 
 C = 5

@@ -135,6 +135,12 @@ def _log_cosh_series(eps: float) -> tuple[float, ...]:
     return tuple(coeffs)
 
 
+# the series of every floating dtype's eps (float16, bfloat16, float32, float64), computed on
+# import: a compiler tracing the loss (torch.compile's Dynamo traces through functools.cache)
+# then reads a constant instead of the exact rational arithmetic (seconds of tracing)
+_LOG_COSH_COEFFS = {eps: _log_cosh_series(eps) for eps in (2.0**-10, 2.0**-7, 2.0**-23, 2.0**-52)}
+
+
 @accelerated
 def log_cosh(e: Any, *, xp: Any) -> Any:
     """``log(cosh(e))`` to full relative precision for every finite ``e``; derivative ``tanh e``.
@@ -151,7 +157,8 @@ def log_cosh(e: Any, *, xp: Any) -> Any:
     function, as accurate.)
     """
     a = xp.abs(e)
-    coeffs = _log_cosh_series(float(xp.finfo(a.dtype).eps))
+    eps = float(xp.finfo(a.dtype).eps)
+    coeffs = _LOG_COSH_COEFFS[eps] if eps in _LOG_COSH_COEFFS else _log_cosh_series(eps)
     s = xp.minimum(a, xp.asarray(_LOG_COSH_SERIES, dtype=a.dtype, device=device(a)))
     z = s * s
     series = coeffs[-1] * z
