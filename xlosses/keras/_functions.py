@@ -60,45 +60,209 @@ def _last(xp: Any, a: Any, axis: int) -> Any:
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
-    r"""Keras' ``mean_squared_error``: :math:`\operatorname{mean}_{-1}(\hat y - y)^2`."""
+    r"""Keras' ``mean_squared_error``: :math:`\operatorname{mean}_{-1}(\hat y - y)^2`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import mean_squared_error
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(mean_squared_error(y_true, y_pred), 4))
+    [0.125 1.   ]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.squared_error(y_pred, y_true), axis=-1)
 
 
 def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
-    r"""Keras' ``mean_absolute_error``: :math:`\operatorname{mean}_{-1}|\hat y - y|`."""
+    r"""Keras' ``mean_absolute_error``: :math:`\operatorname{mean}_{-1}|\hat y - y|`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import mean_absolute_error
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(mean_absolute_error(y_true, y_pred), 4))
+    [0.25 1.  ]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.absolute_error(y_pred, y_true), axis=-1)
 
 
 def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Any:
-    r"""Keras' MAPE: :math:`100\,\operatorname{mean}_{-1}|y - \hat y| / \max(|y|, 10^{-7})`."""
+    r"""Keras' MAPE: :math:`100\,\operatorname{mean}_{-1}|y - \hat y| / \max(|y|, 10^{-7})`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample, in percent (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import mean_absolute_percentage_error
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(mean_absolute_percentage_error(y_true, y_pred), 4))
+    [25.  22.5]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.absolute_percentage_error(y_pred, y_true), axis=-1)
 
 
 def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Any:
     r"""Keras' MSLE: :math:`\operatorname{mean}_{-1}(\log(1 + \hat y) - \log(1 + y))^2`
-    (both at least 1e-7, as Keras)."""
+    (both at least 1e-7, as Keras).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import mean_squared_logarithmic_error
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(mean_squared_logarithmic_error(y_true, y_pred), 4))
+    [0.0249 0.0368]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.squared_logarithmic_error(y_pred, y_true), axis=-1)
 
 
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Any:
     r"""Keras' ``cosine_similarity``: minus the cosine of ``y_true`` and ``y_pred`` along
-    ``axis`` (0 for a zero vector; Keras' ``normalize`` divides by at least 1e-7)."""
+    ``axis`` (0 for a zero vector; Keras' ``normalize`` divides by at least 1e-7).
+
+    Parameters
+    ----------
+    y_true : array, of ``y_pred``'s shape
+        Targets (a trailing axis of size 1 squeezed or added as Keras does).
+    y_pred : array
+        Predictions, real floating dtype.
+    axis : int, default -1
+        The axis of the vectors.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample, between -1 (same direction) and 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import cosine_similarity
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(cosine_similarity(y_true, y_pred), 4))
+    [-0.9839 -0.9778]
+    """
     _, y_true, y_pred = _pair(y_true, y_pred)
     return -_xl.cosine_similarity(y_pred, y_true, axis=axis)
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
-    """Keras' ``huber``: :func:`xlosses.huber_loss` averaged over the last axis."""
+    """Keras' ``huber``: :func:`xlosses.huber_loss` averaged over the last axis.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear in the error.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import huber
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(huber(y_true, y_pred), 4))
+    [0.0625 0.5   ]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.huber_loss(y_pred, y_true, delta=delta), axis=-1)
 
 
 def log_cosh(y_true: Any, y_pred: Any) -> Any:
-    """Keras' ``log_cosh``: :func:`xlosses.log_cosh` averaged over the last axis."""
+    """Keras' ``log_cosh``: :func:`xlosses.log_cosh` averaged over the last axis.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets (a trailing axis of size 1 is squeezed or added to match ``y_pred``, as
+        Keras does; cast to ``y_pred``'s floating dtype).
+    y_pred : array, shape ``[..., d]``
+        Predictions, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import log_cosh
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(log_cosh(y_true, y_pred), 4))
+    [0.0601 0.4338]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.log_cosh(y_pred, y_true), axis=-1)
 
@@ -107,13 +271,58 @@ def kl_divergence(y_true: Any, y_pred: Any) -> Any:
     r"""Keras' ``kl_divergence``: :math:`\sum_{-1} y \log(y / \hat y)` for probabilities.
 
     Exact: zero targets contribute 0, a zero prediction under a positive target
-    gives ``inf`` (Keras clips both to [1e-7, 1])."""
+    gives ``inf`` (Keras clips both to [1e-7, 1]).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Target probabilities along the last axis (a trailing axis of size 1 squeezed or added
+        as Keras does).
+    y_pred : array, shape ``[..., d]``
+        Predicted probabilities, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import kl_divergence
+    >>> y_true = np.array([[0.5, 0.5], [0.9, 0.1]])
+    >>> y_pred = np.array([[0.4, 0.6], [0.5, 0.5]])
+    >>> print(np.round(kl_divergence(y_true, y_pred), 4))
+    [0.0204 0.3681]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return _xl.kl_divergence(safe_log(y_pred, xp=xp), y_true)
 
 
 def poisson(y_true: Any, y_pred: Any) -> Any:
-    r"""Keras' ``poisson``: :math:`\operatorname{mean}_{-1}(\hat y - y \log(\hat y + 10^{-7}))`."""
+    r"""Keras' ``poisson``: :math:`\operatorname{mean}_{-1}(\hat y - y \log(\hat y + 10^{-7}))`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Observed counts (a trailing axis of size 1 squeezed or added as Keras does).
+    y_pred : array, shape ``[..., d]``
+        Predicted rates (non-negative), real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import poisson
+    >>> y_true = np.array([[1.0, 2.0], [4.0, 5.0]])
+    >>> y_pred = np.array([[1.5, 2.0], [3.0, 6.0]])
+    >>> print(np.round(poisson(y_true, y_pred), 4))
+    [ 0.8541 -2.1766]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.poisson_nll(y_pred, y_true, log_input=False, eps=1e-7), axis=-1)
 
@@ -126,19 +335,87 @@ def _hinge_targets(xp: Any, y: Any) -> Any:
 
 def hinge(y_true: Any, y_pred: Any) -> Any:
     r"""Keras' ``hinge``: :math:`\operatorname{mean}_{-1}\max(0, 1 - y \hat y)`, {0, 1}
-    labels taken as ±1."""
+    labels taken as ±1.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Labels in ``{-1, 1}``, or ``{0, 1}`` (mapped to ±1: per row here, for the whole
+        array in Keras; the same for arrays whose rows all use one convention).
+    y_pred : array, shape ``[..., d]``
+        Scores, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import hinge
+    >>> y_true = np.array([[-1.0, 1.0], [1.0, -1.0]])
+    >>> y_pred = np.array([[0.5, 0.3], [2.0, -0.5]])
+    >>> print(np.round(hinge(y_true, y_pred), 4))
+    [1.1  0.25]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     return xp.mean(_xl.hinge_loss(y_pred, _hinge_targets(xp, y_true)), axis=-1)
 
 
 def squared_hinge(y_true: Any, y_pred: Any) -> Any:
-    """Keras' ``squared_hinge``: :func:`xlosses.squared_hinge_loss`."""
+    """Keras' ``squared_hinge``: :func:`xlosses.squared_hinge_loss`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Labels in ``{-1, 1}``, or ``{0, 1}`` (mapped to ±1: per row here, for the whole
+        array in Keras; the same for arrays whose rows all use one convention).
+    y_pred : array, shape ``[..., d]``
+        Scores, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import squared_hinge
+    >>> y_true = np.array([[-1.0, 1.0], [1.0, -1.0]])
+    >>> y_pred = np.array([[0.5, 0.3], [2.0, -0.5]])
+    >>> print(np.round(squared_hinge(y_true, y_pred), 4))
+    [1.37  0.125]
+    """
     _, y_true, y_pred = _pair(y_true, y_pred)
     return _xl.squared_hinge_loss(y_pred, y_true)
 
 
 def categorical_hinge(y_true: Any, y_pred: Any) -> Any:
-    """Keras' ``categorical_hinge``: :func:`xlosses.categorical_hinge_loss`."""
+    """Keras' ``categorical_hinge``: :func:`xlosses.categorical_hinge_loss`.
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., c]``
+        One-hot targets along the last axis.
+    y_pred : array, shape ``[..., c]``
+        Scores, real floating dtype.
+
+    Returns
+    -------
+    array, shape ``[...]``
+        One loss per sample (``y_pred``'s shape without its last axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import categorical_hinge
+    >>> y_true = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> y_pred = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    >>> print(np.round(categorical_hinge(y_true, y_pred), 4))
+    [0.5 0.9]
+    """
     _, y_true, y_pred = _pair(y_true, y_pred)
     return _xl.categorical_hinge_loss(y_pred, y_true)
 
@@ -163,7 +440,35 @@ def binary_crossentropy(
     :math:`-(y \log p + (1 - y) \log(1 - p))`, labels smoothed towards 1/2.
 
     Logits: :func:`xlosses.sigmoid_binary_cross_entropy`.  Probabilities: exact
-    logs (Keras clips ``p`` to [1e-7, 1 - 1e-7]: 16.118 at most per entry)."""
+    logs (Keras clips ``p`` to [1e-7, 1 - 1e-7]: 16.118 at most per entry).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets in [0, 1] (a trailing axis of size 1 squeezed or added as Keras does).
+    y_pred : array, shape ``[..., d]``
+        Probabilities (or logits with ``from_logits=True``), real floating dtype.
+    from_logits : bool, default False
+        ``y_pred`` holds logits; probabilities otherwise.
+    label_smoothing : float, default 0.0
+        Targets smoothed to ``y (1 - label_smoothing) + label_smoothing / 2``.
+    axis : int, default -1
+        The axis averaged over.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import binary_crossentropy
+    >>> y_true = np.array([[0.0, 1.0], [1.0, 1.0]])
+    >>> y_pred = np.array([[0.4, 0.6], [0.7, 0.2]])
+    >>> print(np.round(binary_crossentropy(y_true, y_pred), 4))
+    [0.5108 0.9831]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     y = _smooth_binary(y_true, label_smoothing)
     if from_logits:
@@ -188,7 +493,41 @@ def binary_focal_crossentropy(
     \alpha)(1 - y)` with ``apply_class_balancing``.
 
     Logits: :func:`xlosses.sigmoid_focal_loss` (log space).  Probabilities: exact logs,
-    the focal factor ``exp(γ log(1 - p_t))`` (Keras clips inside its BCE)."""
+    the focal factor ``exp(γ log(1 - p_t))`` (Keras clips inside its BCE).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., d]``
+        Targets in [0, 1] (a trailing axis of size 1 squeezed or added as Keras does).
+    y_pred : array, shape ``[..., d]``
+        Probabilities (or logits with ``from_logits=True``), real floating dtype.
+    apply_class_balancing : bool, default False
+        Weigh the positives by ``alpha`` and the negatives by ``1 - alpha``.
+    alpha : float, default 0.25
+        The positives' weight with ``apply_class_balancing``.
+    gamma : float, default 2.0
+        The focusing exponent (0: the binary cross-entropy).
+    from_logits : bool, default False
+        ``y_pred`` holds logits; probabilities otherwise.
+    label_smoothing : float, default 0.0
+        Targets smoothed to ``y (1 - label_smoothing) + label_smoothing / 2``.
+    axis : int, default -1
+        The axis averaged over.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import binary_focal_crossentropy
+    >>> y_true = np.array([[0.0, 1.0], [1.0, 1.0]])
+    >>> y_pred = np.array([[0.4, 0.6], [0.7, 0.2]])
+    >>> print(np.round(binary_focal_crossentropy(y_true, y_pred), 4))
+    [0.0817 0.5311]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     y = _smooth_binary(y_true, label_smoothing)
     a = alpha if apply_class_balancing else None
@@ -217,7 +556,36 @@ def categorical_crossentropy(
 
     Logits: :func:`xlosses.softmax_cross_entropy`.  Probabilities: rows divided by
     their sum (as Keras) in log space, :func:`xlosses.safe_softmax_cross_entropy` of
-    their logs (exact; Keras clips to [1e-7, 1 - 1e-7])."""
+    their logs (exact; Keras clips to [1e-7, 1 - 1e-7]).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., c]``
+        One-hot (or soft) targets along ``axis``.
+    y_pred : array, shape ``[..., c]``
+        Probabilities along ``axis``, divided by their sum as Keras does (or logits with
+        ``from_logits=True``), real floating dtype.
+    from_logits : bool, default False
+        ``y_pred`` holds logits; probabilities otherwise.
+    label_smoothing : float, default 0.0
+        Targets smoothed to ``y (1 - label_smoothing) + label_smoothing / c``.
+    axis : int, default -1
+        The axis of the classes.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import categorical_crossentropy
+    >>> y_true = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> y_pred = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    >>> print(np.round(categorical_crossentropy(y_true, y_pred), 4))
+    [0.3567 0.9163]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     y, x = _last(xp, y_true, axis), _last(xp, y_pred, axis)
     y = _smooth_categorical(y, label_smoothing)
@@ -246,7 +614,36 @@ def sparse_categorical_crossentropy(
     :func:`xlosses.softmax_cross_entropy_with_integer_labels` (of the logs of
     probabilities with ``from_logits=False``: exact, where Keras clips).
     ``ignore_class`` entries have loss 0 (the class ``SparseCategoricalCrossentropy``
-    also leaves them out of its mean, as Keras)."""
+    also leaves them out of its mean, as Keras).
+
+    Parameters
+    ----------
+    y_true : array, ``y_pred``'s shape without ``axis`` (or with it of size 1)
+        Class indices (floats are cast to int32).
+    y_pred : array, shape ``[..., c]``
+        Probabilities along ``axis`` (or logits with ``from_logits=True``), real floating
+        dtype.
+    from_logits : bool, default False
+        ``y_pred`` holds logits; probabilities otherwise.
+    ignore_class : int, optional
+        A class index whose entries get loss 0; none when omitted.
+    axis : int, default -1
+        The axis of the classes.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import sparse_categorical_crossentropy
+    >>> y_true = np.array([1, 2])
+    >>> y_pred = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    >>> print(np.round(sparse_categorical_crossentropy(y_true, y_pred), 4))
+    [0.3567 0.9163]
+    """
     xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
     labels = _class_labels(xp, y_true, y_pred, axis)
     x = y_pred if from_logits else safe_log(y_pred, xp=xp)
@@ -269,7 +666,40 @@ def categorical_focal_crossentropy(
 ) -> Any:
     r"""Keras' ``categorical_focal_crossentropy``: :math:`-\alpha \sum_c y_c (1 -
     p_c)^\gamma \log p_c` along ``axis``: :func:`xlosses.softmax_focal_loss` (of the
-    logs of probabilities, normalised as Keras, with ``from_logits=False``)."""
+    logs of probabilities, normalised as Keras, with ``from_logits=False``).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[..., c]``
+        One-hot (or soft) targets along ``axis``.
+    y_pred : array, shape ``[..., c]``
+        Probabilities along ``axis``, divided by their sum as Keras does (or logits with
+        ``from_logits=True``), real floating dtype.
+    alpha : float, default 0.25
+        The weight of every class.
+    gamma : float, default 2.0
+        The focusing exponent (0: ``alpha`` times the cross-entropy).
+    from_logits : bool, default False
+        ``y_pred`` holds logits; probabilities otherwise.
+    label_smoothing : float, default 0.0
+        Targets smoothed to ``y (1 - label_smoothing) + label_smoothing / c``.
+    axis : int, default -1
+        The axis of the classes.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import categorical_focal_crossentropy
+    >>> y_true = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> y_pred = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    >>> print(np.round(categorical_focal_crossentropy(y_true, y_pred), 4))
+    [0.008  0.0825]
+    """
     xp, y_true, y_pred = _pair(y_true, y_pred)
     y = _smooth_categorical(y_true, label_smoothing) if label_smoothing else y_true
     x = y_pred if from_logits else safe_log(y_pred, xp=xp)
@@ -279,7 +709,32 @@ def categorical_focal_crossentropy(
 def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float = 0.5) -> Any:
     r"""Keras' ``categorical_generalized_cross_entropy``: :math:`(1 - p_y^q)/q` for class
     indices and probabilities :func:`xlosses.generalized_cross_entropy` of their logs
-    (rows normalised to sum 1; Keras reads ``p_y`` as given)."""
+    (rows normalised to sum 1; Keras reads ``p_y`` as given).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[batch]`` or ``[batch, 1]``
+        Class indices (floats are cast to int32).
+    y_pred : array, shape ``[batch, c]``
+        Probabilities along the last axis, real floating dtype.
+    q : float, default 0.5
+        In (0, 1): towards 0 the cross-entropy, towards 1 the mean absolute error (Keras
+        has no default).
+
+    Returns
+    -------
+    array, shape ``[batch]``
+        One loss per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import categorical_generalized_cross_entropy
+    >>> y_true = np.array([1, 2])
+    >>> y_pred = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    >>> print(np.round(categorical_generalized_cross_entropy(y_true, y_pred, q=0.5), 4))
+    [0.3267 0.7351]
+    """
     xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
     labels = _class_labels(xp, y_true, y_pred, -1)
     return _xl.generalized_cross_entropy(safe_log(y_pred, xp=xp), labels, q)
@@ -287,7 +742,29 @@ def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float = 0
 
 def ctc(y_true: Any, y_pred: Any) -> Any:
     r"""Keras' ``ctc``: CTC of logits ``[batch, time, classes]`` against labels
-    ``[batch, length]`` padded with 0, the blank (:func:`xlosses.ctc_loss`)."""
+    ``[batch, length]`` padded with 0, the blank (:func:`xlosses.ctc_loss`).
+
+    Parameters
+    ----------
+    y_true : array, shape ``[batch, max_length]``
+        Label sequences, integer (or cast to int32), padded with 0: class 0 is the blank.
+    y_pred : array, shape ``[batch, time, classes]``
+        Logits (not normalised), real floating dtype; every frame is used.
+
+    Returns
+    -------
+    array, shape ``[batch]``
+        The negative log-likelihood of each sequence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import ctc
+    >>> y_true = np.array([[1, 2, 0]])  # the sequence (1, 2), padded
+    >>> y_pred = np.zeros((1, 4, 3))  # uniform: 15 of the 81 paths give (1, 2)
+    >>> print(np.round(ctc(y_true, y_pred), 4))
+    [1.6864]
+    """
     xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
     if y_true.ndim != 2 or y_pred.ndim != 3:
         raise ValueError(
@@ -334,7 +811,31 @@ def _overlap(y_true: Any, y_pred: Any, axis: Any, alpha: float, beta: float) -> 
 def dice(y_true: Any, y_pred: Any, axis: Any = None) -> Any:
     r"""Keras' ``dice``: :math:`1 - 2\sum y\hat y / (\sum y + \sum \hat y)` over ``axis``
     (None: everything, one number for the batch).  Keras adds 1e-7 to the denominator,
-    xlosses takes it at least 1e-7 (equal within 1e-7 relative once it exceeds 1)."""
+    xlosses takes it at least 1e-7 (equal within 1e-7 relative once it exceeds 1).
+
+    Parameters
+    ----------
+    y_true : array
+        Targets in [0, 1], of ``y_pred``'s shape.
+    y_pred : array
+        Probabilities, real floating dtype.
+    axis : int, tuple of int or None, default None
+        The axes reduced over; None: all of them.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        The loss: 0-d (one number for the batch) with ``axis=None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import dice
+    >>> y_true = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> y_pred = np.array([[0.9, 0.2, 0.6], [0.1, 0.8, 0.5]])
+    >>> print(np.round(dice(y_true, y_pred), 4))
+    0.2113
+    """
     return _overlap(y_true, y_pred, axis, 0.5, 0.5)
 
 
@@ -343,5 +844,33 @@ def tversky(
 ) -> Any:
     r"""Keras' ``tversky``: :math:`1 - I/(I + \alpha \sum y(1 - \hat y) + \beta \sum (1 - y)\hat y)`
     over ``axis`` (Keras' ``alpha`` weighs the false negatives, its ``beta`` the false
-    positives); the denominator as in :func:`dice`."""
+    positives); the denominator as in :func:`dice`.
+
+    Parameters
+    ----------
+    y_true : array
+        Targets in [0, 1], of ``y_pred``'s shape.
+    y_pred : array
+        Probabilities, real floating dtype.
+    alpha : float, default 0.5
+        The weight of the false negatives.
+    beta : float, default 0.5
+        The weight of the false positives (both 0.5: :func:`dice`).
+    axis : int, tuple of int or None, default None
+        The axes reduced over; None: all of them.
+
+    Returns
+    -------
+    array, ``y_pred``'s shape without ``axis``
+        The loss: 0-d (one number for the batch) with ``axis=None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import tversky
+    >>> y_true = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> y_pred = np.array([[0.9, 0.2, 0.6], [0.1, 0.8, 0.5]])
+    >>> print(np.round(tversky(y_true, y_pred, alpha=0.7, beta=0.3, axis=-1), 4))
+    [0.2147 0.2857]
+    """
     return _overlap(y_true, y_pred, axis, alpha, beta)
