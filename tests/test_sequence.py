@@ -640,6 +640,7 @@ def test_torch_fused_kernel_from_lengths_forms(rng, monkeypatch, form):
         assert got[0] == 0 and np.all(g[:, 0] == 0)
 
 
+@pytest.mark.sweep  # shard_map runs with --sweeps (tests/test_sharded_jax.py too)
 def test_scan_under_shard_map_values_and_gradients(rng):
     """The lax.scan fast path runs per device: its initial carry (built from constants, so
     typed as equal on every device) is made varying over the mesh axis like the carry the
