@@ -127,7 +127,13 @@ def test_every_optax_loss_is_timed_against_optax():
 
 @pytest.mark.parametrize(
     ("case", "lib"),
-    [(c, lib) for c in CASES for lib in c.peers],
+    [
+        # JAX cases (a jax.jit compile each, most of this file's time) with --sweeps; the
+        # quick conformance compares every loss with optax under jax.jit
+        pytest.param(c, lib, marks=(pytest.mark.sweep,) if lib == "jax" else ())
+        for c in CASES
+        for lib in c.peers
+    ],
     ids=[f"{c.name}-{lib}" for c in CASES for lib in c.peers],
 )
 def test_case_agrees_with_its_peer(case, lib, monkeypatch):

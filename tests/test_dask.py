@@ -126,9 +126,9 @@ CASES = [
         vi,
         batch,
         id=f"{name}-v{vi}-{'x'.join(map(str, batch))}",
-        # later variants: the sweep (``--sweeps``); the quick conformance checks every loss on
-        # Dask, and the later variants on NumPy
-        marks=(pytest.mark.sweep,) if vi else (),
+        # later variants and 2-D batches: the sweep (``--sweeps``); the quick conformance
+        # checks every loss on Dask, and the later variants on NumPy
+        marks=(pytest.mark.sweep,) if vi or len(batch) > 1 else (),
     )
     for name, spec in SPECS.items()
     if spec.backends is None or "dask" in spec.backends
