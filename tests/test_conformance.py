@@ -98,12 +98,25 @@ def test_specs_are_well_formed():
         assert all(isinstance(i, int) for i in spec.differentiable), name
 
 
-# the public primitives (ops.*, ~100 worker-seconds on 2 cores) run with --sweeps and in
-# `python -m conformance --quick`; tests/test_ops.py covers them in the default run
+def _keras_drop_ins() -> frozenset[str]:
+    try:
+        from conformance.entries.keras_losses import NAMES
+    except ImportError:  # pragma: no cover
+        return frozenset()
+    return NAMES
+
+
+# Run with --sweeps (nox -s sweeps) and by `python -m conformance --quick`, not by default:
+# the public primitives (ops.*, ~100 worker-seconds on 2 cores; tests/test_ops.py covers them)
+# and the Keras drop-ins (45 specs of compositions of core losses, each core loss with its own
+# spec here; tests/test_keras.py checks each of them against Keras).
+_SWEEP_SPECS = _keras_drop_ins()
+
+
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.sweep) if n.startswith("ops.") else n
+        pytest.param(n, marks=pytest.mark.sweep) if n.startswith("ops.") or n in _SWEEP_SPECS else n
         for n in sorted(SPECS)
     ],
 )

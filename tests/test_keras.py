@@ -76,6 +76,82 @@ CHECKS = textwrap.dedent(
         again = keras.losses.deserialize(keras.losses.serialize(loss))
         assert type(again) is type(loss) and again.get_config() == loss.get_config()
 
+    # the drop-ins: every class and function of keras.losses against Keras itself, one small
+    # input each (float32), per sample and with sample weights under every reduction
+    import xlosses.keras as xk
+    N4, C4 = 4, 3
+    lg = rng.normal(size=(N4, C4)).astype("float32") * 2
+    pr = np.exp(lg) / np.exp(lg).sum(-1, keepdims=True)
+    lab = rng.integers(0, C4, N4)
+    oh = np.eye(C4, dtype="float32")[lab]
+    bn = (rng.random((N4, C4)) < 0.5).astype("float32")
+    sg = 1 / (1 + np.exp(-lg))
+    rt, rp = (rng.random((2, N4, C4)) + 0.2).astype("float32")
+    seq = np.array([[1, 2, 0], [2, 2, 1], [1, 0, 0], [2, 1, 2]])
+    sx = rng.normal(size=(N4, 6, C4)).astype("float32")
+    DROP_INS = [  # (function, class, y_true, y_pred, options)
+        ("mean_squared_error", "MeanSquaredError", rt, rp, {}),
+        ("mean_absolute_error", "MeanAbsoluteError", rt, rp, {}),
+        ("mean_absolute_percentage_error", "MeanAbsolutePercentageError", rt, rp, {}),
+        ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError", rt, rp, {}),
+        ("poisson", "Poisson", rt, rp, {}),
+        ("cosine_similarity", "CosineSimilarity", rt, lg, {"axis": 0}),
+        ("huber", "Huber", rt, lg, {"delta": 0.7}),
+        ("log_cosh", "LogCosh", rt, lg, {}),
+        ("kl_divergence", "KLDivergence", pr[::-1].copy(), pr, {}),
+        ("hinge", "Hinge", bn, lg, {}),
+        ("squared_hinge", "SquaredHinge", bn, lg, {}),
+        ("categorical_hinge", "CategoricalHinge", oh, lg, {}),
+        ("binary_crossentropy", "BinaryCrossentropy", bn, sg, {"label_smoothing": 0.1}),
+        ("binary_crossentropy", "BinaryCrossentropy", bn, lg, {"from_logits": True}),
+        ("binary_focal_crossentropy", "BinaryFocalCrossentropy", bn, sg,
+         {"apply_class_balancing": True, "gamma": 1.5}),
+        ("binary_focal_crossentropy", "BinaryFocalCrossentropy", bn, lg,
+         {"from_logits": True, "label_smoothing": 0.1}),
+        ("categorical_crossentropy", "CategoricalCrossentropy", oh, pr, {"label_smoothing": 0.1}),
+        ("categorical_crossentropy", "CategoricalCrossentropy", oh, lg, {"from_logits": True}),
+        ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", lab, pr, {}),
+        ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", lab, lg,
+         {"from_logits": True, "ignore_class": 1}),
+        ("categorical_focal_crossentropy", "CategoricalFocalCrossentropy", oh, pr, {}),
+        ("categorical_focal_crossentropy", "CategoricalFocalCrossentropy", oh, lg,
+         {"from_logits": True, "alpha": 0.5, "gamma": 1.0}),
+        ("categorical_generalized_cross_entropy", "CategoricalGeneralizedCrossEntropy", lab, pr,
+         {"q": 0.7}),
+        ("ctc", "CTC", seq, sx, {}),
+        ("dice", "Dice", bn, sg, {}),
+        ("dice", "Dice", bn, sg, {"axis": 1}),
+        ("tversky", "Tversky", bn, sg, {"alpha": 0.3, "beta": 0.7}),
+    ]
+    covered = {f for f, *_ in DROP_INS} | {c for _, c, *_ in DROP_INS}
+    assert covered | {"Loss"} == {n for n in xk.__all__ if not n.startswith("Poly1")}, covered
+    drop = dict(rtol=2e-5, atol=2e-6)
+    sw = rng.random(N4).astype("float32")
+    for fname, cname, t, p, kw in DROP_INS:
+        what = f"{fname} {kw}"
+        t, p = keras.ops.convert_to_tensor(t), keras.ops.convert_to_tensor(p)  # Keras' GCE on torch
+        want = npy(getattr(keras.losses, fname)(t, p, **kw))
+        np.testing.assert_allclose(npy(getattr(xk, fname)(t, p, **kw)), want, err_msg=what, **drop)
+        for red in ("sum_over_batch_size", "sum", None):
+            ours, theirs = getattr(xk, cname)(reduction=red, **kw), getattr(keras.losses, cname)(reduction=red, **kw)
+            w = sw if want.shape == (N4,) else None
+            np.testing.assert_allclose(npy(ours(t, p, sample_weight=w)), npy(theirs(t, p, sample_weight=w)),
+                                       err_msg=f"{cname} {red} {kw}", **drop)
+        loss = getattr(xk, cname)(**kw)
+        assert loss.name == getattr(keras.losses, cname)(**kw).name
+        again = keras.losses.deserialize(keras.losses.serialize(loss))
+        assert type(again) is type(loss) and again.get_config() == loss.get_config(), cname
+    # the generic wrapper: any xlosses loss, predictions first, per example, serializable
+    generic = xk.Loss(xlosses.sigmoid_focal_loss, gamma=1.0, reduction="sum")
+    np.testing.assert_allclose(npy(generic(bn, lg)), npy(xlosses.sigmoid_focal_loss(lg, bn, gamma=1.0)).sum(), **drop)
+    again = keras.losses.deserialize(keras.losses.serialize(generic))
+    assert again.fn is xlosses.sigmoid_focal_loss and again.kwargs == {"gamma": 1.0}
+    np.testing.assert_allclose(npy(again(bn, lg)), npy(generic(bn, lg)), rtol=0, atol=0)
+    # exact where Keras clips: a confident right answer costs 0 here, ~1e-7·16 in Keras
+    one = np.array([[1.0, 0.0]], "float32")
+    assert npy(xk.categorical_crossentropy(one, one))[0] == 0.0
+    assert np.isinf(npy(xk.binary_crossentropy(one, one[:, ::-1].copy())))[0]
+
     # training: a linear model on an imbalanced problem (about 70/20/10 %)
     keras.utils.set_random_seed(0)
     X = rng.normal(size=(600, 6)).astype("float32")
@@ -84,7 +160,8 @@ CHECKS = textwrap.dedent(
     counts = np.bincount(Y, minlength=3)
     assert counts.max() > 3 * counts.min(), counts
     for loss, target in ((Poly1CrossEntropy(epsilon=1.0), Y), (Poly1CrossEntropy(epsilon=-1.0), np.eye(3)[Y]),
-                         (Poly1Focal(), Y)):
+                         (Poly1Focal(), Y), (xk.SparseCategoricalCrossentropy(from_logits=True), Y),
+                         (xk.CategoricalFocalCrossentropy(from_logits=True, alpha=1.0), np.eye(3)[Y])):
         model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss)
         hist = model.fit(X, target, epochs=8, batch_size=100, verbose=0).history["loss"]

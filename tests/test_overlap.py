@@ -154,7 +154,12 @@ def test_empty_ground_truth_masks_and_nan_rows():
     np.testing.assert_allclose(got, [0.0], atol=1e-15)
     # masked-out pixels are never read: NaN logits there change nothing
     x_nan = np.where(MASK[..., None], x, np.nan)
-    for fn in (xlosses.jaccard_loss, xlosses.focal_tversky_loss, xlosses.dice_cross_entropy_loss):
+    for fn in (
+        xlosses.jaccard_loss,
+        xlosses.focal_tversky_loss,
+        xlosses.dice_cross_entropy_loss,
+        xlosses.dice_focal_loss,
+    ):
         np.testing.assert_allclose(fn(x_nan, lab, where=MASK), fn(x, lab, where=MASK))
     np.testing.assert_allclose(
         xlosses.mcc_loss(np.where(MASK, XB[..., 0], np.nan), TB, where=MASK),
@@ -163,7 +168,7 @@ def test_empty_ground_truth_masks_and_nan_rows():
     # NaN in one example stays in its row
     x_nan = x.copy()
     x_nan[1, 0, 0, 0] = np.nan
-    for fn in (xlosses.jaccard_loss, xlosses.dice_cross_entropy_loss):
+    for fn in (xlosses.jaccard_loss, xlosses.dice_cross_entropy_loss, xlosses.dice_focal_loss):
         out = fn(x_nan, lab)
         assert np.isfinite(out[0]) and np.isnan(out[1])
     # the soft-label Dice is 0 at P = G for fractional G (the product form is not)
@@ -205,6 +210,7 @@ def test_low_precision_and_extremes():
             (xlosses.focal_tversky_loss, (x, b.asarray(ONEHOT, low))),
             (xlosses.mcc_loss, (x[..., 0], b.asarray(TB, low))),
             (xlosses.dice_cross_entropy_loss, (x, b.asarray(LAB))),
+            (xlosses.dice_focal_loss, (x, b.asarray(LAB))),
         ]
         for fn, args in cases:
             out = fn(*args)
@@ -237,5 +243,48 @@ def test_errors():
         xlosses.dice_cross_entropy_loss(x, x, class_weights=np.ones(2))
     with pytest.raises(ValueError, match="lambda_dice and lambda_ce must be non-negative"):
         xlosses.dice_cross_entropy_loss(x, x, lambda_ce=-1.0)
+    with pytest.raises(ValueError, match="lambda_dice and lambda_focal must be non-negative"):
+        xlosses.dice_focal_loss(x, x, lambda_focal=-1.0)
+    with pytest.raises(ValueError, match="gamma must be a non-negative number"):
+        xlosses.dice_focal_loss(x, x, gamma=-0.5)
+    with pytest.raises(ValueError, match=r"class_weights must have shape \(3,\)"):
+        xlosses.dice_focal_loss(x, x, class_weights=np.ones(2))
     with pytest.raises(ValueError, match=r"predictions shape \(2, 4\), targets shape \(2, 3\)"):
         xlosses.mcc_loss(x[..., 0], x[..., 0, :])
+
+
+def test_dice_focal_against_monai():
+    """dice_focal_loss against MONAI's DiceFocalLoss: values (the conformance oracle, per
+    example) and gradients (MONAI's autograd).  MONAI's FocalLoss computes in float32."""
+    try:
+        M = monai_losses()
+    except PeerUnavailable as exc:
+        pytest.skip(f"peer {exc} not installed")
+    import torch
+
+    cases = [
+        ((X, LAB), {"class_weights": CW, "alpha": 0.25, "where": MASK, "gamma": 0.5}),
+        ((X, ONEHOT), {"include_background": False, "jaccard": True, "lambda_dice": 0.3}),
+        ((XB, TB), {"alpha": 0.75, "lambda_focal": 2.0}),
+    ]
+    for b in (backend_named("numpy"), backend_named("torch")):
+        if b is None:
+            continue
+        for args, kw in cases:
+            got = run_all(b, "float64", [(xlosses.dice_focal_loss, args, kw)])[0]
+            want = seg._monai_dice_focal(list(args), dict(kw))
+            np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7, err_msg=str(kw))
+    tb = backend_named("torch")
+    if tb is None:
+        return
+    xs = t64(X, channels_first=True, grad=True)
+    fn = M.DiceFocalLoss(softmax=True, to_onehot_y=True, weight=torch.tensor(CW), gamma=0.5)
+    labels = torch.from_numpy(LAB)
+    total = sum(fn(xs[i : i + 1], labels[i : i + 1, None]) for i in range(B))
+    (want,) = torch.autograd.grad(total, [xs])
+    args = [tb.asarray(X, "float64"), tb.asarray(LAB)]
+    w = tb.asarray(CW, "float64")
+    (g,) = xl_grad(
+        tb, lambda x, t: xlosses.dice_focal_loss(x, t, class_weights=w, gamma=0.5), args, {}, (0,)
+    )
+    np.testing.assert_allclose(g, np.moveaxis(want.numpy(), 1, -1), rtol=1e-5, atol=1e-7)

@@ -108,6 +108,7 @@ from .robust import (
 from .segmentation import (
     binary_dice_loss,
     dice_cross_entropy_loss,
+    dice_focal_loss,
     dice_loss,
     multiclass_generalized_dice_loss,
 )
@@ -140,6 +141,7 @@ __all__ = [
     "ctc_loss_with_forward_probs",
     "dcg_lambdaweight",
     "dice_cross_entropy_loss",
+    "dice_focal_loss",
     "dice_loss",
     "distance_box_iou_loss",
     "distillation_loss",

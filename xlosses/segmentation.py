@@ -3,7 +3,8 @@ r"""Segmentation losses: soft Dice / Tversky, binary and generalized Dice, Dice 
 Drop-in for ``optax.losses.dice_loss``, ``binary_dice_loss`` and
 ``multiclass_generalized_dice_loss`` (optax 0.2.8 semantics: class axis last,
 sums over the spatial axes, per-class reduction), with MONAI's soft-label
-intersection as an option, and MONAI's ``DiceCELoss`` per example.  The
+intersection as an option, and MONAI's ``DiceCELoss`` and ``DiceFocalLoss`` per
+example.  The
 Jaccard, focal Tversky and MCC losses of segmentation_models_pytorch are in
 :mod:`xlosses.overlap`, the Lovász losses in :mod:`xlosses.lovasz`.
 """
@@ -15,12 +16,21 @@ from typing import Any
 from ._checks import check_floating, check_option, check_same_shape, normalize_axes
 from ._dispatch import read
 from ._namespace import cast, compute_dtype, namespace, value_checks_possible
-from ._ops import log_softmax, sigmoid, sigmoid_cross_entropy, softmax, softplus, take_labels
+from ._ops import (
+    log_softmax,
+    sigmoid,
+    sigmoid_cross_entropy,
+    sigmoid_focal_powers,
+    softmax,
+    softplus,
+    take_labels,
+)
 from ._segmentation import segmentation_inputs, soft_intersection
 
 __all__ = [
     "binary_dice_loss",
     "dice_cross_entropy_loss",
+    "dice_focal_loss",
     "dice_loss",
     "multiclass_generalized_dice_loss",
 ]
@@ -344,6 +354,47 @@ def binary_dice_loss(
     return cast(loss, dtype, xp=xp)
 
 
+def _class_weights(xp: Any, class_weights: Array | None, c: int, dtype: Any) -> Array | None:
+    """MONAI's ``weight`` as an array of the compute dtype, checked: one per class."""
+    if class_weights is None:
+        return None
+    if class_weights.ndim != 1 or class_weights.shape[0] != c:
+        raise ValueError(
+            f"class_weights must have shape ({c},) (one weight per class), "
+            f"got {tuple(class_weights.shape)}"
+        )
+    return cast(class_weights, dtype, xp=xp)
+
+
+def _monai_dice(
+    xp: Any,
+    p: Array,
+    t: Array,
+    axes: tuple[int, ...],
+    w: Array | None,
+    *,
+    include_background: bool,
+    jaccard: bool,
+    soft_label: bool,
+    smooth_nr: float,
+    smooth_dr: float,
+) -> Array:
+    """MONAI's ``DiceLoss`` (tp, fp, fn; fp and fn halved for Dice), mean over the classes."""
+    c = p.shape[-1]
+    pd, td = (p, t) if include_background or c == 1 else (p[..., 1:], t[..., 1:])
+    pred_sum = xp.sum(pd, axis=axes)
+    target_sum = xp.sum(td, axis=axes)
+    tp = soft_intersection(xp, pd, td, axes) if soft_label else xp.sum(pd * td, axis=axes)
+    if jaccard:
+        den = 2.0 * (pred_sum + target_sum - tp) + smooth_dr
+    else:
+        den = pred_sum + target_sum + smooth_dr
+    dice = 1.0 - (2.0 * tp + smooth_nr) / den
+    if w is not None and c > 1:
+        dice = dice * (w if include_background else w[1:])
+    return xp.mean(dice, axis=-1)
+
+
 def dice_cross_entropy_loss(
     logits: Array,
     targets: Array,
@@ -450,27 +501,19 @@ def dice_cross_entropy_loss(
         xp, logits, targets, where, activation="softmax", axis=axis
     )
     c = x.shape[-1]
-    w = None
-    if class_weights is not None:
-        if class_weights.ndim != 1 or class_weights.shape[0] != c:
-            raise ValueError(
-                f"class_weights must have shape ({c},) (one weight per class), "
-                f"got {tuple(class_weights.shape)}"
-            )
-        w = cast(class_weights, x.dtype, xp=xp)
-    # -- Dice (MONAI's DiceLoss: tp, fp, fn; fp and fn halved for Dice) --
-    pd, td = (p, t) if include_background or c == 1 else (p[..., 1:], t[..., 1:])
-    pred_sum = xp.sum(pd, axis=axes)
-    target_sum = xp.sum(td, axis=axes)
-    tp = soft_intersection(xp, pd, td, axes) if soft_label else xp.sum(pd * td, axis=axes)
-    if jaccard:
-        den = 2.0 * (pred_sum + target_sum - tp) + smooth_dr
-    else:
-        den = pred_sum + target_sum + smooth_dr
-    dice = 1.0 - (2.0 * tp + smooth_nr) / den
-    if w is not None and c > 1:
-        dice = dice * (w if include_background else w[1:])
-    dice = xp.mean(dice, axis=-1)
+    w = _class_weights(xp, class_weights, c, x.dtype)
+    dice = _monai_dice(
+        xp,
+        p,
+        t,
+        axes,
+        w,
+        include_background=include_background,
+        jaccard=jaccard,
+        soft_label=soft_label,
+        smooth_nr=smooth_nr,
+        smooth_dr=smooth_dr,
+    )
     # -- cross-entropy, as torch's CrossEntropyLoss / BCEWithLogitsLoss with 'mean' --
     count = None  # the weights of torch's weighted mean (class indices with weights)
     if c == 1:
@@ -508,3 +551,152 @@ def dice_cross_entropy_loss(
             count = xp.where(pixels, count, 0.0)
         ce = xp.sum(ce, axis=axes) / xp.sum(count, axis=axes)
     return cast(lambda_dice * dice + lambda_ce * ce, dtype, xp=xp)
+
+
+def dice_focal_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    lambda_dice: float = 1.0,
+    lambda_focal: float = 1.0,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    include_background: bool = True,
+    jaccard: bool = False,
+    soft_label: bool = False,
+    class_weights: Array | None = None,
+    axis: int | tuple[int, ...] | None = None,
+    where: Array | None = None,
+) -> Array:
+    r"""Dice plus sigmoid focal loss, MONAI's ``DiceFocalLoss`` per example.
+
+    .. math::
+        \ell = \lambda_{\text{dice}}\,\operatorname{mean}_c\Big(1 -
+        \frac{2 I_c + s_{nr}}{P_c + T_c + s_{dr}}\Big)
+        + \lambda_{\text{focal}}\,\operatorname{mean}_{i, c}\;
+        \alpha_t\,(1 - p_t)^\gamma\,\mathrm{BCE}(x_{ic}, t_{ic})
+
+    The Dice term is that of :func:`dice_cross_entropy_loss` (on the
+    softmax of ``logits``, the sigmoid for one channel: MONAI's
+    ``DiceFocalLoss(softmax=True)``).  The focal term is MONAI's
+    ``FocalLoss`` as ``DiceFocalLoss`` builds it: every class channel an
+    independent binary problem (:func:`xlosses.sigmoid_focal_loss` per
+    element, :math:`1 - p_t = (1 - t)\,\sigma(x) + t\,\sigma(-x)`,
+    :math:`\alpha_t = \alpha t + (1 - \alpha)(1 - t)`), averaged over the
+    pixels of ``axis`` and the classes.  The focal factor is
+    :math:`\exp(\gamma \log(1 - p_t))` in log space: finite values and
+    gradients for every :math:`\gamma \ge 0` and every finite logit.  For
+    fractional targets xlosses' :math:`1 - p_t` is exact, where MONAI's
+    :math:`\sigma(-x (2t - 1))` is not (equal for 0/1 targets).  Empty
+    ground truth: MONAI's policy (see :func:`dice_cross_entropy_loss`).
+    Per example: the mean of the result over the batch is MONAI's
+    ``reduction='mean'``.
+
+    Parameters
+    ----------
+    logits : array, shape ``[batch, ..., num_classes]``
+    targets : array
+        One-hot or soft targets of ``logits``' shape, or integer class
+        indices of shape ``[batch, ...]`` (MONAI's ``to_onehot_y=True``).
+        One channel: binary targets, with or without the channel axis.
+    lambda_dice, lambda_focal : float, default 1.0
+        Weights of the two terms (non-negative).
+    gamma : float, default 2.0
+        The focusing exponent (non-negative).
+    alpha : float, optional
+        The weight of the positive entries (MONAI's scalar ``alpha``); None
+        weighs every entry 1.
+    smooth_nr, smooth_dr : float, default 1e-5
+        Added to the Dice numerator and denominator.
+    include_background : bool, default True
+        False leaves class 0 out of both terms (when there is more than one
+        class).
+    jaccard : bool, default False
+        The soft Jaccard loss instead of Dice.
+    soft_label : bool, default False
+        MONAI's soft-label intersection in the Dice term (see :func:`dice_loss`).
+    class_weights : array, shape ``[num_classes]``, optional
+        MONAI's ``weight``: multiplies each class's Dice term (not with one
+        channel) and each class's focal term (without class 0 when
+        ``include_background=False``).
+    axis : int or tuple of ints, optional
+        The axes of each Dice sum and focal mean; default: all but the first
+        and the last.  Include 0 for MONAI's ``batch=True`` Dice (MONAI's
+        focal term is a mean over everything either way).
+    where : array of bool, optional
+        Pixels (or entries) to use: the others are left out of both terms.
+
+    Returns
+    -------
+    array
+        The shape of ``logits`` without ``axis`` and the class axis:
+        ``[batch]`` by default.
+
+    Examples
+    --------
+    >>> import numpy as np, xlosses
+    >>> logits = np.zeros((1, 2, 2))  # one image, two pixels, two classes: p = 1/2
+    >>> labels = np.array([[0, 1]])
+    >>> # Dice: 1 - (2·0.5 + s)/(1 + 1 + s) per class; focal: (1/2)² log 2 per entry
+    >>> print(np.round(xlosses.dice_focal_loss(logits, labels), 4))
+    [0.6733]
+
+    References
+    ----------
+    Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object
+    Detection*, ICCV 2017; Zhu et al., *AnatomyNet*, Medical Physics 2019
+    (Dice plus focal); MONAI, ``monai.losses.DiceFocalLoss``.
+    """
+    xp, logits, targets, class_weights, where = namespace(
+        logits=logits, targets=targets, class_weights=class_weights, where=where
+    )
+    if lambda_dice < 0 or lambda_focal < 0:
+        raise ValueError(
+            "lambda_dice and lambda_focal must be non-negative, "
+            f"got {lambda_dice} and {lambda_focal}"
+        )
+    if not isinstance(gamma, (int, float)) or gamma < 0:
+        raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+    if alpha is not None and not isinstance(alpha, (int, float)):
+        raise TypeError(f"alpha must be a number or None, got {type(alpha).__name__}")
+    x, p, t, _, axes, mask, dtype = segmentation_inputs(
+        xp, logits, targets, where, activation="softmax", axis=axis
+    )
+    c = x.shape[-1]
+    w = _class_weights(xp, class_weights, c, x.dtype)
+    dice = _monai_dice(
+        xp,
+        p,
+        t,
+        axes,
+        w,
+        include_background=include_background,
+        jaccard=jaccard,
+        soft_label=soft_label,
+        smooth_nr=smooth_nr,
+        smooth_dr=smooth_dr,
+    )
+    # -- focal: every channel a binary problem (MONAI's FocalLoss(use_softmax=False)) --
+    if mask is not None:
+        x = xp.where(mask, x, 0.0)  # masked logits never reach the focal term (t is 0 there)
+    if not include_background and c > 1:
+        x, t = x[..., 1:], t[..., 1:]
+        w = None if w is None else w[1:]
+        mask = None if mask is None or mask.shape[-1] == 1 else mask[..., 1:]
+    bce, (power,) = sigmoid_focal_powers(x, t, (gamma,), xp=xp)
+    focal = power * bce
+    if alpha is not None:
+        focal = (alpha * t + (1.0 - alpha) * (1.0 - t)) * focal
+    if w is not None:
+        focal = focal * w
+    everything = (*axes, x.ndim - 1)
+    if mask is None:
+        focal = xp.mean(focal, axis=everything)
+    else:
+        kept = xp.astype(xp.broadcast_to(mask, focal.shape), focal.dtype)
+        focal = xp.sum(xp.where(kept > 0, focal, 0.0), axis=everything) / xp.sum(
+            kept, axis=everything
+        )
+    return cast(lambda_dice * dice + lambda_focal * focal, dtype, xp=xp)

@@ -2,8 +2,8 @@
 
 optax is the oracle of the Dice losses; their soft-label option (which optax
 lacks) is compared with MONAI's ``DiceLoss(soft_label=True)`` or a float64
-formula of it, and ``dice_cross_entropy_loss`` with MONAI's ``DiceCELoss`` per
-example.
+formula of it, ``dice_cross_entropy_loss`` with MONAI's ``DiceCELoss`` per
+example, and ``dice_focal_loss`` with MONAI's ``DiceFocalLoss`` per example.
 """
 
 from __future__ import annotations
@@ -275,5 +275,100 @@ register(
         ),
         oracle=_monai_dice_ce,
         oracle_name="MONAI DiceCELoss(softmax=True) per example",
+    ),
+)
+
+
+def _monai_dice_focal(args: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
+    """MONAI's DiceFocalLoss(softmax=True) on each example's kept pixels (channels first).
+
+    Fractional targets: MONAI's DiceLoss (with ``soft_label``) plus a float64
+    formula of the exact sigmoid focal term (MONAI's focal factor
+    ``sigmoid(-x(2t - 1))**γ`` is exact for 0/1 targets only).
+    """
+    M = monai_losses()
+    import torch
+
+    x, t = args
+    c = x.shape[-1]
+    index = t.ndim == x.ndim - 1 and c > 1
+    if t.ndim == x.ndim - 1 and not index:
+        t = t[..., None]
+    nd = x.ndim - 1
+    axis = kwargs.get("axis")
+    axes = tuple(range(1, nd)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+    where = kwargs.get("where")
+    m = np.ones(x.shape[:-1], bool) if where is None else where
+    tt = t[..., None] if index else t
+    kept, (xr, tr, mr) = kept_rows([x, tt, m], axes, nd)
+    w = kwargs.get("class_weights")
+    wt = None if w is None else torch.from_numpy(np.asarray(w, np.float64))
+    ib = kwargs.get("include_background", True)
+    common = {
+        "include_background": ib,
+        "jaccard": kwargs.get("jaccard", False),
+        "smooth_nr": kwargs.get("smooth_nr", 1e-5),
+        "smooth_dr": kwargs.get("smooth_dr", 1e-5),
+        "softmax": c > 1,
+        "sigmoid": c == 1,
+    }
+    focal = {"gamma": kwargs.get("gamma", 2.0), "alpha": kwargs.get("alpha")}
+    ld, lf = kwargs.get("lambda_dice", 1.0), kwargs.get("lambda_focal", 1.0)
+    soft = bool(kwargs.get("soft_label")) or not np.all((t == 0) | (t == 1))
+    out = []
+    for k in range(xr.shape[0]):
+        keep = mr[k]
+        xi = t64(xr[k][keep].T[None])
+        ti = t64(tr[k][keep].T[None])
+        if index:
+            ti = torch.nn.functional.one_hot(ti[:, 0].long(), c).movedim(-1, 1).double()
+        if not soft:
+            fn = M.DiceFocalLoss(**common, **focal, weight=wt, lambda_dice=ld, lambda_focal=lf)
+            out.append(float(fn(xi, ti)))
+            continue
+        dw = None if wt is None or c == 1 else (wt if ib else wt[1:])
+        dice = float(
+            M.DiceLoss(**common, weight=dw, soft_label=kwargs.get("soft_label", False))(xi, ti)
+        )
+        xf, tf = xi.numpy()[0], ti.numpy()[0]  # [C, pixels]
+        if not ib and c > 1:
+            xf, tf = xf[1:], tf[1:]
+        p = expit(xf)
+        q = (1 - tf) * p + tf * (1 - p)
+        bce = np.logaddexp(0, xf) - tf * xf
+        fl = q ** focal["gamma"] * bce
+        if focal["alpha"] is not None:
+            fl = (focal["alpha"] * tf + (1 - focal["alpha"]) * (1 - tf)) * fl
+        if w is not None:
+            fl = fl * (np.asarray(w) if ib or c == 1 else np.asarray(w)[1:])[:, None]
+        out.append(ld * dice + lf * float(fl.mean()))
+    return np.asarray(out).reshape(kept)
+
+
+# MONAI's FocalLoss casts its inputs to float32 (``input.float()``) even for float64 tensors
+_monai_dice_focal.precision = 1e-6  # type: ignore[attr-defined]
+
+register(
+    Spec(
+        "dice_focal_loss",
+        xlosses.dice_focal_loss,
+        _dice_ce_inputs,
+        differentiable=(0,),
+        variants=(
+            {},
+            {
+                "targets": "onehot",
+                "lambda_dice": 0.3,
+                "lambda_focal": 2.0,
+                "include_background": False,
+                "gamma": 0.5,
+            },
+            {"class_weights": True, "alpha": 0.25, "where": True},
+            {"targets": "onehot", "class_weights": True, "jaccard": True, "gamma": 0.0},
+            {"targets": "soft", "soft_label": True, "smooth_nr": 0.0, "smooth_dr": 1e-3},
+            {"targets": "binary", "alpha": 0.75, "axis": (0, 1)},
+        ),
+        oracle=_monai_dice_focal,
+        oracle_name="MONAI DiceFocalLoss(softmax=True) per example",
     ),
 )

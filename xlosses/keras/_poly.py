@@ -1,40 +1,14 @@
-r"""Keras 3 losses (``keras.losses.Loss`` subclasses) for the JAX and PyTorch backends.
-
-This module imports ``keras``; ``import xlosses`` does not import it.  Keras
-must run on its JAX or torch backend (``KERAS_BACKEND=jax`` or ``torch``),
-whose tensors xlosses computes on directly; TensorFlow tensors are not array
-API arrays.
-
-The losses follow Keras' conventions: ``call(y_true, y_pred)`` (targets
-first) returns one loss per sample, and ``reduction``
-(``'sum_over_batch_size'`` by default, ``'sum'``, ``'mean'``,
-``'mean_with_sample_weight'`` or ``None``) and ``sample_weight`` are applied
-by ``keras.losses.Loss.__call__``.  ``y_pred`` holds logits.  Each ``call``
-maps onto a core function of ``xlosses``; no math is written here.
-"""
+"""The Poly-1 losses as Keras losses (Keras has none)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import array_api_extra as _xpx
+import keras
 
-from ._namespace import namespace
-from .classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal
-
-_BACKENDS = ("jax", "torch")
-_NEEDS = (
-    "xlosses.keras needs Keras 3 on its JAX or PyTorch backend, whose tensors are array API "
-    "arrays: set KERAS_BACKEND=jax or KERAS_BACKEND=torch before keras is first imported"
-)
-try:
-    import keras
-except ModuleNotFoundError as exc:  # Keras' default backend, TensorFlow, is not installed
-    raise ImportError(f"{_NEEDS} (Keras tried its default backend: {exc})", name=exc.name) from exc
-if keras.backend.backend() not in _BACKENDS:
-    raise ImportError(
-        f"{_NEEDS}; Keras runs on {keras.backend.backend()!r} in this process", name="keras"
-    )
+from .._namespace import namespace
+from ..classification import poly_loss_cross_entropy, poly_loss_sigmoid_focal
 
 __all__ = ["Poly1CrossEntropy", "Poly1Focal"]
 
