@@ -69,6 +69,7 @@ from .inputs import (
     score_pairs_signs,
     segmentation_inputs,
     segmentation_labels,
+    segmentation_onehot,
     sign_inputs,
     soft_inputs,
     triplet_inputs,
@@ -456,6 +457,16 @@ def _monai_dice_ce() -> Peer:
     return Peer("monai.losses.DiceCELoss(softmax=True, to_onehot_y=True, batch=True)", make)
 
 
+def _monai_dice_focal() -> Peer:
+    def make() -> Callable[..., Any]:
+        from monai.losses import DiceFocalLoss
+
+        loss = DiceFocalLoss(softmax=True, batch=True)
+        return lambda x, t: loss(x.movedim(-1, 1), t.movedim(-1, 1))
+
+    return Peer("monai.losses.DiceFocalLoss(softmax=True, batch=True)", make)
+
+
 def _mean(fn: Callable[..., Any], **kw: Any) -> Callable[..., Any]:
     """``fn(...).mean()``: the per-example xlosses loss reduced as its peer reduces."""
 
@@ -522,6 +533,13 @@ SEGMENTATION_VISION_CASES = [
         xlosses.dice_cross_entropy_loss,
         segmentation_labels,
         {"torch": _monai_dice_ce()},
+        kwargs={"axis": _BATCH},
+    ),
+    Case(
+        "dice_focal_loss",
+        xlosses.dice_focal_loss,
+        segmentation_onehot,
+        {"torch": _monai_dice_focal()},
         kwargs={"axis": _BATCH},
     ),
     # Lovász: the peers loop over images (per image) and classes in Python

@@ -290,6 +290,12 @@ def segmentation_labels(rng: np.random.Generator, n: int, c: int) -> list[np.nda
     return [3.0 * rng.standard_normal((n, pixels, k)), rng.integers(0, k, (n, pixels))]
 
 
+def segmentation_onehot(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
+    """Logits ``[rows, classes // 4, 4]`` and their one-hot targets (of random classes)."""
+    x, labels = segmentation_labels(rng, n, c)
+    return [x, np.eye(SEGMENTATION_CLASSES)[labels]]
+
+
 def probability_bits(rng: np.random.Generator, n: int, c: int) -> list[np.ndarray]:
     """Probabilities (a sigmoid of logits) and hard binary targets, ``[rows, classes]``."""
     return [1.0 / (1.0 + np.exp(-_logits(rng, n, c))), _bits(rng, n, c)]

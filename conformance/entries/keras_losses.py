@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, softmax
 
+import xlosses
+
 from ..spec import Inputs, Spec, register
 from ._inputs import NUM_CLASSES, class_indices, logits
 from ._peers import keras_peer
@@ -221,7 +223,7 @@ def _keras_specs() -> list[Spec]:
 
     def generic(y_true: Any, y_pred: Any) -> Any:
         if "Loss" not in built:
-            built["Loss"] = xk.Loss(xk._xl.sigmoid_binary_cross_entropy)
+            built["Loss"] = xk.Loss(xlosses.sigmoid_binary_cross_entropy)
         return built["Loss"].call(y_true, y_pred)
 
     def per_entry_bce(losses: Any, t: Any, x: Any) -> Any:  # Keras' mean over a size-1 axis
