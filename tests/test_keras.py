@@ -89,6 +89,8 @@ CHECKS = textwrap.dedent(
     rt, rp = (rng.random((2, N4, C4)) + 0.2).astype("float32")
     seq = np.array([[1, 2, 0], [2, 2, 1], [1, 0, 0], [2, 1, 2]])
     sx = rng.normal(size=(N4, 6, C4)).astype("float32")
+    em = rng.normal(size=(N4, 3)).astype("float32")
+    em /= np.linalg.norm(em, axis=-1, keepdims=True)  # Keras' circle expects unit vectors
     DROP_INS = [  # (function, class, y_true, y_pred, options)
         ("mean_squared_error", "MeanSquaredError", rt, rp, {}),
         ("mean_absolute_error", "MeanAbsoluteError", rt, rp, {}),
@@ -122,6 +124,7 @@ CHECKS = textwrap.dedent(
         ("dice", "Dice", bn, sg, {}),
         ("dice", "Dice", bn, sg, {"axis": 1}),
         ("tversky", "Tversky", bn, sg, {"alpha": 0.3, "beta": 0.7}),
+        ("circle", "Circle", np.array([0, 0, 1, 2]), em, {"gamma": 16.0, "margin": 0.3}),
     ]
     covered = {f for f, *_ in DROP_INS} | {c for _, c, *_ in DROP_INS}
     assert covered | {"Loss"} == {n for n in xk.__all__ if not n.startswith("Poly1")}, covered

@@ -218,9 +218,10 @@ def test_gradients_match_pytorch_metric_learning(batch):
         np.testing.assert_allclose(g, wnt, rtol=1e-9, atol=1e-11)
 
 
-def test_keras_circle_values_and_gradients(batch):
-    """keras.losses.circle on unit vectors: the same rows, means and (with
-    weight_gradient=True) gradients, up to the radial part xlosses' normalisation removes."""
+@pytest.fixture(scope="module")
+def keras_jax():
+    """``(jax, jax.numpy, keras)`` with Keras on JAX and 64-bit JAX (Keras fixes its backend
+    at first import: skipped where another one was fixed first)."""
     if importlib.util.find_spec("keras") is None:
         pytest.skip("keras not installed")
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -232,6 +233,13 @@ def test_keras_circle_values_and_gradients(batch):
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
+    return jax, jnp, keras
+
+
+def test_keras_circle_values_and_gradients(batch, keras_jax):
+    """keras.losses.circle on unit vectors: the same rows, means and (with
+    weight_gradient=True) gradients, up to the radial part xlosses' normalisation removes."""
+    jax, jnp, keras = keras_jax
     e, labels, _, _ = batch
     u = jnp.asarray(e / np.linalg.norm(e, axis=1, keepdims=True))
     opts = {"gamma": 40.0, "margin": 0.3}
@@ -253,6 +261,74 @@ def test_keras_circle_values_and_gradients(batch):
     gk = np.asarray(gk)
     tangent = gk - np.sum(gk * u, axis=1, keepdims=True) * u
     np.testing.assert_allclose(np.asarray(g), tangent, rtol=1e-6, atol=1e-6)
+
+
+@needs_pml
+def test_circle_reference_embeddings_against_pml(batch):
+    """Rows compared with other embeddings: pytorch-metric-learning's ``ref_emb`` (every pair,
+    ``i = j`` included: ``remove_diagonal=False``), its mean and its autograd gradients."""
+    import torch
+    from pytorch_metric_learning import losses
+
+    e, labels, _, _ = batch
+    rng = np.random.default_rng(3)
+    r, rl = rng.normal(size=(6, D)), np.array([0, 1, 2, 0, 4, 1])
+    et, rt = (torch.tensor(a, requires_grad=True) for a in (e, r))
+    want = losses.CircleLoss(m=0.3, gamma=40)(
+        et, torch.from_numpy(labels), None, rt, torch.from_numpy(rl)
+    )
+    want.backward()
+    xe, xr = (torch.tensor(a, requires_grad=True) for a in (e, r))
+    got = xlosses.circle_loss(
+        xe,
+        torch.from_numpy(labels),
+        margin=0.3,
+        gamma=40.0,
+        ref_embeddings=xr,
+        ref_labels=torch.from_numpy(rl),
+        remove_diagonal=False,
+    )
+    got.backward()
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-9)
+    for a, b in ((xe, et), (xr, rt)):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_circle_unnormalised_and_references_against_keras(keras_jax):
+    """``normalize=False`` with reference embeddings is keras.losses.circle on vectors that are
+    not unit (Keras clips the cosine distance at 0: the self-pairs of vectors longer than 1),
+    with and without the diagonal; values and gradients (jax.grad) in one program."""
+    jax, jnp, keras = keras_jax
+    rng = np.random.default_rng(11)
+    e, labels = jnp.asarray(rng.normal(size=(7, D)) * 0.7), jnp.asarray(rng.integers(0, 3, 7))
+    r, rl = jnp.asarray(rng.normal(size=(5, D)) * 0.6), jnp.asarray(rng.integers(0, 3, 5))
+    cases = [({}, {}), ({"ref_embeddings": r, "ref_labels": rl}, {"gamma": 16.0, "margin": 0.3})]
+    cases += [(ref, {**kw, "remove_diagonal": False}) for ref, kw in cases]
+
+    def run(x):
+        out = []
+        for ref, kw in cases:
+            fk = lambda a, ref=ref, kw=kw: keras.losses.circle(labels, a, **ref, **kw)  # noqa: E731
+            fx = lambda a, ref=ref, kw=kw: xlosses.circle_loss(  # noqa: E731
+                a, labels, **ref, **kw, normalize=False, weight_gradient=True, reduction="none"
+            )
+            out.append([(f(x), jax.grad(lambda a, f=f: jnp.sum(f(a)))(x)) for f in (fk, fx)])
+        return out
+
+    for (want, gw), (got, g) in jax.jit(run)(e):
+        assert np.all(np.isfinite(want)) and np.any(np.asarray(want) > 0)
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+        np.testing.assert_allclose(g, gw, rtol=1e-8, atol=1e-10)
+
+
+def test_circle_reference_shape_errors():
+    e, labels = np.ones((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="ref_embeddings"):
+        xlosses.circle_loss(e, labels, ref_embeddings=np.ones((4, 2)), ref_labels=labels)
+    with pytest.raises(ValueError, match="ref_labels"):
+        xlosses.circle_loss(e, labels, ref_embeddings=np.ones((5, 3)))
+    with pytest.raises(TypeError, match="ref_labels"):
+        xlosses.circle_loss(e, labels, ref_labels=np.ones(4))
 
 
 def test_edge_cases(backend):

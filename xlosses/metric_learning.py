@@ -28,6 +28,7 @@ from array_api_compat import device as _device
 from ._checks import check_integer, check_option, floating_input
 from ._namespace import cast, namespace
 from ._ops import (
+    clamp,
     logsumexp,
     relu,
     safe_logaddexp,
@@ -86,13 +87,45 @@ def _gram(u: Array, v: Array, xp: Any) -> Array:
     return xp.matmul(u, xp.matrix_transpose(v))
 
 
-def _pair_masks(labels: Array, xp: Any) -> tuple[Array, Array]:
-    """``(positive, negative)`` pair masks ``[..., n, n]``: equal labels with ``i ≠ j``, and
-    different labels."""
-    n = labels.shape[-1]
-    idx = xp.arange(n, device=_device(labels))
-    same = xp.expand_dims(labels, axis=-1) == xp.expand_dims(labels, axis=-2)
-    return same & (idx[:, None] != idx[None, :]), ~same
+def _pair_masks(
+    labels: Array, xp: Any, ref_labels: Array | None = None, remove_diagonal: bool = True
+) -> tuple[Array, Array]:
+    """``(positive, negative)`` pair masks ``[..., n, m]`` of ``labels`` against
+    ``ref_labels`` (``labels`` if None): equal labels (with ``i ≠ j`` where
+    ``remove_diagonal``), and different labels."""
+    ref = labels if ref_labels is None else ref_labels
+    same = xp.expand_dims(labels, axis=-1) == xp.expand_dims(ref, axis=-2)
+    if not remove_diagonal:
+        return same, ~same
+    i = xp.arange(labels.shape[-1], device=_device(labels))
+    j = xp.arange(ref.shape[-1], device=_device(labels))
+    return same & (i[:, None] != j[None, :]), ~same
+
+
+def _references(
+    xp: Any, e: Array, labels: Array, ref_embeddings: Array | None, ref_labels: Array | None
+) -> tuple[Array | None, Array | None]:
+    """The reference embeddings (in ``e``'s compute dtype) and labels a batch is compared
+    with, each None where it is the batch itself; shape and dtype checks."""
+    r = None
+    if ref_embeddings is not None:
+        r, _ = floating_input(xp, ref_embeddings, "ref_embeddings")
+        if r.ndim != e.ndim or r.shape[:-2] != e.shape[:-2] or r.shape[-1] != e.shape[-1]:
+            raise ValueError(
+                f"ref_embeddings must have shape [..., m, dim] with embeddings' leading axes "
+                f"and dim {tuple(e.shape[:-2])} and {e.shape[-1]}, got {tuple(r.shape)}"
+            )
+        r = cast(r, e.dtype, xp=xp)
+    if ref_labels is not None:
+        check_integer(ref_labels, "ref_labels", xp=xp)
+    want = tuple((e if r is None else r).shape[:-1])
+    got = tuple((labels if ref_labels is None else ref_labels).shape)
+    if got != want:
+        raise ValueError(
+            f"ref_labels shape {got} must equal ref_embeddings shape {want} without its last "
+            "axis (ref_labels defaults to labels, ref_embeddings to embeddings)"
+        )
+    return r, ref_labels
 
 
 def _euclidean(u: Array, xp: Any) -> Array:
@@ -301,6 +334,10 @@ def circle_loss(
     gamma: float = 80.0,
     margin: float = 0.4,
     weight_gradient: bool = False,
+    ref_embeddings: Array | None = None,
+    ref_labels: Array | None = None,
+    remove_diagonal: bool = True,
+    normalize: bool = True,
     reduction: str = "mean",
 ) -> Array:
     r"""Circle loss over all pairs of a batch (Sun et al., 2020).
@@ -329,7 +366,11 @@ def circle_loss(
       differentiates through them: ``weight_gradient=True`` gives Keras'
       gradients;
     * Keras clips the cosine distance ``1 - s`` at 0 (``s`` at 1), which
-      changes nothing for unit vectors beyond rounding.
+      changes nothing for unit vectors beyond rounding; ``normalize=False``
+      does the same.
+    * with reference embeddings, Keras removes the pairs ``i = j`` from the
+      positives as without them; pytorch-metric-learning (``ref_emb``) keeps
+      them: ``remove_diagonal=False`` gives its pairs.
 
     Parameters
     ----------
@@ -342,6 +383,18 @@ def circle_loss(
     weight_gradient : bool, default False
         Differentiate through ``α`` (Keras) instead of holding it constant
         (pytorch-metric-learning).
+    ref_embeddings : array, shape ``[..., m, dim]``, optional
+        Embeddings the rows are compared with (Keras' ``ref_embeddings``,
+        pytorch-metric-learning's ``ref_emb``); default ``embeddings``.
+    ref_labels : integer array, shape ``[..., m]``, optional
+        Their labels; default ``labels``.
+    remove_diagonal : bool, default True
+        Leave the pairs ``i = j`` out of the positives (always wanted without
+        references, where ``s_ii = 1``).
+    normalize : bool, default True
+        L2-normalise the embeddings (pytorch-metric-learning).  ``False`` takes
+        them as given, as Keras does (it expects unit vectors), with ``s``
+        clipped at 1.
     reduction : {'mean', 'none'}, default 'mean'
         ``'none'`` returns ``ℓ_i`` per row ``[..., n]``.
 
@@ -364,12 +417,22 @@ def circle_loss(
     Sun, Cheng, Zhang, Zhang, Zheng, Wang and Wei, *Circle Loss: A Unified
     Perspective of Pair Similarity Optimization*, CVPR 2020.
     """
-    xp, embeddings, labels = namespace(embeddings=embeddings, labels=labels, indices=("labels",))
+    xp, embeddings, labels, ref_embeddings, ref_labels = namespace(
+        embeddings=embeddings,
+        labels=labels,
+        ref_embeddings=ref_embeddings,
+        ref_labels=ref_labels,
+        indices=("labels", "ref_labels"),
+    )
     e, dtype = _embeddings(xp, embeddings, labels)
     _check_reduction(reduction)
-    u = _unit(e, xp)
-    s = _gram(u, u, xp)
-    pos, neg = _pair_masks(labels, xp)
+    r, ref_labels = _references(xp, e, labels, ref_embeddings, ref_labels)
+    u = _unit(e, xp) if normalize else e
+    v = u if r is None else (_unit(r, xp) if normalize else r)
+    s = _gram(u, v, xp)
+    if not normalize:
+        s = clamp(s, hi=1.0, xp=xp)  # Keras' cosine distance clipped at 0
+    pos, neg = _pair_masks(labels, xp, ref_labels, remove_diagonal)
     sw = s if weight_gradient else stop_gradient(s, xp=xp)
     ap = relu(1.0 + margin - sw, tie=0.0, xp=xp)
     an = relu(sw + margin, tie=0.0, xp=xp)

@@ -77,8 +77,19 @@ def _sequences(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, An
     return Inputs([labels, logits(rng, (n, 6, C), v)], _options(v))
 
 
+def _embeddings(rng: np.random.Generator, batch: tuple[int, ...], v: dict[str, Any]) -> Inputs:
+    """Labels ``[n]`` (classes of about two members) and embeddings ``[n, 4]`` of norm
+    ``v["norm"]`` (Keras' circle expects L2-normalised embeddings and one batch).  Self-pairs
+    (``remove_diagonal=False``) of unit vectors sit on the kink of Keras' clip of the cosine
+    distance at 0, where finite differences do not give a derivative: norm 0.95 there."""
+    n = int(np.prod(batch))
+    e = rng.standard_normal((n, 4))
+    e = e * (v.get("norm", 1.0) / np.linalg.norm(e, axis=-1, keepdims=True))
+    return Inputs([rng.integers(0, max(2, n // 2), n), e], _options(v))
+
+
 def _options(v: dict[str, Any]) -> dict[str, Any]:
-    return {k: w for k, w in v.items() if k not in ("scale", "scores", "logits_only")}
+    return {k: w for k, w in v.items() if k not in ("scale", "scores", "logits_only", "norm")}
 
 
 # (function, class, inputs, variants (the first is the quick run's), extremes)
@@ -142,6 +153,13 @@ TABLE: list[tuple[str, str, Any, tuple[dict[str, Any], ...], bool]] = [
         False,
     ),
     ("ctc", "CTC", _sequences, ({},), True),
+    (
+        "circle",
+        "Circle",
+        _embeddings,
+        ({}, {"gamma": 16.0, "margin": 0.3}, {"remove_diagonal": False, "norm": 0.95}),
+        False,
+    ),
     ("dice", "Dice", _binary, ({"axis": -1}, {}), False),
     ("tversky", "Tversky", _binary, ({"axis": -1}, {"alpha": 0.3, "beta": 0.7, "axis": -1}), False),
 ]

@@ -14,8 +14,7 @@ by ``keras.losses.Loss.__call__``.
 Every class and function of ``keras.losses`` (Keras 3.15) is here under its name, with
 Keras' arguments and defaults, computed by the xlosses core: ``from_logits=False`` (Keras'
 default) takes probabilities, whose logs are exact where Keras clips them to
-``[1e-7, 1 - 1e-7]`` (docs/decisions.md).  ``Circle``/``circle`` arrive with the core
-``circle_loss`` (another branch); ``deserialize``/``get``/``serialize`` are Keras' own (the
+``[1e-7, 1 - 1e-7]`` (docs/decisions.md).  ``deserialize``/``get``/``serialize`` are Keras' own (the
 classes serialize through ``get_config``).  :class:`Loss` makes any xlosses loss a Keras loss.
 ``Poly1CrossEntropy`` and ``Poly1Focal`` (which Keras lacks) take logits.
 
@@ -48,6 +47,7 @@ __all__ = [
     "CategoricalFocalCrossentropy",
     "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
     "Dice",
     "Hinge",
@@ -71,6 +71,7 @@ __all__ = [
     "categorical_focal_crossentropy",
     "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
     "ctc",
     "dice",
@@ -96,6 +97,7 @@ from ._classes import (  # noqa: E402
     CategoricalFocalCrossentropy,
     CategoricalGeneralizedCrossEntropy,
     CategoricalHinge,
+    Circle,
     CosineSimilarity,
     Dice,
     Hinge,
@@ -119,6 +121,7 @@ from ._functions import (  # noqa: E402
     categorical_focal_crossentropy,
     categorical_generalized_cross_entropy,
     categorical_hinge,
+    circle,
     cosine_similarity,
     ctc,
     dice,

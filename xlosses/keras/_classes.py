@@ -18,6 +18,7 @@ from ._functions import (
     categorical_focal_crossentropy,
     categorical_generalized_cross_entropy,
     categorical_hinge,
+    circle,
     cosine_similarity,
     ctc,
     dice,
@@ -43,6 +44,7 @@ __all__ = [
     "CategoricalFocalCrossentropy",
     "CategoricalGeneralizedCrossEntropy",
     "CategoricalHinge",
+    "Circle",
     "CosineSimilarity",
     "Dice",
     "Hinge",
@@ -455,3 +457,24 @@ class Loss(keras.losses.Loss):
         if getattr(_xl, str(name), None) is not self.fn:
             raise TypeError(f"Loss({self.fn!r}) is serializable only for a public xlosses loss")
         return {**super().get_config(), "fn": name, **self.kwargs}
+
+
+@keras.saving.register_keras_serializable(package="xlosses")
+class Circle(_Wrapper):
+    """Keras' ``Circle``: :func:`circle` per row, averaged over the non-zero rows by
+    ``'sum_over_batch_size'`` (Keras' mask)."""
+
+    _fn = staticmethod(circle)
+
+    def __init__(
+        self,
+        gamma=80.0,
+        margin=0.4,
+        remove_diagonal=True,
+        reduction=_SUM,
+        name="circle",
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            reduction, name, dtype, gamma=gamma, margin=margin, remove_diagonal=remove_diagonal
+        )

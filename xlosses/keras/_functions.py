@@ -29,6 +29,7 @@ __all__ = [
     "categorical_focal_crossentropy",
     "categorical_generalized_cross_entropy",
     "categorical_hinge",
+    "circle",
     "cosine_similarity",
     "ctc",
     "dice",
@@ -601,3 +602,80 @@ def tversky(
     [0.2147 0.2857]
     """
     return _overlap(y_true, y_pred, axis, alpha, beta)
+
+
+def circle(
+    y_true: Any,
+    y_pred: Any,
+    ref_labels: Any = None,
+    ref_embeddings: Any = None,
+    remove_diagonal: bool = True,
+    gamma: float = 80.0,
+    margin: float = 0.4,
+) -> Any:
+    r"""Keras' ``circle``: the circle loss of each row of a batch of embeddings,
+    :func:`xlosses.circle_loss` as Keras computes it.
+
+    Keras takes the embeddings as they are (it expects L2-normalised ones),
+    clips the cosine distance at 0 and differentiates through the self-paced
+    weights: ``circle_loss(..., normalize=False, weight_gradient=True,
+    reduction='none')``.  As Keras, the result carries a Keras mask of its
+    non-zero rows, which :class:`Circle`'s reduction averages over.
+
+    Parameters
+    ----------
+    y_true : integer array, shape ``[n]`` (or ``[n, 1]``)
+        Labels (floats are cast to int32, as Keras does).
+    y_pred : array, shape ``[n, dim]``
+        Embeddings, real floating dtype.
+    ref_labels : integer array, shape ``[m]``, optional
+        The reference embeddings' labels; default ``y_true``.
+    ref_embeddings : array, shape ``[m, dim]``, optional
+        Embeddings the rows are compared with; default ``y_pred``.
+    remove_diagonal : bool, default True
+        Leave the pairs ``i = j`` out of the positives.
+    gamma : float, default 80
+    margin : float, default 0.4
+
+    Returns
+    -------
+    array, shape ``[n]``
+        One loss per row (0 for a row without a positive or a negative).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xlosses.keras import circle
+    >>> e = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    >>> print(np.round(circle(np.array([0, 0, 1]), e, gamma=1.0), 4))
+    [1.3427 1.5568 0.    ]
+    """
+    xp, y_true, y_pred, ref_labels, ref_embeddings = namespace(
+        y_true=y_true, y_pred=y_pred, ref_labels=ref_labels, ref_embeddings=ref_embeddings
+    )
+    labels = _class_labels(xp, y_true, y_pred, -1)
+    if ref_labels is not None:
+        ref = ref_embeddings if ref_embeddings is not None else y_pred
+        ref_labels = _class_labels(xp, ref_labels, ref, -1)
+    loss = _xl.circle_loss(
+        y_pred,
+        labels,
+        gamma=gamma,
+        margin=margin,
+        weight_gradient=True,
+        ref_embeddings=ref_embeddings,
+        ref_labels=ref_labels,
+        remove_diagonal=remove_diagonal,
+        normalize=False,
+        reduction="none",
+    )
+    _keras_mask(loss, loss > 0.0)
+    return loss
+
+
+def _keras_mask(loss: Any, mask: Any) -> None:
+    """Attach Keras' mask to ``loss`` (Keras' losses do it through this private function:
+    ``keras.losses.Loss.__call__`` reduces over the masked entries)."""
+    from keras.src.backend import set_keras_mask
+
+    set_keras_mask(loss, mask)
