@@ -366,8 +366,10 @@ def _torch_checks(
             count[0] += 1
             return aot(gm, example_inputs)
 
-        torch._dynamo.config.recompile_limit = 100_000
-        torch._dynamo.config.accumulated_recompile_limit = 1_000_000
+        # ``g`` below is one code object for every spec: without a reset, Dynamo keeps the
+        # earlier specs' compilations and, when the static options change, makes them
+        # symbols (automatic dynamic), which a user compiling one loss never sees
+        torch._dynamo.reset()
         sizes = _batch_sizes(spec)
         worst = 0.0
         compiled = None

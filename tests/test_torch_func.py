@@ -90,3 +90,16 @@ def test_func_grad_equals_autograd(name):
     leaf = x.clone().requires_grad_(True)
     fn(leaf, *rest).sum().backward()
     np.testing.assert_allclose(got.numpy(), leaf.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_dynamic_compile_takes_the_axis_as_an_argument():
+    """``torch.compile(loss, dynamic=True)`` makes integer arguments symbols: an ``axis``
+    passed at each call must still give the loss's values (it was "sort with non-constant
+    keys" in the axis handling).  Expected values: the cosine similarity written here."""
+    loss = torch.compile(xlosses.cosine_similarity, dynamic=True, fullgraph=True)
+    x, y = _scores(20)[0], _scores(21)[0]
+    for axis in (0, -1):
+        want = torch.sum(x * y, axis) / (
+            torch.linalg.vector_norm(x, dim=axis) * torch.linalg.vector_norm(y, dim=axis)
+        )
+        torch.testing.assert_close(loss(x, y, axis=axis), want, rtol=1e-12, atol=1e-12)

@@ -152,10 +152,18 @@ def check_same_shape(**shapes: Sequence[int | None]) -> None:
         raise ValueError(f"shapes must be equal: {desc}")
 
 
+# Non-negative axes as Python constants: ``_AXES[a]`` is ``a``.  An axis passed as an argument
+# of a function compiled with dynamic shapes is a symbolic integer there (``torch.compile(...,
+# dynamic=True)`` makes integer arguments symbols); indexing a constant tuple with it
+# specialises it (a guard on its value), so the axes a loss computes with are constants, which
+# Python-level code (``sorted``, tuple building) can handle.
+_AXES = tuple(range(64))
+
+
 def normalize_axes(axis: Any, ndim: int, name: str = "axis") -> tuple[int, ...]:
-    """An int or tuple of ints as a tuple of distinct non-negative axes."""
+    """An int or tuple of ints as a tuple of distinct non-negative axes (Python constants)."""
     if type(axis) is int and -ndim <= axis < ndim:  # the common case, one valid axis
-        return (axis % ndim,)
+        return (_AXES[axis % ndim],)
     axes = (axis,) if isinstance(axis, int) else axis
     if not isinstance(axes, tuple) or not all(isinstance(a, int) for a in axes):
         raise TypeError(f"{name} must be an int or a tuple of ints, got {axis!r}")
@@ -163,7 +171,7 @@ def normalize_axes(axis: Any, ndim: int, name: str = "axis") -> tuple[int, ...]:
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(f"{name}={axis!r} is out of range for an array of {ndim} dimensions")
-        out.append(a % ndim)
+        out.append(_AXES[a % ndim])
     if len(set(out)) != len(out):
         raise ValueError(f"{name}={axis!r} repeats an axis")
     return tuple(out)

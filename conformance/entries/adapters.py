@@ -224,7 +224,9 @@ def _keras_specs() -> list[Spec]:
 
     def keras_call(cls: type) -> Any:
         def fn(y_true: Any, y_pred: Any, **kw: Any) -> Any:
-            key = (cls, tuple(sorted(kw.items())))
+            # the builders give the options in one order; no sorting: under a dynamic-shape
+            # compile the option values are symbols, which Python cannot sort
+            key = (cls, *kw.items())
             if key not in built:
                 built[key] = cls(**kw)
             return built[key].call(y_true, y_pred)

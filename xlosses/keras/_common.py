@@ -21,4 +21,9 @@ def _pair(y_true: Any, y_pred: Any) -> tuple[Any, Any, Any]:
 
 
 def _last(xp: Any, a: Any, axis: int) -> Any:
-    return a if axis in (-1, a.ndim - 1) else xp.moveaxis(a, axis, -1)
+    """``a`` with ``axis`` moved last (``permute_dims``: torch.func.vmap has no batching rule
+    for ``moveaxis``)."""
+    ax = axis % a.ndim
+    if ax == a.ndim - 1:
+        return a
+    return xp.permute_dims(a, (*(i for i in range(a.ndim) if i != ax), ax))

@@ -6,6 +6,7 @@ from typing import Any
 
 import xlosses as _xl
 
+from .._checks import normalize_axes
 from .._namespace import namespace
 from .._ops import focal_power, safe_log
 from .._ops.divergence import xlogy
@@ -512,8 +513,12 @@ def _overlap(y_true: Any, y_pred: Any, axis: Any, alpha: float, beta: float) -> 
     xp, y_true, y_pred = namespace(y_true=y_true, y_pred=y_pred)
     y = xp.astype(y_true, y_pred.dtype) if y_true.dtype != y_pred.dtype else y_true
     nd = y_pred.ndim
-    axes = tuple(range(nd)) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
-    axes = tuple(a % nd for a in axes)
+    # constant axes, also for an axis that a dynamic-shape torch.compile made a symbol
+    axes = (
+        tuple(range(nd))
+        if axis is None
+        else normalize_axes(axis if isinstance(axis, int) else tuple(axis), nd)
+    )
     kept = [a for a in range(nd) if a not in axes]
     shape = tuple(y_pred.shape[a] for a in kept)
     n = 1
