@@ -11,7 +11,6 @@ for one spec per family (``jax.jit`` for every spec).
 from __future__ import annotations
 
 import importlib.machinery
-import os
 import sys
 import types
 
@@ -28,9 +27,8 @@ SPECS = all_specs()
 # CTC's torch compile is the longest of the quick run (~20 worker-seconds): by default CI
 # compiles it statically in tests/test_sequence.py::test_compiled_equals_eager; its
 # dynamic-shape compile and its JAX transforms run in `python -m conformance` and with --sweeps
-COMPILED = quick_compile_subset(SPECS.values()) - (
-    set() if os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0") else {"ctc_loss"}
-)
+COMPILED = quick_compile_subset(SPECS.values())
+SWEEP_COMPILED = {"ctc_loss"}  # compiled by the quick run with --sweeps only
 _CACHE = Cache()  # references shared by the per-spec tests of this module
 # the test backends, and with array-api-strict its simulated devices (conformance only)
 _NAMES = [b.name for b in BACKENDS]
@@ -120,10 +118,13 @@ _SWEEP_SPECS = _keras_drop_ins()
         for n in sorted(SPECS)
     ],
 )
-def test_quick_conformance(name):
+def test_quick_conformance(name, request):
     if not any(applies(SPECS[name], b) for b in RUN_ON):  # restricted by $XLOSSES_BACKENDS
         pytest.skip(f"no selected backend runs {name}")
-    results = run_spec(SPECS[name], RUN_ON, quick=True, compile=name in COMPILED, cache=_CACHE)
+    compile = name in COMPILED and (
+        name not in SWEEP_COMPILED or request.config.getoption("--sweeps")
+    )
+    results = run_spec(SPECS[name], RUN_ON, quick=True, compile=compile, cache=_CACHE)
     ran = {r.backend for r in results if not r.skipped}
     assert ran, f"no check ran for {name}"
     failed = [r for r in results if not r.ok]
