@@ -194,6 +194,25 @@ def test_result_dtype_is_the_promotion_of_the_floating_inputs(lib):
     assert str(same.dtype).endswith("float16") or lib != "torch"
 
 
+@pytest.mark.parametrize("lib", ["numpy", "torch", "jax"])
+def test_mixed_float_promotion_is_the_librarys_own(lib):
+    """Every pair of the library's real floating dtypes (bfloat16 beside float16 included)
+    promotes as the library's own ``result_type`` does (the loss computes the promotion in
+    Python, which ``torch.compile`` can trace)."""
+    if lib == "numpy":
+        mod, names = np, ("float16", "float32", "float64")
+    elif lib == "torch":
+        mod, names = pytest.importorskip("torch"), ("float16", "bfloat16", "float32", "float64")
+    else:
+        mod, names = jnp, ("float16", "bfloat16", "float32")  # no float64 without x64
+    for a in names:
+        for b in names:
+            x = mod.ones(3, dtype=getattr(mod, a))
+            y = mod.zeros(3, dtype=getattr(mod, b))
+            want = mod.result_type(x, y) if lib != "jax" else jnp.result_type(x.dtype, y.dtype)
+            assert xlosses.squared_error(x, y).dtype == want, (a, b)
+
+
 def test_torch_autocast_returns_float32_as_torch_does():
     """Under ``torch.autocast('cpu', dtype=torch.bfloat16)`` torch's losses run and return
     float32; so do xlosses' (they used to return bfloat16: 3.234375 against 3.238090)."""

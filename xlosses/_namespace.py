@@ -115,12 +115,13 @@ def namespace(
     if floating is not None:
         target = floating
         if mixed_float:
-            target = xp.result_type(
-                *(
+            target = _promoted(
+                xp,
+                [
                     v.dtype
                     for v in values
                     if v is not None and not isinstance(v, _SCALARS) and _is_floating(xp, v.dtype)
-                )
+                ],
             )
         widened = info.autocast(values[list(arrays).index(first)], target)
         if widened is not None:
@@ -137,6 +138,24 @@ def namespace(
             if isinstance(v, _SCALARS) and name not in numbers:
                 values[i] = _scalar_array(xp, name, v, floating, dev, name in indices, ref)
     return (xp, *values)
+
+
+def _promoted(xp: Any, dtypes: list[Any]) -> Any:
+    """The promotion of real floating dtypes: the widest (``finfo(...).bits``); two different
+    ones of one width (float16 and bfloat16) give float32, as torch and JAX promote them.
+
+    The array API's ``result_type`` on real floating dtypes, in Python on ``finfo``:
+    ``torch.compile`` cannot trace ``torch.result_type`` of dtypes (a float16 input beside
+    the float32 a loss computes in broke full-graph compiles).
+    """
+    best, bits, tie = dtypes[0], xp.finfo(dtypes[0]).bits, False
+    for d in dtypes[1:]:
+        b = xp.finfo(d).bits
+        if b > bits:
+            best, bits, tie = d, b, False
+        elif b == bits and d != best:
+            tie = True
+    return xp.float32 if tie else best
 
 
 def _scalar_array(
