@@ -447,6 +447,17 @@ def test_rax_gradients(rax_lists):
         np.testing.assert_allclose(b.to_numpy(g), np.asarray(w), rtol=1e-9, atol=1e-12)
 
 
+def test_listmle_small_terms_keep_float32_precision(backend):
+    """A confident right order gives small terms: ``log(1 + e^{-5})`` and 0 here (hand
+    derived), to a few float32 ulps (``log Σ e^s - s`` cancelled to ~1e-4 relative)."""
+    args = [
+        backend.asarray(np.array([[5.0, 0.0], [12.0, 3.5]]), "float32"),
+        backend.asarray(np.array([[1.0, 0.0], [2.0, 1.0]]), "float32"),
+    ]
+    (got,), _ = run_once(backend, lambda a, b: [xlosses.listmle_loss(a, b, reduce_fn=None)], args)
+    assert_close(got, np.log1p(np.exp([-5.0, -8.5])), 4e-7, floor=0.0)
+
+
 def test_listmle_ties_and_random_key(backend):
     """Ties in the labels are ordered by position (rax without a key); a JAX key breaks them
     as rax does; libraries without random keys refuse a key."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._checks import check_topn
 from ._namespace import cast, namespace
-from ._ops import log_softmax, logsumexp, sigmoid, stop_gradient
+from ._ops import log_softmax, logsumexp, sigmoid, softplus, stop_gradient
 from ._ops._util import device
 from ._ops.ranks import (
     approx_ranks,
@@ -277,10 +277,14 @@ def listmle_loss(
     after = (yj < yi) | ((yj == yi) & later)
     if lists.group is not None:
         after = after & lists.group
-    full = xp.broadcast_to(xp.expand_dims(x, axis=-2), tuple(after.shape))
-    lse = logsumexp(full, axis=-1, where=after, xp=xp)
+    # each term as softplus(log Σ_{j after i, j ≠ i} e^{s_j - s_i}): the same as
+    # log Σ_{j ≥ i} e^{s_j} - s_i, without its cancellation where the term is small (float32
+    # lost ~2⁻¹⁰ relative there); an item with no follower has softplus(-inf) = 0
+    others = after & (idx[:, None] != idx[None, :])
+    diff = xp.expand_dims(x, axis=-2) - xp.expand_dims(x, axis=-1)  # [i, j]: s_j - s_i
+    lse = logsumexp(diff, axis=-1, where=others, xp=xp)
     valid = lists.valid(x)
-    term = xp.where(valid, xp.where(valid, lse, 0.0) - x, 0.0)
+    term = xp.where(valid, softplus(xp.where(valid, lse, 0.0), xp=xp), 0.0)
     return cast(lists.reduce(lists.sum(term), reduce_fn), dtype, xp=xp)
 
 
