@@ -212,4 +212,5 @@ def focal_power(log_q: Any, gamma: Any, *, xp: Any) -> Any:
     if isinstance(gamma, (int, float)):
         return 1.0 if gamma == 0 else xp.exp(gamma * log_q)
     ok = log_q > -xp.inf
-    return xp.where(ok, xp.exp(gamma * xp.where(ok, log_q, 0.0)), xp.where(gamma == 0, 1.0, 0.0))
+    at_zero = xp.astype(gamma == 0, log_q.dtype)  # q**γ at q = 0: 1 for γ = 0, else 0
+    return xp.where(ok, xp.exp(gamma * xp.where(ok, log_q, 0.0)), at_zero)
