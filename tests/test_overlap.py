@@ -95,6 +95,35 @@ def test_values_against_peers(backend):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg=f"{fn.__name__} {k}")
 
 
+def _formulas() -> list[np.ndarray]:
+    """Jaccard, focal Tversky and MCC in float64, written here from the papers' formulas with
+    segmentation_models_pytorch's conventions (per example and class, ``eps`` floors, 0 for a
+    class without target pixels): the check that runs where that package is not installed."""
+    p = np.exp(X - X.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    inter, psum, tsum = (np.sum(a, axis=(1, 2)) for a in (p * ONEHOT, p, ONEHOT))
+    jac = 1.0 - inter / np.maximum(psum + tsum - inter, 1e-7)
+    jaccard = np.where(tsum > 0, jac, 0.0).mean(-1)
+    i_s = 0.5 * (psum + SOFT.sum(axis=(1, 2)) - np.abs(p - SOFT).sum(axis=(1, 2)))
+    ts = SOFT.sum(axis=(1, 2))
+    ti = i_s / np.maximum(i_s + 0.3 * (psum - i_s) + 0.7 * (ts - i_s), 1e-7)
+    tversky = (1.0 - ti).mean(-1) ** 0.75
+    q, m = 1.0 / (1.0 + np.exp(-XB[..., 0])), MASK.astype(float)
+    tp, tn, fp, fn = (
+        np.sum(m * a, axis=(1, 2)) + 1e-5
+        for a in (q * TB, (1 - q) * (1 - TB), q * (1 - TB), (1 - q) * TB)
+    )
+    mcc = 1.0 - (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return [jaccard, tversky, mcc]
+
+
+def test_values_against_float64_formulas(backend):
+    cases = [CASES[0], CASES[3], CASES[5]]  # jaccard, focal Tversky, MCC
+    got = run_all(backend, "float64", [(fn, a, k) for fn, a, k, _ in cases])
+    for (fn, _, k, _), g, w in zip(cases, got, _formulas(), strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14, err_msg=f"{fn.__name__} {k}")
+
+
 def _peer_grads() -> dict[str, np.ndarray]:
     """d(sum of per-example losses)/d(logits) by the peers' autograd, channels last."""
     try:
