@@ -111,6 +111,7 @@ def test_worker_processes_give_the_in_process_results(tmp_path, capsys):
     assert rows == ["l2_loss", "smooth_labels", "squared_error"] * 2
 
 
+@pytest.mark.sweep  # spawns two workers (~16 s); the in-process failure test runs by default
 def test_a_failing_worker_fails_its_spec():
     """An exception outside the checks (here: a spec the worker cannot find) is a failure."""
     from conformance.parallel import run_parallel

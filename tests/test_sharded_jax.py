@@ -4,9 +4,10 @@ JAX fixes its device count when it starts, and the test session has started
 JAX already, so the checks run in a subprocess: this file run as a script,
 with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (8 CPU devices).
 The script builds a ``Mesh`` of the 8 devices with one axis, ``batch``, and
-for each entry of ``conformance.spec.all_specs()`` (so losses added later are
-covered without editing this file) and its first variant (every variant with
-``XLOSSES_SWEEPS=1``, ``nox -s sweeps``, which adds a 2-D batch and the
+for the entries of ``conformance.spec.all_specs()`` (so losses added later are
+covered without editing this file) at their first variant: by default one entry
+per family and those listed below by name; every entry at every variant with
+``XLOSSES_SWEEPS=1`` (``nox -s sweeps``, which adds a 2-D batch and the
 per-device runs ``shard_map`` and ``pmap``):
 
 ``jit``
@@ -53,7 +54,10 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import xlosses
-from conformance.checks import _err  # relative error, as the conformance suite measures it
+from conformance.checks import (
+    _err,  # relative error, as the conformance suite measures it
+    quick_compile_subset,
+)
 from conformance.spec import all_specs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -435,7 +439,16 @@ def _runs_on_jax(spec: Any) -> bool:
 
 
 def _spec_names() -> list[str]:
-    return [name for name, spec in all_specs().items() if _runs_on_jax(spec)]
+    """The specs checked: every one with the sweeps; by default one per family (the quick
+    conformance's compile subset) and every spec this file lists by name (cross-batch,
+    tuple outputs, gradients, chosen variants, the core's Keras entries)."""
+    names = [name for name, spec in all_specs().items() if _runs_on_jax(spec)]
+    if os.environ.get("XLOSSES_SWEEPS", "") not in ("", "0"):
+        return names
+    specs = all_specs()
+    listed = {*CROSS_BATCH, *TUPLE_OUTPUTS, *GRADIENTS, *SHARDED_VARIANTS, *CORE_KERAS}
+    keep = quick_compile_subset(specs[n] for n in names) | listed
+    return [n for n in names if n in keep]
 
 
 @pytest.fixture(scope="module")
@@ -448,7 +461,7 @@ def report() -> dict[str, Any]:
         "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__)],
+        [sys.executable, os.path.abspath(__file__), *_spec_names()],
         capture_output=True,
         text=True,
         env=env,
