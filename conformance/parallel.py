@@ -18,9 +18,13 @@ workers on two cores should not each start a pool of two threads.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue as queue_module
+import signal
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -100,7 +104,6 @@ def run_parallel(
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
     finished: dict[str, list[Result]] = {}
-    next_index = 0
 
     def drain() -> None:
         while True:
@@ -116,20 +119,56 @@ def run_parallel(
             pool.submit(_run_one, n, list(backend_names), options[n]): n for n in names
         }
         try:
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                drain()
-                for fut in done:
-                    name = pending.pop(fut)
-                    try:
-                        finished[name] = fut.result()
-                    except Exception as exc:
-                        finished[name] = _crashed(name, exc)
-                while next_index < len(names) and names[next_index] in finished:
-                    name = names[next_index]
-                    next_index += 1
-                    yield name, finished.pop(name)
+            with _terminate_raises():
+                yield from _collect(pending, names, finished, drain)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) or failing: the workers would finish their
+            # current spec (minutes) before the pool's exit returns; stop them now
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            raise
         finally:
             for fut in pending:
                 fut.cancel()
     drain()
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM (``kill``, a CI timeout) raises ``SystemExit`` in this process while the
+    workers run, so that :func:`run_parallel` stops them (the default action would end this
+    process alone and leave its workers computing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        sys.exit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _collect(
+    pending: dict[Future[list[Result]], str],
+    names: Sequence[str],
+    finished: dict[str, list[Result]],
+    drain: Callable[[], None],
+) -> Iterator[tuple[str, list[Result]]]:
+    next_index = 0
+    while pending:
+        done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        drain()
+        for fut in done:
+            name = pending.pop(fut)
+            try:
+                finished[name] = fut.result()
+            except Exception as exc:
+                finished[name] = _crashed(name, exc)
+        while next_index < len(names) and names[next_index] in finished:
+            name = names[next_index]
+            next_index += 1
+            yield name, finished.pop(name)

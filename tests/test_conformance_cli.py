@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -148,3 +153,69 @@ def test_quick_selection_compiles_the_selected_losses(tmp_path):
     assert main(argv) == 0
     checks = {(r["spec"], r["check"]) for r in json.loads(path.read_text())["results"]}
     assert ("squared_error", "compile_dynamic") in checks
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.add(int(entry))
+    return out
+
+
+@pytest.mark.sweep  # spawns two workers (~15 s)
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc (Linux)")
+def test_sigterm_stops_the_workers():
+    """``kill`` of a parallel run ends its workers too (they used to compute on, for hours
+    in a full run, after their parent had gone)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    argv = ["--losses", "ctc_loss*", "--backends", "numpy,jax", "--jobs", "2", "--no-report"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance", *argv],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:  # the pool and its workers
+            time.sleep(0.5)
+            workers = {c for c in _children(proc.pid) if "spawn_main" in _cmdline(c)}
+        assert len(workers) == 2, "the workers did not start"
+        time.sleep(2)  # busy with their spec
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(
+            os.path.exists(f"/proc/{w}") and _state(w) != "Z" for w in workers
+        ):
+            time.sleep(0.5)
+        alive = [w for w in workers if os.path.exists(f"/proc/{w}") and _state(w) != "Z"]
+        assert not alive, f"workers {alive} still run after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
