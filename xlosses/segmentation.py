@@ -395,6 +395,40 @@ def _monai_dice(
     return xp.mean(dice, axis=-1)
 
 
+def _with_dice(
+    xp: Any,
+    logits: Array,
+    targets: Array,
+    where: Array | None,
+    axis: Any,
+    class_weights: Array | None,
+    include_background: bool,
+    jaccard: bool,
+    soft_label: bool,
+    smooth_nr: float,
+    smooth_dr: float,
+) -> tuple[Any, ...]:
+    """The inputs of MONAI's Dice combinators and their Dice term (softmax over the classes):
+    ``(logits, targets, labels, axes, mask, dtype, class weights, dice)``."""
+    x, p, t, labels, axes, mask, dtype = segmentation_inputs(
+        xp, logits, targets, where, activation="softmax", axis=axis
+    )
+    w = _class_weights(xp, class_weights, x.shape[-1], x.dtype)
+    dice = _monai_dice(
+        xp,
+        p,
+        t,
+        axes,
+        w,
+        include_background=include_background,
+        jaccard=jaccard,
+        soft_label=soft_label,
+        smooth_nr=smooth_nr,
+        smooth_dr=smooth_dr,
+    )
+    return x, t, labels, axes, mask, dtype, w, dice
+
+
 def dice_cross_entropy_loss(
     logits: Array,
     targets: Array,
@@ -497,23 +531,20 @@ def dice_cross_entropy_loss(
         )
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
-    x, p, t, labels, axes, mask, dtype = segmentation_inputs(
-        xp, logits, targets, where, activation="softmax", axis=axis
+    x, t, labels, axes, mask, dtype, w, dice = _with_dice(
+        xp,
+        logits,
+        targets,
+        where,
+        axis,
+        class_weights,
+        include_background,
+        jaccard,
+        soft_label,
+        smooth_nr,
+        smooth_dr,
     )
     c = x.shape[-1]
-    w = _class_weights(xp, class_weights, c, x.dtype)
-    dice = _monai_dice(
-        xp,
-        p,
-        t,
-        axes,
-        w,
-        include_background=include_background,
-        jaccard=jaccard,
-        soft_label=soft_label,
-        smooth_nr=smooth_nr,
-        smooth_dr=smooth_dr,
-    )
     # -- cross-entropy, as torch's CrossEntropyLoss / BCEWithLogitsLoss with 'mean' --
     count = None  # the weights of torch's weighted mean (class indices with weights)
     if c == 1:
@@ -661,23 +692,20 @@ def dice_focal_loss(
         raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
     if alpha is not None and not isinstance(alpha, (int, float)):
         raise TypeError(f"alpha must be a number or None, got {type(alpha).__name__}")
-    x, p, t, _, axes, mask, dtype = segmentation_inputs(
-        xp, logits, targets, where, activation="softmax", axis=axis
+    x, t, _, axes, mask, dtype, w, dice = _with_dice(
+        xp,
+        logits,
+        targets,
+        where,
+        axis,
+        class_weights,
+        include_background,
+        jaccard,
+        soft_label,
+        smooth_nr,
+        smooth_dr,
     )
     c = x.shape[-1]
-    w = _class_weights(xp, class_weights, c, x.dtype)
-    dice = _monai_dice(
-        xp,
-        p,
-        t,
-        axes,
-        w,
-        include_background=include_background,
-        jaccard=jaccard,
-        soft_label=soft_label,
-        smooth_nr=smooth_nr,
-        smooth_dr=smooth_dr,
-    )
     # -- focal: every channel a binary problem (MONAI's FocalLoss(use_softmax=False)) --
     if mask is not None:
         x = xp.where(mask, x, 0.0)  # masked logits never reach the focal term (t is 0 there)
