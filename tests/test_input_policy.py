@@ -236,7 +236,13 @@ def test_torch_autocast_returns_float32_as_torch_does():
 
 
 @pytest.mark.parametrize(
-    "name", ["ctc_loss_from_lengths", "multi_margin_loss", "functional.ctc_loss"]
+    "name",
+    [
+        "ctc_loss_from_lengths",
+        "multi_margin_loss",
+        "functional.ctc_loss",
+        "functional.multi_margin_loss",
+    ],
 )
 def test_second_derivatives_through_torch_kernels(name):
     """torch's ctc_loss and multi_margin_loss kernels have no second derivative: on eager CPU
@@ -255,8 +261,10 @@ def test_second_derivatives_through_torch_kernels(name):
         x0 = torch.randn(4, 5, generator=g, dtype=torch.float64)
         y = torch.tensor([0, 3, 1, 4])
 
+        core = xlosses.multi_margin_loss if name == "multi_margin_loss" else F.multi_margin_loss
+
         def fn(z):
-            return xlosses.multi_margin_loss(z, y, p=2)
+            return core(z, y, p=2)
 
     def hessian_vector(generic: bool):
         import contextlib
@@ -270,3 +278,38 @@ def test_second_derivatives_through_torch_kernels(name):
     (g_fast, h_fast), (g_gen, h_gen) = hessian_vector(False), hessian_vector(True)
     torch.testing.assert_close(g_fast, g_gen, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(h_fast, h_gen, rtol=1e-10, atol=1e-12)
+
+
+def test_torch_entries_leave_what_they_do_not_cover_to_the_generic_body():
+    """The torch entries of ``xlosses.functional`` (whole calls handed to torch's kernels)
+    take only the plain case; a mixed-dtype weight, another integer dtype, a weight that
+    needs a gradient and a bad label go the generic way, which promotes, converts,
+    differentiates and reports as it does under ``generic_only()``."""
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(X, dtype=torch.float32)
+    y = torch.tensor(Y)
+    w64 = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=torch.float64)
+    # float64 weight beside float32 input: the promotion, float64, as the generic body
+    for fn in (F.cross_entropy, F.nll_loss):
+        out = fn(x, y, weight=w64)
+        with xlosses.generic_only():
+            want = fn(x, y, weight=w64)
+        assert out.dtype == want.dtype == torch.float64
+        torch.testing.assert_close(out, want, rtol=1e-12, atol=0)
+    # int32 targets: the same number as int64 ones
+    torch.testing.assert_close(F.cross_entropy(x, y.int()), F.cross_entropy(x, y))
+    # a weight that needs a gradient gets the generic body's (torch's kernels give none)
+    w = torch.ones(5, requires_grad=True)
+    F.cross_entropy(x, y, weight=w).backward()
+    with xlosses.generic_only():
+        w2 = torch.ones(5, requires_grad=True)
+        F.cross_entropy(x, y, weight=w2).backward()
+    assert w.grad is not None
+    torch.testing.assert_close(w.grad, w2.grad)
+    # bad input: xlosses' ValueError naming the argument, not torch's IndexError
+    with pytest.raises(ValueError, match="target"):
+        F.nll_loss(x, torch.tensor([0, 5, 1, 2]))
+    with pytest.raises(ValueError, match="reduction"):
+        F.mse_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError, match="target"):
+        F.multi_margin_loss(x, torch.tensor([0, 1]))

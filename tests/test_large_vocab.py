@@ -19,7 +19,7 @@ import pytest
 from conftest import assert_close, raises_if_checked
 
 import xlosses
-from xlosses.large_vocab import plan_chunks
+from xlosses._large_vocab_plan import plan_chunks
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_JAX = importlib.util.find_spec("jax") is not None
@@ -236,12 +236,12 @@ def test_chunk_plan():
 
 def test_token_blocks_and_leading_axes(rng, monkeypatch):
     """Batches cut into blocks of tokens give the same loss and gradients (NumPy)."""
-    from xlosses import large_vocab
+    from xlosses import _large_vocab_plan
 
     x, w, b, y, _ = _problem(rng, batch=(3, 7))
     whole = xlosses.linear_softmax_cross_entropy_and_grads(x, w, y, bias=b, chunk_size=CHUNK)
-    monkeypatch.setattr(large_vocab, "BLOCK", 8)  # chunks of 4 words: blocks of 2 tokens
-    monkeypatch.setattr(large_vocab, "plan_chunks", lambda t, v, c: (CHUNK, 2))
+    monkeypatch.setattr(_large_vocab_plan, "BLOCK", 8)  # chunks of 4 words: blocks of 2 tokens
+    monkeypatch.setattr(_large_vocab_plan, "plan_chunks", lambda t, v, c: (CHUNK, 2))
     blocks = xlosses.linear_softmax_cross_entropy_and_grads(x, w, y, bias=b, chunk_size=CHUNK)
     _assert_all_close(blocks, whole, 1e-12)
 

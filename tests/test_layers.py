@@ -202,3 +202,34 @@ def test_import_xlosses_registers_backends_without_frameworks():
     mods, n = out.stdout.split("\n")[:2]
     assert mods == "[]", out.stdout
     assert int(n) >= 3  # numpy (two namespace names), torch, jax, cupy
+
+
+def test_entry_dispatch_takes_plain_calls_and_steps_aside():
+    """``@entry``: a backend's version of a whole public function runs for its arrays (the
+    first positional argument, else the first keyword one), not for other inputs, not when
+    it returns ``NotImplemented`` and not under ``generic_only()``."""
+    import numpy as np
+
+    calls = []
+
+    def body(a, b=1.0):
+        calls.append("generic")
+        return "generic"
+
+    loss = _dispatch.entry(body)
+    ns = __import__("array_api_compat").array_namespace(np.zeros(1)).__name__
+
+    @_dispatch.implements(loss, (ns,))
+    def version(a, b=1.0):
+        calls.append("version")
+        return NotImplemented if b == 2.0 else "version"
+
+    x = np.zeros(3)
+    assert loss(x) == "version"
+    assert loss(a=x) == "version"
+    assert loss(x, b=2.0) == "generic"  # stepped aside
+    assert loss([0.0, 1.0]) == "generic"  # not an array
+    with xlosses.generic_only():
+        assert loss(x) == "generic"
+    assert calls == ["version", "version", "version", "generic", "generic", "generic"]
+    assert loss.generic is body and loss.impls[ns] is version

@@ -38,11 +38,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat as _compat
+
 __all__ = [
     "BackendInfo",
     "accelerated",
     "backend_info",
     "compiling",
+    "entry",
     "fast_paths_enabled",
     "generic_only",
     "implements",
@@ -125,6 +128,56 @@ def _dispatcher(body: Callable[..., Any], *, always: bool) -> Callable[..., Any]
     return dispatch
 
 
+def entry(body: Callable[..., Any]) -> Callable[..., Any]:
+    """Declare a public loss whose whole call a backend may take over, before the namespace
+    lookup and the checks (the per-call cost of a small batch).
+
+    Backends register versions with :func:`implements`, as for :func:`accelerated`; they
+    are called with the loss's own arguments, keyed by the namespace of the first array
+    argument (the first positional one, else the first keyword one), and return
+    ``NotImplemented`` for anything but the plain case they were written for (the checks
+    of the generic body then run and report bad input).  Under :func:`generic_only` the
+    public function's own body runs.
+    """
+    impls = _pending_for(body)
+
+    @functools.wraps(body)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _fast:
+            lead = args[0] if args else next(iter(kwargs.values()), None)
+            ns = _TYPE_NAMESPACE.get(type(lead))
+            if ns is None:
+                ns = _namespace_name(lead)
+            impl = impls.get(ns)
+            if impl is not None:
+                out = impl(*args, **kwargs)
+                if out is not NotImplemented:
+                    return out
+        return body(*args, **kwargs)
+
+    call.generic = body  # type: ignore[attr-defined]
+    call.impls = impls  # type: ignore[attr-defined]
+    return call
+
+
+# type(array) -> its namespace's name ("" for what is no array): the namespace depends on
+# the type alone
+_TYPE_NAMESPACE: dict[type, str] = {}
+
+
+def _namespace_name(lead: Any) -> str:
+    """The name of ``lead``'s namespace, remembered by type; ``""`` while a compiler traces
+    (entries take eager calls only, and a trace must not write the cache)."""
+    if compiling():
+        return ""
+    try:
+        ns = _compat.array_namespace(lead).__name__
+    except TypeError:
+        ns = ""
+    _TYPE_NAMESPACE[type(lead)] = ns
+    return ns
+
+
 # versions registered by name for generic functions not defined yet (their module is
 # imported later, or never): "module:qualname" -> {namespace: version}
 _PENDING: dict[str, dict[str, Callable[..., Any]]] = {}
@@ -151,7 +204,9 @@ def implements(
     else:
         impls = getattr(generic, "impls", None)
         if impls is None:
-            raise TypeError(f"{generic.__qualname__} is not declared @accelerated or @per_backend")
+            raise TypeError(
+                f"{generic.__qualname__} is not declared @accelerated, @entry or @per_backend"
+            )
         label = generic.__qualname__
 
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:

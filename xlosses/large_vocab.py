@@ -35,12 +35,13 @@ Everything here is written once against the array API standard.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
-from ._checks import check_integer, check_label_range, floating_input
+from ._checks import floating_input
 from ._dispatch import accelerated
+from ._large_vocab_plan import Plan, setup
 from ._namespace import cast, compiling, namespace
-from ._ops import logsumexp, scan, take_labels
+from ._ops import label_cross_entropy, logsumexp, scan, take_labels
 from ._ops._util import device
 
 __all__ = [
@@ -49,40 +50,6 @@ __all__ = [
 ]
 
 Array = Any
-
-# One chunk of logits [tokens in a block, vocabulary chunk] holds about this many numbers
-# (16 MiB in float32); a chunk of the vocabulary has at least _MIN_CHUNK words.
-BLOCK = 1 << 22
-MIN_CHUNK = 256
-
-
-class Plan(NamedTuple):
-    """Static options of one call (hashable: a key for compiled loops and custom gradients)."""
-
-    vocab: int  # V
-    chunk: int  # words per vocabulary chunk
-    block: int  # tokens per block; 0: all tokens in one block (no size in the key)
-    smoothing: float  # label smoothing ε
-    z_loss: float  # coefficient of log²Z
-    softcap: float | None  # cap of cap·tanh(z/cap)
-
-
-def plan_chunks(tokens: int, vocab: int, chunk_size: int | None) -> tuple[int, int]:
-    """``(vocabulary chunk, tokens per block)`` for a problem of ``tokens × vocab``.
-
-    ``chunk_size=None``: ``BLOCK // tokens`` words rounded down to a multiple of 128,
-    at least ``MIN_CHUNK``, at most ``vocab``.  Tokens are cut into blocks only when a
-    chunk of all of them would exceed twice ``BLOCK`` numbers.
-    """
-    if chunk_size is None:
-        c = BLOCK // max(tokens, 1)
-        c = max(MIN_CHUNK, c - c % 128)
-    else:
-        c = chunk_size
-    c = max(1, min(c, vocab))
-    block = tokens if tokens * c <= 2 * BLOCK else max(1, BLOCK // c)
-    return c, max(1, min(block, tokens))
-
 
 # -- the math of one chunk ------------------------------------------------------------------
 
@@ -250,11 +217,11 @@ def _loop(
 
 
 def _row_terms(
-    lse: Array, zy: Array, zs: Array, rw: Array | None, cw_mean: Any, plan: Plan, xp: Any
+    ce: Array, lse: Array, zs: Array, rw: Array | None, cw_mean: Any, plan: Plan, xp: Any
 ) -> Array:
-    """``rw(1-ε)(lse - z_y) + ε(w̄·lse - Σ_c w_c z_c / V) + z_loss·lse²`` per token."""
+    """``rw(1-ε)·ce + ε(w̄·lse - Σ_c w_c z_c / V) + z_loss·lse²`` per token, with ``ce`` =
+    ``lse - z_y`` (``lse`` and ``zs`` are read only with label smoothing or a z-loss)."""
     eps = plan.smoothing
-    ce = lse - zy
     loss = ce if rw is None else rw * ce
     if eps:
         loss = (1.0 - eps) * loss + eps * (cw_mean * lse - zs / plan.vocab)
@@ -299,15 +266,77 @@ def forward(
         init = (xb, lb, zeros - math.inf, zeros, zeros)
         (_, _, lse, zy, zs), _ = _loop(_forward_step, init, w, b, cw, lb, plan, xp)
         rwb = rw if rw is None or whole else rw[t0:t1]
-        losses.append(_row_terms(lse, zy, zs, rwb, _class_weight_mean(cw, xp), plan, xp))
+        losses.append(_row_terms(lse - zy, lse, zs, rwb, _class_weight_mean(cw, xp), plan, xp))
         lses.append(lse)
     loss = losses[0] if len(losses) == 1 else xp.concat(losses)
     lse = lses[0] if len(lses) == 1 else xp.concat(lses)
     valid = (labels >= 0) & (labels < plan.vocab)
-    loss = xp.where(valid, loss, xp.nan)
-    if keep is not None:
-        loss = xp.where(keep, loss, 0.0)
-    return loss, lse
+    return _masked(loss, valid, keep, xp), lse
+
+
+def _masked(loss: Array, valid: Array | None, keep: Array | None, xp: Any) -> Array:
+    """NaN for tokens with invalid labels (``valid``; ``None``: none), 0 for masked ones."""
+    if valid is not None:
+        loss = xp.where(valid, loss, xp.nan)
+    return loss if keep is None else xp.where(keep, loss, 0.0)
+
+
+# Problems of at most this many logits take the dense path: their logits are a few hundred
+# KiB, and one vocabulary chunk's loop (online log-sum-exp, custom gradient) costs ~20 small
+# operations where the dense cross-entropy is three.
+DENSE = 1 << 16
+
+
+def dense_rows(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    labels: Array,
+    keep: Array | None,
+    rw: Array | None,
+    cw: Array | None,
+    *,
+    plan: Plan,
+    checked: bool = False,
+    xp: Any,
+) -> Array:
+    """Per-token loss ``[T]`` of a small problem (see :func:`forward`) from its logits,
+    differentiated by the library's automatic differentiation.  ``checked``: every label
+    (of the tokens kept) is known to lie in ``[0, V)``, so none is masked."""
+    z = _logits(x, w, b, plan.softcap, xp)
+    if checked:
+        safe, valid = labels if keep is None else xp.where(keep, labels, 0), None
+    else:
+        valid = (labels >= 0) & (labels < plan.vocab)
+        safe = xp.where(valid, labels, 0)
+    ce = label_cross_entropy(z, safe, axis=-1, xp=xp)
+    lse = zs = None
+    if plan.smoothing or plan.z_loss:
+        lse = logsumexp(z, axis=-1, xp=xp)
+        if plan.smoothing:
+            zs = xp.sum(z if cw is None else z * cast(cw, z.dtype, xp=xp), axis=-1)
+    loss = _row_terms(ce, lse, zs, rw, _class_weight_mean(cw, xp), plan, xp)
+    return _masked(loss, valid, keep, xp)
+
+
+def token_losses(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    labels: Array,
+    keep: Array | None,
+    rw: Array | None,
+    cw: Array | None,
+    *,
+    plan: Plan,
+    checked: bool = False,
+    xp: Any,
+) -> Array:
+    """Per-token loss ``[T]``: :func:`dense_rows` for one chunk of at most ``DENSE``
+    logits, else the chunked :func:`linear_cross_entropy_rows`."""
+    if plan.block == 0 and plan.chunk == plan.vocab and x.shape[0] * plan.vocab <= DENSE:
+        return dense_rows(x, w, b, labels, keep, rw, cw, plan=plan, checked=checked, xp=xp)
+    return linear_cross_entropy_rows(x, w, b, labels, keep, rw, cw, plan=plan, xp=xp)
 
 
 def backward(
@@ -393,107 +422,6 @@ def linear_cross_entropy_rows(
     logits are recomputed chunk by chunk instead of being kept for every chunk.
     """
     return forward(x, w, b, labels, keep, rw, cw, plan=plan, xp=xp)[0]
-
-
-# -- set-up shared by the public functions --------------------------------------------------
-
-
-class Problem(NamedTuple):
-    """The inputs of a call as the chunked loops take them (2-D, checked)."""
-
-    x: Array  # [T, D], compute dtype
-    w: Array  # [V, D]
-    b: Array | None  # [V]
-    labels: Array  # [T]
-    keep: Array | None  # [T] bool
-    plan: Plan
-    batch: tuple[int, ...]  # labels' shape
-    dtype: Any  # the result dtype
-
-
-def _check_options(
-    label_smoothing: Any, z_loss: Any, logit_softcap: Any, chunk_size: Any
-) -> tuple[float, float, float | None]:
-    if not isinstance(label_smoothing, (int, float)) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
-    if not isinstance(z_loss, (int, float)) or not z_loss >= 0.0:
-        raise ValueError(f"z_loss must be a number >= 0, got {z_loss!r}")
-    if logit_softcap is not None and (
-        not isinstance(logit_softcap, (int, float)) or not logit_softcap > 0.0
-    ):
-        raise ValueError(f"logit_softcap must be None or a number > 0, got {logit_softcap!r}")
-    if chunk_size is not None and (
-        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
-    cap = None if logit_softcap is None else float(logit_softcap)
-    return float(label_smoothing), float(z_loss), cap
-
-
-def setup(
-    xp: Any,
-    features: Array,
-    weight: Array,
-    labels: Array,
-    bias: Array | None,
-    where: Array | None,
-    label_smoothing: Any,
-    z_loss: Any,
-    logit_softcap: Any,
-    chunk_size: Any,
-    *,
-    names: tuple[str, str, str, str] = ("features", "weight", "labels", "bias"),
-) -> Problem:
-    """Checks (shapes, dtypes, options, label range where readable) and 2-D views."""
-    fname, wname, lname, bname = names
-    x, dtype = floating_input(xp, features, fname)
-    floating_input(xp, weight, wname)  # the check only: cast chunk by chunk
-    check_integer(labels, lname, xp=xp)
-    smoothing, zl, cap = _check_options(label_smoothing, z_loss, logit_softcap, chunk_size)
-    if x.ndim < 1:
-        raise ValueError(f"{fname} must have shape [..., dim], got a 0-d array")
-    dim = x.shape[-1]
-    if weight.ndim != 2 or weight.shape[1] != dim:
-        raise ValueError(
-            f"{wname} shape {tuple(weight.shape)} must be [vocab, dim] with dim = {dim}, the "
-            f"last axis of {fname} shape {tuple(features.shape)}"
-        )
-    vocab = weight.shape[0]
-    if vocab < 1:
-        raise ValueError(f"{wname} must hold at least one class (row), got shape {weight.shape}")
-    batch = tuple(x.shape[:-1])
-    if tuple(labels.shape) != batch:
-        raise ValueError(
-            f"{lname} shape {tuple(labels.shape)} must equal {fname} shape "
-            f"{tuple(features.shape)} without its last axis, i.e. {batch}"
-        )
-    if bias is not None:
-        floating_input(xp, bias, bname)
-        if tuple(bias.shape) != (vocab,):
-            raise ValueError(
-                f"{bname} shape {tuple(bias.shape)} must be ({vocab},), one entry per row of "
-                f"{wname}"
-            )
-    tokens = math.prod(batch)
-    x = xp.reshape(x, (tokens, dim))
-    flat = xp.reshape(labels, (tokens,))
-    keep = None
-    if where is not None:
-        if where.dtype != xp.bool:
-            raise TypeError(f"where must be a boolean array, got dtype {where.dtype}")
-        if tuple(where.shape) != batch:
-            raise ValueError(
-                f"where shape {tuple(where.shape)} must equal {lname} shape {batch} (one "
-                f"entry per token)"
-            )
-        keep = xp.reshape(where, (tokens,))
-    # labels of masked tokens are not read (padding such as -100 is fine there)
-    check_label_range(flat if keep is None else xp.where(keep, flat, 0), vocab, xp=xp, name=lname)
-    chunk, block = plan_chunks(tokens, vocab, chunk_size)
-    # one block of all tokens keeps the token count out of the plan: torch.compile's
-    # dynamic shapes then need no recompilation per batch size
-    plan = Plan(vocab, chunk, block if block < tokens else 0, smoothing, zl, cap)
-    return Problem(x, weight, bias, flat, keep, plan, batch, dtype)
 
 
 # -- public functions -----------------------------------------------------------------------
@@ -617,8 +545,8 @@ def linear_softmax_cross_entropy_with_integer_labels(
         logit_softcap,
         chunk_size,
     )
-    loss = linear_cross_entropy_rows(
-        p.x, p.w, p.b, p.labels, p.keep, None, None, plan=p.plan, xp=xp
+    loss = token_losses(
+        p.x, p.w, p.b, p.labels, p.keep, None, None, plan=p.plan, checked=p.checked, xp=xp
     )
     return cast(xp.reshape(loss, p.batch), p.dtype, xp=xp)
 

@@ -12,6 +12,6 @@ and its name below.
 
 from __future__ import annotations
 
-from . import cupy, dask, jax, numpy, strict, torch, torch_losses
+from . import cupy, dask, jax, numpy, strict, torch, torch_entries, torch_losses
 
-__all__ = ["cupy", "dask", "jax", "numpy", "strict", "torch", "torch_losses"]
+__all__ = ["cupy", "dask", "jax", "numpy", "strict", "torch", "torch_entries", "torch_losses"]

@@ -102,7 +102,7 @@ def once_differentiable_kernel(name: str) -> Any:
         run.__wrapped__ = version
         run.__signature__ = inspect.signature(version)
         torch_version(name)(run)
-        return version
+        return run
 
     return wrap
 

@@ -14,7 +14,7 @@ from .._checks import (
     check_option,
     check_same_shape,
 )
-from .._dispatch import accelerated, read
+from .._dispatch import accelerated, entry, read
 from .._namespace import (
     cast,
     namespace,
@@ -48,6 +48,7 @@ from ._common import (
 # -- classification -----------------------------------------------------------------------
 
 
+@entry
 def cross_entropy(
     input: Array,
     target: Array,
@@ -178,6 +179,7 @@ def class_index_cross_entropy(
     return idx.finish(loss, reduction, dtype, xp)
 
 
+@entry
 def nll_loss(
     input: Array,
     target: Array,
@@ -253,6 +255,7 @@ def _clamp_log(log: Array, xp: Any) -> Array:
     return clamp(log, lo=-100.0, xp=xp)
 
 
+@entry
 def binary_cross_entropy(
     input: Array,
     target: Array,

@@ -7,9 +7,10 @@ import math
 from typing import Any
 
 from .._checks import check_floating, check_option
-from .._namespace import cast, namespace
+from .._large_vocab_plan import setup
+from .._namespace import cast, compute_dtype, namespace
 from .._reduce import REDUCTIONS
-from ..large_vocab import linear_cross_entropy_rows, setup
+from ..large_vocab import DENSE, token_losses
 from ._common import Array, _finish
 from .classification import cross_entropy
 
@@ -134,6 +135,16 @@ def linear_cross_entropy(
         return _through_logits(
             input, linear_weight, target, linear_bias, weight, reduction, ignore, label_smoothing
         )
+    if (
+        chunk_size is None
+        and not z_loss
+        and logit_softcap is None
+        and _small(input, linear_weight, linear_bias)
+    ):
+        # a few hundred KiB of logits: torch's own definition, cross_entropy(linear(...))
+        return _through_logits(
+            input, linear_weight, target, linear_bias, weight, reduction, ignore, label_smoothing
+        )
     keep = target != ignore
     p = setup(
         xp,
@@ -161,11 +172,25 @@ def linear_cross_entropy(
         safe = xp.where(p.keep & (p.labels >= 0) & (p.labels < p.plan.vocab), p.labels, 0)
         rw = xp.take(cw, safe, axis=0)
         cw = cw if label_smoothing else None
-    loss = linear_cross_entropy_rows(p.x, p.w, p.b, p.labels, p.keep, rw, cw, plan=p.plan, xp=xp)
+    loss = token_losses(
+        p.x, p.w, p.b, p.labels, p.keep, rw, cw, plan=p.plan, checked=p.checked, xp=xp
+    )
     if reduction == "none":
         return cast(xp.reshape(loss, p.batch), p.dtype, xp=xp)
     counted = cast(p.keep, work, xp=xp) if rw is None else xp.where(p.keep, rw, 0.0)
     return _finish(loss, reduction, p.dtype, xp, normalizer=xp.sum(counted))
+
+
+def _small(input: Array, linear_weight: Array, bias: Array | None) -> bool:
+    """``[N, D]`` (or ``[D]``) features, ``[V, D]`` weights and ``[V]`` bias (or none) of at
+    most ``DENSE`` logits."""
+    return (
+        input.ndim <= 2
+        and linear_weight.ndim == 2
+        and linear_weight.shape[-1] == input.shape[-1]
+        and (bias is None or tuple(bias.shape) == (linear_weight.shape[0],))
+        and math.prod(input.shape[:-1]) * linear_weight.shape[0] <= DENSE
+    )
 
 
 def _through_logits(
@@ -178,8 +203,13 @@ def _through_logits(
     ignore_index: int,
     label_smoothing: float,
 ) -> Array:
-    """Class probabilities or multi-dimensional weights: the logits, then ``cross_entropy``."""
+    """Class probabilities, multi-dimensional weights or a small problem: the logits (in the
+    compute dtype), then ``cross_entropy``."""
     xp, input, linear_weight = namespace(input=input, linear_weight=linear_weight)
+    check_floating(linear_weight, "linear_weight", xp=xp)
+    dtype = input.dtype
+    input = cast(input, compute_dtype(xp, dtype), xp=xp)
+    linear_weight = cast(linear_weight, input.dtype, xp=xp)
     dim = input.shape[-1]
     if linear_weight.shape[-1] != dim:
         raise ValueError(
@@ -187,12 +217,17 @@ def _through_logits(
             f"{dim}, the last axis of input shape {tuple(input.shape)}"
         )
     out = tuple(linear_weight.shape[:-1])  # (C, d1, ..., dK)
-    flat = xp.reshape(linear_weight, (math.prod(out), dim))
-    logits = xp.matmul(input, xp.matrix_transpose(flat))
-    if bias is not None:
-        logits = logits + xp.reshape(bias, (-1,))
-    logits = xp.reshape(logits, tuple(input.shape[:-1]) + out)
-    return cross_entropy(
+    if len(out) == 1:
+        logits = xp.matmul(input, xp.matrix_transpose(linear_weight))
+        if bias is not None:
+            logits = logits + bias
+    else:
+        flat = xp.reshape(linear_weight, (math.prod(out), dim))
+        logits = xp.matmul(input, xp.matrix_transpose(flat))
+        if bias is not None:
+            logits = logits + xp.reshape(bias, (-1,))
+        logits = xp.reshape(logits, tuple(input.shape[:-1]) + out)
+    loss = cross_entropy(
         logits,
         target,
         weight=weight,
@@ -200,3 +235,4 @@ def _through_logits(
         reduction=reduction,
         label_smoothing=label_smoothing,
     )
+    return cast(loss, dtype, xp=xp)

@@ -17,7 +17,7 @@ from .._checks import (
     check_option,
     check_same_shape,
 )
-from .._dispatch import accelerated
+from .._dispatch import accelerated, entry
 from .._namespace import (
     cast,
     compute_dtype,
@@ -166,6 +166,7 @@ def hinge_embedding_loss(
     return _finish(loss, reduction, dtype, xp)
 
 
+@entry
 def margin_ranking_loss(
     input1: Array,
     input2: Array,
@@ -221,6 +222,7 @@ def margin_ranking_loss(
     return _finish(loss, reduction, dtype, xp)
 
 
+@entry
 def multi_margin_loss(
     input: Array,
     target: Array,
@@ -321,6 +323,7 @@ def multi_margin_reduced(
     return _finish(loss, reduction, x.dtype, xp)
 
 
+@entry
 def multilabel_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     r"""Multi-label margin loss: every listed class should score above every other.
 

@@ -9,7 +9,7 @@ from .._checks import (
     check_floating,
     check_option,
 )
-from .._dispatch import accelerated
+from .._dispatch import accelerated, entry
 from .._namespace import (
     cast,
     compute_dtype,
@@ -45,6 +45,7 @@ def _finish_weighted(
     return _finish(weight * loss, reduction, dtype, xp, normalizer=normalizer)
 
 
+@entry
 def l1_loss(
     input: Array,
     target: Array,
@@ -101,6 +102,7 @@ def l1_loss(
     return _finish_weighted(absolute_error(x, target), w, reduction, dtype, xp, by_weight=True)
 
 
+@entry
 def mse_loss(
     input: Array,
     target: Array,
@@ -157,6 +159,7 @@ def _positive(name: str, value: float, *, zero: bool = False) -> None:
         raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
+@entry
 def huber_loss(
     input: Array,
     target: Array,
@@ -215,6 +218,7 @@ def huber_loss(
     return _finish_weighted(loss, w, reduction, dtype, xp, by_weight=False)
 
 
+@entry
 def smooth_l1_loss(
     input: Array,
     target: Array,

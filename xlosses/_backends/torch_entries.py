@@ -1,0 +1,251 @@
+"""PyTorch: whole public losses taken over at the call (``@entry``), in the plain case.
+
+A loss of ``xlosses.functional`` that is one of ``torch.nn.functional``'s kernels still
+pays, before the kernel, for the namespace lookup, the dtype policy and its checks: on a
+small batch more than the kernel itself (16 µs against 3-4 µs for ``nll_loss`` at 8x10).
+Each version here takes the call in the *plain* case, where the generic body's result is
+the kernel's with the same arguments, and returns ``NotImplemented`` for anything else,
+so that the generic body runs, converts, checks and reports:
+
+* every array argument a ``torch.Tensor`` (not a subclass) on the CPU, the floating ones
+  of one dtype, float32 or float64 (16-bit inputs are computed in float32 by the generic
+  body; mixed dtypes are promoted), outside ``torch.compile``, ``torch.func`` transforms
+  and ``torch.autocast``;
+* the shapes the loss takes without broadcasting, integer targets, Python options;
+* a weight that needs no gradient (the kernels give it none);
+* the kernel accepting its arguments (an error from it hands the call to the generic
+  body, whose checks raise xlosses' ``ValueError``/``TypeError``).
+
+The versions reuse the kernel calls of :mod:`.torch_losses` (those the generic bodies'
+``@accelerated`` cores dispatch to), so each loss has one torch delegation; the
+conformance suite's ``fastpath`` check compares these entries with the generic bodies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from .._dispatch import implements
+from .torch import NAMESPACES, _no_functorch, large, no_gradients
+from .torch_losses import (
+    _class_index_kernel,
+    fused,
+    multi_margin_reduced,
+    multilabel_margin_reduced,
+)
+
+_FUNCTIONAL = "xlosses.functional"
+_OPTIONS = (int, float)
+
+
+def torch_entry(name: str) -> Any:
+    """Register the decorated function as the torch entry of ``xlosses.functional.<name>``."""
+    module = {
+        "cross_entropy": "classification",
+        "nll_loss": "classification",
+        "binary_cross_entropy": "classification",
+        "multi_margin_loss": "pairs",
+        "multilabel_margin_loss": "pairs",
+        "margin_ranking_loss": "pairs",
+        "mse_loss": "regression",
+        "l1_loss": "regression",
+        "huber_loss": "regression",
+        "smooth_l1_loss": "regression",
+    }[name]
+    return implements(f"{_FUNCTIONAL}.{module}:{name}", NAMESPACES)
+
+
+def _plain(x: Any, *others: Any) -> bool:
+    """``x`` a float32 or float64 CPU ``torch.Tensor`` and ``others`` ``None`` or tensors
+    (floating ones of ``x``'s dtype), in eager mode without ``torch.func`` transforms or
+    ``torch.autocast``: where the generic body converts nothing."""
+    torch = sys.modules["torch"]
+    tensor = torch.Tensor
+    if type(x) is not tensor:
+        return False
+    dt = x.dtype
+    if (dt is not torch.float32 and dt is not torch.float64) or not x.is_cpu:
+        return False
+    for o in others:
+        if o is not None and (
+            type(o) is not tensor or (o.dtype.is_floating_point and o.dtype is not dt)
+        ):
+            return False
+    return (
+        not torch.compiler.is_compiling()
+        and _no_functorch(torch)
+        and not torch.is_autocast_enabled("cpu")
+    )
+
+
+def _xp() -> Any:
+    """The array-API namespace of torch (the generic body's, for a higher-order gradient)."""
+    return sys.modules.get("array_api_compat.torch") or importlib.import_module(
+        "array_api_compat.torch"
+    )
+
+
+def _index(target: Any) -> bool:
+    """``target`` an int64 tensor (other integer dtypes: the generic body converts)."""
+    return target.dtype is sys.modules["torch"].int64
+
+
+# -- class indices -------------------------------------------------------------------------
+
+
+@torch_entry("cross_entropy")
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Any:
+    if (
+        not _plain(input, target, weight)
+        or not _index(target)
+        or type(label_smoothing) not in _OPTIONS
+        or not 0.0 <= label_smoothing <= 1.0
+        or type(ignore_index) is not int
+    ):
+        return NotImplemented
+    dtype = input.dtype
+    return _class_index_kernel(
+        "cross_entropy",
+        input,
+        target,
+        weight,
+        dtype,
+        dtype,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+    )
+
+
+@torch_entry("nll_loss")
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Any:
+    if not _plain(input, target, weight) or not _index(target) or type(ignore_index) is not int:
+        return NotImplemented
+    dtype = input.dtype
+    return _class_index_kernel(
+        "nll_loss", input, target, weight, dtype, dtype, ignore_index=ignore_index,
+        reduction=reduction,
+    )  # fmt: skip
+
+
+@torch_entry("multi_margin_loss")
+def multi_margin_loss(
+    input: Any,
+    target: Any,
+    p: int = 1,
+    margin: float = 1.0,
+    weight: Any = None,
+    reduction: str = "mean",
+) -> Any:
+    if (
+        not _plain(input, target, weight)
+        or input.ndim != 2
+        or not _index(target)
+        or target.shape != input.shape[:1]
+        or type(p) is not int
+        or type(margin) not in _OPTIONS
+    ):
+        return NotImplemented
+    return multi_margin_reduced(
+        input, target, p=p, margin=margin, weight=weight, reduction=reduction, xp=_xp()
+    )
+
+
+@torch_entry("multilabel_margin_loss")
+def multilabel_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    if not _plain(input, target) or not _index(target) or target.shape != input.shape:
+        return NotImplemented
+    return multilabel_margin_reduced(input, target, reduction=reduction, xp=_xp())
+
+
+# -- element-wise --------------------------------------------------------------------------
+
+
+def _pair(input: Any, target: Any, weight: Any = None) -> bool:
+    """Floating ``input`` and ``target`` of one shape, no element weight."""
+    return (
+        weight is None
+        and _plain(input, target)
+        and target.dtype is input.dtype
+        and target.shape == input.shape
+        and input.ndim > 0
+    )
+
+
+@torch_entry("mse_loss")
+def mse_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
+    if not _pair(input, target, weight):
+        return NotImplemented
+    return fused("mse_loss", input, target, reduction=reduction)
+
+
+@torch_entry("l1_loss")
+def l1_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
+    if not _pair(input, target, weight):
+        return NotImplemented
+    return fused("l1_loss", input, target, reduction=reduction)
+
+
+@torch_entry("huber_loss")
+def huber_loss(
+    input: Any, target: Any, reduction: str = "mean", delta: float = 1.0, weight: Any = None
+) -> Any:
+    if not _pair(input, target, weight) or type(delta) not in _OPTIONS or not delta > 0:
+        return NotImplemented
+    return fused("huber_loss", input, target, reduction=reduction, delta=float(delta))
+
+
+@torch_entry("smooth_l1_loss")
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+    if not _pair(input, target) or type(beta) not in _OPTIONS or not beta > 0:
+        return NotImplemented
+    return fused("smooth_l1_loss", input, target, reduction=reduction, beta=float(beta))
+
+
+@torch_entry("binary_cross_entropy")
+def binary_cross_entropy(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Any:
+    """Where no gradient will pass and below ``LARGE`` entries, as the generic body's core
+    (``probability_bce``): the kernel's derivative is clamped, its large-batch CPU loop slow."""
+    if (
+        not _pair(input, target)
+        or large(input)
+        or not no_gradients(input, target)
+        or not (weight is None or (type(weight) is type(input) and weight.shape == input.shape))
+        or not _plain(input, weight)
+    ):
+        return NotImplemented
+    return fused("binary_cross_entropy", input, target, weight=weight, reduction=reduction)
+
+
+@torch_entry("margin_ranking_loss")
+def margin_ranking_loss(
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+) -> Any:
+    if (
+        not _pair(input1, input2)
+        or not _plain(input1, target)
+        or target.shape != input1.shape
+        or not target.dtype.is_floating_point
+        or type(margin) not in _OPTIONS
+    ):
+        return NotImplemented
+    return fused(
+        "margin_ranking_loss", input1, input2, target, margin=float(margin), reduction=reduction
+    )
