@@ -27,7 +27,7 @@ from ._classes import (
     soft_log_probs,
     weights_along,
 )
-from ._dispatch import accelerated
+from ._dispatch import accelerated, entry
 from ._namespace import cast, namespace
 from ._ops import (
     focal_power,
@@ -132,6 +132,7 @@ def integer_label_ce(x: Array, labels: Array, *, axis: int, mask: Array, xp: Any
     return xp.where(xp.any(mask, axis=axis), out, 0.0)
 
 
+@entry
 def softmax_cross_entropy_with_integer_labels(
     logits: Array, labels: Array, axis: int | tuple[int, ...] = -1, where: Array | None = None
 ) -> Array:

@@ -32,6 +32,7 @@ from .torch import NAMESPACES, _no_functorch, large, no_gradients
 from .torch_losses import (
     _class_index_kernel,
     fused,
+    integer_label_ce,
     multi_margin_reduced,
     multilabel_margin_reduced,
 )
@@ -41,7 +42,10 @@ _OPTIONS = (int, float)
 
 
 def torch_entry(name: str) -> Any:
-    """Register the decorated function as the torch entry of ``xlosses.functional.<name>``."""
+    """Register the decorated function as the torch entry of ``xlosses.functional.<name>``
+    (or of ``name`` itself, ``"module:function"``)."""
+    if ":" in name:
+        return implements(name, NAMESPACES)
     module = {
         "cross_entropy": "classification",
         "nll_loss": "classification",
@@ -93,6 +97,21 @@ def _index(target: Any) -> bool:
 
 
 # -- class indices -------------------------------------------------------------------------
+
+
+@torch_entry("xlosses.classification:softmax_cross_entropy_with_integer_labels")
+def softmax_cross_entropy_with_integer_labels(
+    logits: Any, labels: Any, axis: Any = -1, where: Any = None
+) -> Any:
+    if (
+        where is not None
+        or type(axis) is not int
+        or not _plain(logits, labels)
+        or not _index(labels)
+        or not -logits.ndim <= axis < logits.ndim
+    ):
+        return NotImplemented
+    return integer_label_ce(logits, labels, axis=axis % logits.ndim, mask=None, xp=None)
 
 
 @torch_entry("cross_entropy")
