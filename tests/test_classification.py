@@ -394,6 +394,39 @@ def test_poly1_custom_jvp_matches_generic_body():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
+def test_poly1_torch_closed_form_gradient():
+    """torch's closed-form derivative of the soft-label Poly-1 cross-entropy (an
+    ``autograd.Function``) against autograd of the formula written here in float64 torch
+    ops: gradients in logits and labels for a weighted sum, a Hessian-vector product
+    (``create_graph``), and gradcheck/gradgradcheck."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(5)
+    x0 = 3.0 * torch.randn(6, 5, generator=g, dtype=torch.float64)
+    y0 = torch.softmax(torch.randn(6, 5, generator=g, dtype=torch.float64), -1)
+    w = torch.rand(6, generator=g, dtype=torch.float64)
+    eps = 1.5
+
+    def formula(x, y):  # -Σ y log p + ε Σ y (1 - p)
+        logp = torch.log_softmax(x, -1)
+        return (-(y * logp) + eps * y * (1 - logp.exp())).sum(-1)
+
+    def grads(fn):
+        x, y = x0.clone().requires_grad_(True), y0.clone().requires_grad_(True)
+        gx, gy = torch.autograd.grad((w * fn(x, y)).sum(), (x, y), create_graph=True)
+        (hv,) = torch.autograd.grad((gx * x0).sum(), x)
+        return gx.detach(), gy.detach(), hv
+
+    got = grads(lambda x, y: xlosses.poly_loss_cross_entropy(x, y, epsilon=eps))
+    want = grads(formula)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    x, y = x0.clone().requires_grad_(True), y0.clone().requires_grad_(True)
+    fn = lambda x, y: xlosses.poly_loss_cross_entropy(x, y, epsilon=eps)  # noqa: E731
+    assert fn(x, y).grad_fn.__class__.__name__.startswith("Poly1")  # the closed form ran
+    assert torch.autograd.gradcheck(fn, (x, y))
+    assert torch.autograd.gradgradcheck(fn, (x, y))
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 

@@ -118,6 +118,35 @@ def poly1_cross_entropy(x: Any, y: Any, mask: Any, epsilon: float, *, axis: Axis
     return poly1_sum(_masked_log_softmax(x, mask, axis=axis, xp=xp), y, epsilon, axis=axis, xp=xp)
 
 
+def _poly1_dy(logp: Any, epsilon: float, xp: Any) -> Any:
+    """``∂ℓ/∂y = ε(1 - p) - log p`` (``1 - p`` exact as ``p -> 1``; 0 where masked out)."""
+    return epsilon * one_minus_exp(logp, xp=xp) - logp
+
+
+def _poly1_dx(logp: Any, y: Any, mask: Any, epsilon: float, axis: Axis, xp: Any) -> Any:
+    """``∂ℓ/∂x = p(S_y + ε S_yp) - y(1 + εp)`` (0 where masked out)."""
+    p = xp.exp(logp)
+    yk = y if mask is None else xp.where(mask, y, 0.0)
+    if mask is not None:
+        p = xp.where(mask, p, 0.0)
+    s_y = xp.sum(yk, axis=axis, keepdims=True)
+    s_yp = xp.sum(yk * p, axis=axis, keepdims=True)
+    return p * (s_y + epsilon * s_yp) - yk * (1.0 + epsilon * p)
+
+
+def poly1_cross_entropy_grads(
+    x: Any, y: Any, mask: Any, g: Any, epsilon: float, *, axis: int, wrt_y: bool, xp: Any
+) -> tuple[Any, Any]:
+    """``(g·∂ℓ/∂x, g·∂ℓ/∂y)`` of :func:`poly1_cross_entropy` for the cotangent ``g`` (of
+    the loss's shape; the second ``None`` unless ``wrt_y``): its reverse mode written
+    out, for a backend whose automatic differentiation takes a rule as a function of the
+    cotangent (torch's ``autograd.Function``).  See :func:`poly1_cross_entropy_jvp`."""
+    logp = _masked_log_softmax(x, mask, axis=axis, xp=xp)
+    gb = xp.expand_dims(g, axis=axis)
+    gx = gb * _poly1_dx(logp, y, mask, epsilon, axis, xp)
+    return gx, (gb * _poly1_dy(logp, epsilon, xp) if wrt_y else None)
+
+
 def poly1_cross_entropy_jvp(
     x: Any,
     y: Any,
@@ -145,19 +174,11 @@ def poly1_cross_entropy_jvp(
     of any order follow.
     """
     logp = _masked_log_softmax(x, mask, axis=axis, xp=xp)
-    q = one_minus_exp(logp, xp=xp)  # 1 - p, exact as p -> 1 (0 where masked out)
-    dual = epsilon * q - logp  # ∂ℓ/∂y
+    dual = _poly1_dy(logp, epsilon, xp)
     value = xp.sum(y * dual, axis=axis)
     tangent = None
     if dx is not None:
-        p = xp.exp(logp)
-        yk = y if mask is None else xp.where(mask, y, 0.0)
-        if mask is not None:
-            p = xp.where(mask, p, 0.0)
-        s_y = xp.sum(yk, axis=axis, keepdims=True)
-        s_yp = xp.sum(yk * p, axis=axis, keepdims=True)
-        grad = p * (s_y + epsilon * s_yp) - yk * (1.0 + epsilon * p)
-        tangent = xp.sum(grad * dx, axis=axis)
+        tangent = xp.sum(_poly1_dx(logp, y, mask, epsilon, axis, xp) * dx, axis=axis)
     if dy is not None:
         t_y = xp.sum(dual * dy, axis=axis)
         tangent = t_y if tangent is None else tangent + t_y
