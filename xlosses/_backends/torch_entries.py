@@ -28,11 +28,10 @@ import sys
 from typing import Any
 
 from .._dispatch import implements
-from .torch import NAMESPACES, _no_functorch, large, no_gradients
+from .torch import NAMESPACES, class_axis_first, large, no_gradients
 from .torch_losses import (
-    _class_index_kernel,
-    fused,
-    integer_label_ce,
+    _NO_IGNORE,
+    kernel,
     multi_margin_reduced,
     multilabel_margin_reduced,
 )
@@ -61,27 +60,38 @@ def torch_entry(name: str) -> Any:
     return implements(f"{_FUNCTIONAL}.{module}:{name}", NAMESPACES)
 
 
+class _Torch:
+    """What :func:`_plain` asks of torch, looked up once (torch is imported by then)."""
+
+    def __init__(self) -> None:
+        torch = sys.modules["torch"]
+        self.tensor = torch.Tensor
+        self.wide = (torch.float32, torch.float64)
+        self.compiling = torch.compiler.is_compiling
+        self.transforms = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
+        self.autocast = torch.is_autocast_enabled
+
+
+_TORCH: list[_Torch] = []
+
+
 def _plain(x: Any, *others: Any) -> bool:
     """``x`` a float32 or float64 CPU ``torch.Tensor`` and ``others`` ``None`` or tensors
     (floating ones of ``x``'s dtype), in eager mode without ``torch.func`` transforms or
     ``torch.autocast``: where the generic body converts nothing."""
-    torch = sys.modules["torch"]
-    tensor = torch.Tensor
+    t = _TORCH[0] if _TORCH else _TORCH.append(_Torch()) or _TORCH[0]
+    tensor = t.tensor
     if type(x) is not tensor:
         return False
     dt = x.dtype
-    if (dt is not torch.float32 and dt is not torch.float64) or not x.is_cpu:
+    if dt not in t.wide or not x.is_cpu:
         return False
     for o in others:
         if o is not None and (
             type(o) is not tensor or (o.dtype.is_floating_point and o.dtype is not dt)
         ):
             return False
-    return (
-        not torch.compiler.is_compiling()
-        and _no_functorch(torch)
-        and not torch.is_autocast_enabled("cpu")
-    )
+    return not t.compiling() and not t.transforms() and not t.autocast("cpu")
 
 
 def _xp() -> Any:
@@ -89,6 +99,11 @@ def _xp() -> Any:
     return sys.modules.get("array_api_compat.torch") or importlib.import_module(
         "array_api_compat.torch"
     )
+
+
+def _weight_grad(weight: Any) -> bool:
+    """``weight`` needs a gradient (torch's kernels give none: the generic body runs)."""
+    return weight is not None and weight.requires_grad and sys.modules["torch"].is_grad_enabled()
 
 
 def _index(target: Any) -> bool:
@@ -111,7 +126,8 @@ def softmax_cross_entropy_with_integer_labels(
         or not -logits.ndim <= axis < logits.ndim
     ):
         return NotImplemented
-    return integer_label_ce(logits, labels, axis=axis % logits.ndim, mask=None, xp=None)
+    x = class_axis_first(sys.modules["torch"], logits, axis % logits.ndim)
+    return kernel("cross_entropy", x, labels, reduction="none", ignore_index=_NO_IGNORE)
 
 
 @torch_entry("cross_entropy")
@@ -126,19 +142,17 @@ def cross_entropy(
     if (
         not _plain(input, target, weight)
         or not _index(target)
+        or _weight_grad(weight)
         or type(label_smoothing) not in _OPTIONS
         or not 0.0 <= label_smoothing <= 1.0
         or type(ignore_index) is not int
     ):
         return NotImplemented
-    dtype = input.dtype
-    return _class_index_kernel(
+    return kernel(
         "cross_entropy",
         input,
         target,
-        weight,
-        dtype,
-        dtype,
+        weight=weight,
         ignore_index=ignore_index,
         reduction=reduction,
         label_smoothing=label_smoothing,
@@ -153,13 +167,16 @@ def nll_loss(
     ignore_index: int = -100,
     reduction: str = "mean",
 ) -> Any:
-    if not _plain(input, target, weight) or not _index(target) or type(ignore_index) is not int:
+    if (
+        not _plain(input, target, weight)
+        or not _index(target)
+        or _weight_grad(weight)
+        or type(ignore_index) is not int
+    ):
         return NotImplemented
-    dtype = input.dtype
-    return _class_index_kernel(
-        "nll_loss", input, target, weight, dtype, dtype, ignore_index=ignore_index,
-        reduction=reduction,
-    )  # fmt: skip
+    return kernel(
+        "nll_loss", input, target, weight=weight, ignore_index=ignore_index, reduction=reduction
+    )
 
 
 @torch_entry("multi_margin_loss")
@@ -210,14 +227,14 @@ def _pair(input: Any, target: Any, weight: Any = None) -> bool:
 def mse_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
     if not _pair(input, target, weight):
         return NotImplemented
-    return fused("mse_loss", input, target, reduction=reduction)
+    return kernel("mse_loss", input, target, reduction=reduction)
 
 
 @torch_entry("l1_loss")
 def l1_loss(input: Any, target: Any, reduction: str = "mean", weight: Any = None) -> Any:
     if not _pair(input, target, weight):
         return NotImplemented
-    return fused("l1_loss", input, target, reduction=reduction)
+    return kernel("l1_loss", input, target, reduction=reduction)
 
 
 @torch_entry("huber_loss")
@@ -226,14 +243,14 @@ def huber_loss(
 ) -> Any:
     if not _pair(input, target, weight) or type(delta) not in _OPTIONS or not delta > 0:
         return NotImplemented
-    return fused("huber_loss", input, target, reduction=reduction, delta=float(delta))
+    return kernel("huber_loss", input, target, reduction=reduction, delta=float(delta))
 
 
 @torch_entry("smooth_l1_loss")
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
     if not _pair(input, target) or type(beta) not in _OPTIONS or not beta > 0:
         return NotImplemented
-    return fused("smooth_l1_loss", input, target, reduction=reduction, beta=float(beta))
+    return kernel("smooth_l1_loss", input, target, reduction=reduction, beta=float(beta))
 
 
 @torch_entry("binary_cross_entropy")
@@ -250,7 +267,7 @@ def binary_cross_entropy(
         or not _plain(input, weight)
     ):
         return NotImplemented
-    return fused("binary_cross_entropy", input, target, weight=weight, reduction=reduction)
+    return kernel("binary_cross_entropy", input, target, weight=weight, reduction=reduction)
 
 
 @torch_entry("margin_ranking_loss")
@@ -265,6 +282,6 @@ def margin_ranking_loss(
         or type(margin) not in _OPTIONS
     ):
         return NotImplemented
-    return fused(
+    return kernel(
         "margin_ranking_loss", input1, input2, target, margin=float(margin), reduction=reduction
     )

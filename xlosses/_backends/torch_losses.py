@@ -126,8 +126,14 @@ def fused(name: str, x: Any, *args: Any, **kwargs: Any) -> Any:
     """
     if not x.ndim or not eager_cpu(x):
         return NotImplemented
+    return kernel(name, x, *args, **kwargs)
+
+
+def kernel(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``torch.nn.functional.<name>(*args, **kwargs)``, or ``NotImplemented`` where it
+    refuses its arguments (the caller has checked that the tensors are eager CPU ones)."""
     try:
-        return getattr(_t().nn.functional, name)(x, *args, **kwargs)
+        return getattr(_t().nn.functional, name)(*args, **kwargs)
     except (IndexError, RuntimeError, ValueError):  # refused: the generic body reports it
         return NotImplemented
 
