@@ -394,11 +394,10 @@ def test_poly1_custom_jvp_matches_generic_body():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
-def test_poly1_torch_closed_form_gradient():
-    """torch's closed-form derivative of the soft-label Poly-1 cross-entropy (an
-    ``autograd.Function``) against autograd of the formula written here in float64 torch
-    ops: gradients in logits and labels for a weighted sum, a Hessian-vector product
-    (``create_graph``), and gradcheck/gradgradcheck."""
+def test_poly1_torch_gradients_match_the_formula():
+    """torch's gradients of the soft-label Poly-1 cross-entropy against autograd of the
+    formula written here in float64 torch ops: gradients in logits and labels for a
+    weighted sum, a Hessian-vector product (``create_graph``), and gradcheck/gradgradcheck."""
     torch = pytest.importorskip("torch")
     g = torch.Generator().manual_seed(5)
     x0 = 3.0 * torch.randn(6, 5, generator=g, dtype=torch.float64)
@@ -422,7 +421,6 @@ def test_poly1_torch_closed_form_gradient():
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     x, y = x0.clone().requires_grad_(True), y0.clone().requires_grad_(True)
     fn = lambda x, y: xlosses.poly_loss_cross_entropy(x, y, epsilon=eps)  # noqa: E731
-    assert fn(x, y).grad_fn.__class__.__name__.startswith("Poly1")  # the closed form ran
     assert torch.autograd.gradcheck(fn, (x, y))
     assert torch.autograd.gradgradcheck(fn, (x, y))
 

@@ -43,6 +43,7 @@ from ._large_vocab_plan import Plan, setup
 from ._namespace import cast, compiling, namespace
 from ._ops import label_cross_entropy, logsumexp, scan, take_labels
 from ._ops._util import device
+from .classification import softmax_cross_entropy_with_integer_labels
 
 __all__ = [
     "linear_softmax_cross_entropy_and_grads",
@@ -319,6 +320,20 @@ def dense_rows(
     return _masked(loss, valid, keep, xp)
 
 
+def small_problem(features: Array, weight: Array, labels: Array, bias: Array | None) -> bool:
+    """Consistent shapes (``[..., D]`` features, ``[V, D]`` weight, labels of the batch
+    shape, a ``[V]`` bias or none) of at most ``DENSE`` logits: what the dense path takes
+    (anything else goes to the checks of :func:`xlosses._large_vocab_plan.setup`)."""
+    return (
+        features.ndim >= 1
+        and weight.ndim == 2
+        and weight.shape[1] == features.shape[-1]
+        and tuple(labels.shape) == tuple(features.shape[:-1])
+        and (bias is None or tuple(bias.shape) == (weight.shape[0],))
+        and math.prod(features.shape[:-1]) * weight.shape[0] <= DENSE
+    )
+
+
 def token_losses(
     x: Array,
     w: Array,
@@ -533,6 +548,15 @@ def linear_softmax_cross_entropy_with_integer_labels(
     xp, features, weight, labels, bias, where = namespace(
         features=features, weight=weight, labels=labels, bias=bias, where=where, indices=("labels",)
     )
+    plain = where is None and not label_smoothing and not z_loss and logit_softcap is None
+    if plain and chunk_size is None and small_problem(features, weight, labels, bias):
+        # a few hundred KiB of logits: the plain cross-entropy of them (one kernel on torch)
+        x, dtype = floating_input(xp, features, "features")
+        floating_input(xp, weight, "weight")
+        if bias is not None:
+            floating_input(xp, bias, "bias")
+        z = _logits(x, weight, bias, None, xp)
+        return cast(softmax_cross_entropy_with_integer_labels(z, labels), dtype, xp=xp)
     p = setup(
         xp,
         features,

@@ -226,31 +226,6 @@ def poly1_sum(logp: Any, y: Any, epsilon: float, *, axis: Any, xp: Any) -> Any:
     return -torch.sum(t, dim=axis)
 
 
-@torch_version(entropy.poly1_cross_entropy)
-def poly1_cross_entropy(x: Any, y: Any, mask: Any, epsilon: float, *, axis: Any, xp: Any) -> Any:
-    """Eager autograd (no ``torch.func`` transform, no forward mode), a gradient wanted, no
-    mask: the generic value with the closed-form derivative as a ``torch.autograd.Function``
-    (``.torch_autograd.Poly1CrossEntropy``; autograd of the body costs 1.5 times the peer's
-    backward and keeps 6 logits-sized arrays)."""
-    torch = _t()
-    if (
-        mask is not None
-        or not isinstance(epsilon, (int, float))
-        or not isinstance(axis, int)
-        or not x.ndim
-        or x.shape != y.shape
-        or not _eager()
-        or not _no_functorch(torch)
-        or torch.autograd.forward_ad._current_level >= 0
-        or not torch.is_grad_enabled()
-        or not (x.requires_grad or y.requires_grad)
-    ):
-        return NotImplemented
-    from .torch_autograd import Poly1CrossEntropy
-
-    return Poly1CrossEntropy.apply(x, y, float(epsilon), axis, xp)
-
-
 def class_axis_first(torch: Any, x: Any, axis: int) -> Any:
     """``x`` with its class ``axis`` moved to 1, where torch's losses want it."""
     return x if x.ndim == 1 or axis % x.ndim == 1 else torch.movedim(x, axis, 1)

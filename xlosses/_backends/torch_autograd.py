@@ -13,10 +13,9 @@ from typing import Any
 import torch
 
 from .. import large_vocab as _lv
-from .._ops import entropy as _entropy
 from .torch import _no_functorch
 
-__all__ = ["LinearCrossEntropy", "Poly1CrossEntropy"]
+__all__ = ["LinearCrossEntropy"]
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -65,40 +64,3 @@ def _loop_gradients(
     loss, _ = _lv.forward(x, w, b, labels, keep, rw, cw, plan=ctx.plan, xp=ctx.xp)
     found = iter(torch.autograd.grad(loss, wanted, g, create_graph=True, allow_unused=True))
     return [next(found) if t is not None and t.requires_grad else None for t in (x, w, b)]
-
-
-class Poly1CrossEntropy(torch.autograd.Function):
-    """The soft-label Poly-1 cross-entropy (the generic body) with its derivative in closed
-    form (:func:`xlosses._ops.entropy.poly1_cross_entropy_grads`), one pass over ``p``
-    where autograd of the body keeps ``log p``, ``expm1(log p)`` and their products.  Only
-    the inputs are saved; ``p`` is recomputed in the backward pass.  Where a
-    higher-order graph is built (``create_graph=True``) the backward pass differentiates
-    the generic body on the saved inputs instead."""
-
-    @staticmethod
-    def forward(x, y, epsilon, axis, xp):  # type: ignore[override]
-        return _entropy.poly1_cross_entropy.generic(x, y, None, epsilon, axis=axis, xp=xp)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: Any, output: Any) -> None:  # type: ignore[override]
-        x, y, epsilon, axis, xp = inputs
-        ctx.save_for_backward(x, y)
-        ctx.epsilon, ctx.axis, ctx.xp = epsilon, axis, xp
-
-    @staticmethod
-    def backward(ctx: Any, g: Any) -> Any:  # type: ignore[override]
-        x, y = ctx.saved_tensors
-        want_x, want_y = ctx.needs_input_grad[:2]
-        if torch.is_grad_enabled():  # create_graph: a differentiable gradient
-            wanted = [t for t, w in ((x, want_x), (y, want_y)) if w]
-            value = _entropy.poly1_cross_entropy.generic(
-                x, y, None, ctx.epsilon, axis=ctx.axis, xp=ctx.xp
-            )
-            found = iter(torch.autograd.grad(value, wanted, g, create_graph=True))
-            gx = next(found) if want_x else None
-            gy = next(found) if want_y else None
-        else:
-            gx, gy = _entropy.poly1_cross_entropy_grads(
-                x, y, None, g, ctx.epsilon, axis=ctx.axis, wrt_y=want_y, xp=ctx.xp
-            )
-        return (gx if want_x else None), gy, None, None, None

@@ -134,19 +134,6 @@ def _poly1_dx(logp: Any, y: Any, mask: Any, epsilon: float, axis: Axis, xp: Any)
     return p * (s_y + epsilon * s_yp) - yk * (1.0 + epsilon * p)
 
 
-def poly1_cross_entropy_grads(
-    x: Any, y: Any, mask: Any, g: Any, epsilon: float, *, axis: int, wrt_y: bool, xp: Any
-) -> tuple[Any, Any]:
-    """``(g·∂ℓ/∂x, g·∂ℓ/∂y)`` of :func:`poly1_cross_entropy` for the cotangent ``g`` (of
-    the loss's shape; the second ``None`` unless ``wrt_y``): its reverse mode written
-    out, for a backend whose automatic differentiation takes a rule as a function of the
-    cotangent (torch's ``autograd.Function``).  See :func:`poly1_cross_entropy_jvp`."""
-    logp = _masked_log_softmax(x, mask, axis=axis, xp=xp)
-    gb = xp.expand_dims(g, axis=axis)
-    gx = gb * _poly1_dx(logp, y, mask, epsilon, axis, xp)
-    return gx, (gb * _poly1_dy(logp, epsilon, xp) if wrt_y else None)
-
-
 def poly1_cross_entropy_jvp(
     x: Any,
     y: Any,

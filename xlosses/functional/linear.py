@@ -10,7 +10,7 @@ from .._checks import check_floating, check_option
 from .._large_vocab_plan import setup
 from .._namespace import cast, compute_dtype, namespace
 from .._reduce import REDUCTIONS
-from ..large_vocab import DENSE, token_losses
+from ..large_vocab import small_problem, token_losses
 from ._common import Array, _finish
 from .classification import cross_entropy
 
@@ -139,7 +139,8 @@ def linear_cross_entropy(
         chunk_size is None
         and not z_loss
         and logit_softcap is None
-        and _small(input, linear_weight, linear_bias)
+        and input.ndim <= 2
+        and small_problem(input, linear_weight, target, linear_bias)
     ):
         # a few hundred KiB of logits: torch's own definition, cross_entropy(linear(...))
         return _through_logits(
@@ -179,18 +180,6 @@ def linear_cross_entropy(
         return cast(xp.reshape(loss, p.batch), p.dtype, xp=xp)
     counted = cast(p.keep, work, xp=xp) if rw is None else xp.where(p.keep, rw, 0.0)
     return _finish(loss, reduction, p.dtype, xp, normalizer=xp.sum(counted))
-
-
-def _small(input: Array, linear_weight: Array, bias: Array | None) -> bool:
-    """``[N, D]`` (or ``[D]``) features, ``[V, D]`` weights and ``[V]`` bias (or none) of at
-    most ``DENSE`` logits."""
-    return (
-        input.ndim <= 2
-        and linear_weight.ndim == 2
-        and linear_weight.shape[-1] == input.shape[-1]
-        and (bias is None or tuple(bias.shape) == (linear_weight.shape[0],))
-        and math.prod(input.shape[:-1]) * linear_weight.shape[0] <= DENSE
-    )
 
 
 def _through_logits(
