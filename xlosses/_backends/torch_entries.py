@@ -16,9 +16,14 @@ so that the generic body runs, converts, checks and reports:
 * the kernel accepting its arguments (an error from it hands the call to the generic
   body, whose checks raise xlosses' ``ValueError``/``TypeError``).
 
-The versions reuse the kernel calls of :mod:`.torch_losses` (those the generic bodies'
-``@accelerated`` cores dispatch to), so each loss has one torch delegation; the
-conformance suite's ``fastpath`` check compares these entries with the generic bodies.
+Where a loss core of :mod:`.torch_losses` already hands the call to the same kernel
+(``multi_margin_reduced``, ``multilabel_margin_reduced``, ``smooth_l1_terms``,
+``probability_bce``) the entry calls that version, so its conditions live in one place.
+``cross_entropy``, ``nll_loss`` and ``softmax_cross_entropy_with_integer_labels`` call the
+kernel themselves, with the arguments ``class_index_*`` and ``integer_label_ce`` pass:
+those versions re-check what :func:`_plain` has checked (a third of the entry's cost at
+8x10).  The conformance suite's ``fastpath`` check compares every entry with the generic
+body.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import sys
 from typing import Any
 
 from .._dispatch import implements
-from .torch import NAMESPACES, class_axis_first, large, no_gradients
+from .torch import NAMESPACES, class_axis_first
 from .torch_losses import (
     _NO_IGNORE,
     kernel,
     multi_margin_reduced,
     multilabel_margin_reduced,
+    probability_bce,
+    smooth_l1_terms,
 )
 
 _FUNCTIONAL = "xlosses.functional"
@@ -248,26 +255,24 @@ def huber_loss(
 
 @torch_entry("smooth_l1_loss")
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
-    if not _pair(input, target) or type(beta) not in _OPTIONS or not beta > 0:
+    if not _pair(input, target) or type(beta) not in _OPTIONS:
         return NotImplemented
-    return kernel("smooth_l1_loss", input, target, reduction=reduction, beta=float(beta))
+    return smooth_l1_terms(input, target, float(beta), reduction, xp=None)
 
 
 @torch_entry("binary_cross_entropy")
 def binary_cross_entropy(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean"
 ) -> Any:
-    """Where no gradient will pass and below ``LARGE`` entries, as the generic body's core
-    (``probability_bce``): the kernel's derivative is clamped, its large-batch CPU loop slow."""
+    """The generic body's core's torch version (``probability_bce``: no gradient, below
+    ``LARGE`` entries) for an element weight of ``input``'s shape or none."""
     if (
         not _pair(input, target)
-        or large(input)
-        or not no_gradients(input, target)
         or not (weight is None or (type(weight) is type(input) and weight.shape == input.shape))
         or not _plain(input, weight)
     ):
         return NotImplemented
-    return kernel("binary_cross_entropy", input, target, weight=weight, reduction=reduction)
+    return probability_bce(input, target, weight, reduction, xp=None)
 
 
 @torch_entry("margin_ranking_loss")

@@ -10,7 +10,7 @@ from .._checks import check_floating, check_option
 from .._large_vocab_plan import setup
 from .._namespace import cast, compute_dtype, namespace
 from .._reduce import REDUCTIONS
-from ..large_vocab import small_problem, token_losses
+from ..large_vocab import _logits, small_problem, token_losses
 from ._common import Array, _finish
 from .classification import cross_entropy
 
@@ -207,9 +207,7 @@ def _through_logits(
         )
     out = tuple(linear_weight.shape[:-1])  # (C, d1, ..., dK)
     if len(out) == 1:
-        logits = xp.matmul(input, xp.matrix_transpose(linear_weight))
-        if bias is not None:
-            logits = logits + bias
+        logits = _logits(input, linear_weight, bias, None, xp)
     else:
         flat = xp.reshape(linear_weight, (math.prod(out), dim))
         logits = xp.matmul(input, xp.matrix_transpose(flat))
