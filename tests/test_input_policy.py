@@ -313,3 +313,106 @@ def test_torch_entries_leave_what_they_do_not_cover_to_the_generic_body():
         F.mse_loss(x, x, reduction="avg")
     with pytest.raises(ValueError, match="target"):
         F.multi_margin_loss(x, torch.tensor([0, 1]))
+
+
+def test_torch_entries_hand_the_unusual_entries_to_the_generic_body():
+    """Entries that call torch's kernel and check its result: a zero count at a log-rate of
+    ``-inf`` (torch: ``0·inf``, NaN; xlosses: 0) and a NaN score (torch's margin kernels skip
+    it; xlosses keeps it in its row) take the generic body; hinge targets of int64 and of
+    other values than ±1, a ``pos_weight`` and a weight needing a gradient give the numbers
+    of the formulas written here."""
+    torch = pytest.importorskip("torch")
+    f64 = torch.float64
+    # Poisson, log-rates: exp(x) - y·x, 0 at (x, y) = (-inf, 0)
+    x = torch.tensor([-np.inf, 0.5, 1.0], dtype=f64, requires_grad=True)
+    y = torch.tensor([0.0, 0.0, 3.0], dtype=f64)
+    for fn in (lambda a, b: F.poisson_nll_loss(a, b, reduction="none"), xlosses.poisson_nll):
+        out = fn(x, y)
+        want = torch.tensor([0.0, np.exp(0.5), np.e - 3.0], dtype=f64)
+        torch.testing.assert_close(out.detach(), want, rtol=1e-14, atol=0)
+        (gx,) = torch.autograd.grad(out.sum(), x)
+        torch.testing.assert_close(gx, torch.tensor([0.0, np.exp(0.5), np.e - 3.0], dtype=f64))
+    # hinge embedding: x for y = 1, max(0, m - x) for y = -1, both for other targets
+    d = torch.tensor([0.25, 0.25, 2.0, np.inf], dtype=f64)
+    t = torch.tensor([1, -1, 0, -1])
+    want = torch.tensor([0.25, 0.75, 0.0 + 2.0, 0.0], dtype=f64)
+    torch.testing.assert_close(F.hinge_embedding_loss(d, t, reduction="none"), want)
+    torch.testing.assert_close(xlosses.hinge_embedding_loss(d, t.to(f64)), want)
+    # BCE with logits: softplus(x) - y·x; pos_weight p: (1 - y)·x + (1 + (p - 1)·y)·softplus(-x)
+    z = torch.tensor([[-3.0, 0.5], [2.0, 40.0]], dtype=f64)
+    yz = torch.tensor([[0.0, 1.0], [0.25, 1.0]], dtype=f64)
+    zn, yn = z.numpy(), yz.numpy()
+    spm = np.log1p(np.exp(-np.abs(zn))) + np.maximum(-zn, 0)  # softplus(-x), no cancellation
+    bce = (1 - yn) * zn + spm
+    w = torch.tensor([[1.0, 2.0], [0.5, 3.0]], dtype=f64, requires_grad=True)
+    F.binary_cross_entropy_with_logits(z, yz, weight=w).backward()
+    np.testing.assert_allclose(w.grad.numpy(), bce / 4, rtol=1e-13)  # d mean(w·ℓ)/dw = ℓ/4
+    pw = torch.tensor([3.0, 0.5], dtype=f64)
+    got = F.binary_cross_entropy_with_logits(z, yz, pos_weight=pw, reduction="none")
+    want = (1 - yn) * zn + (1 + (pw.numpy() - 1) * yn) * spm
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-13)
+    # margin kernels without gradients: a NaN score stays in its row
+    s = torch.tensor([[np.nan, 0.0, 1.0], [0.5, 0.0, 1.0]], dtype=f64)
+    out = F.multi_margin_loss(s, torch.tensor([1, 1]), reduction="none")
+    assert torch.isnan(out[0]) and torch.isfinite(out[1])
+    out = F.multilabel_margin_loss(s, torch.tensor([[1, -1, 0], [1, 0, -1]]), reduction="none")
+    assert torch.isnan(out[0]) and torch.isfinite(out[1])
+
+
+def test_large_torch_logits_in_row_blocks(monkeypatch):
+    """Large logits (``torch_losses.BLOCKED`` entries, lowered here) take the rows in blocks:
+    the values and gradients of the float64 formulas (``logsumexp(x) - x[y]``,
+    ``softmax(x) - onehot(y)``) written here, 16-bit logits computed in float32 and
+    returned in their dtype, ``ignore_index`` left out of the mean, second derivatives
+    those of the generic body, and a bad label the generic body's ValueError."""
+    torch = pytest.importorskip("torch")
+    from xlosses._backends import torch_losses
+
+    monkeypatch.setattr(torch_losses, "BLOCKED", 1 << 10)
+    monkeypatch.setattr(torch_losses, "BLOCK_BYTES", 1 << 10)  # 4 rows of 64 float32
+    rng = np.random.default_rng(3)
+    xn = rng.normal(size=(42, 64)) * 3
+    yn = rng.integers(0, 64, size=42)
+    lse = np.log(np.exp(xn - xn.max(1, keepdims=True)).sum(1)) + xn.max(1)
+    want = lse - xn[np.arange(42), yn]
+    onehot = np.eye(64)[yn]
+    dwant = np.exp(xn - lse[:, None]) - onehot
+    y = torch.tensor(yn)
+    for dtype, tol in ((torch.float64, 1e-13), (torch.float32, 2e-6)):
+        x = torch.tensor(xn, dtype=dtype, requires_grad=True)
+        out = xlosses.softmax_cross_entropy_with_integer_labels(x, y)
+        assert type(out.grad_fn).__name__ == "RowBlockCrossEntropyBackward"
+        np.testing.assert_allclose(out.detach().numpy(), want, rtol=tol)
+        (g,) = torch.autograd.grad(out.sum(), x)
+        np.testing.assert_allclose(g.numpy(), dwant, rtol=tol, atol=tol)
+    # bfloat16: the float64 formula of the rounded logits, rounded once
+    xb = torch.tensor(xn, dtype=torch.bfloat16)
+    xr = xb.double().numpy()
+    lr = np.log(np.exp(xr - xr.max(1, keepdims=True)).sum(1)) + xr.max(1)
+    got = xlosses.softmax_cross_entropy_with_integer_labels(xb, y)
+    assert got.dtype == torch.bfloat16
+    np.testing.assert_allclose(got.double().numpy(), lr - xr[np.arange(42), yn], rtol=2**-8)
+    # functional: ignored targets are 0 and left out of the mean
+    t = y.clone()
+    t[::5] = -100
+    keep = t.numpy() != -100
+    x = torch.tensor(xn, dtype=torch.float64)
+    np.testing.assert_allclose(F.cross_entropy(x, t).item(), want[keep].mean(), rtol=1e-13)
+    got = F.cross_entropy(x, t, reduction="none").numpy()
+    np.testing.assert_allclose(got, np.where(keep, want, 0.0), rtol=1e-13)
+    # second derivatives (create_graph=True): a Hessian-vector product, the generic body's
+    v = torch.tensor(rng.normal(size=(42, 64)))
+
+    def hvp(generic):
+        import contextlib
+
+        x = torch.tensor(xn, requires_grad=True)
+        with xlosses.generic_only() if generic else contextlib.nullcontext():
+            (g,) = torch.autograd.grad(
+                xlosses.softmax_cross_entropy_with_integer_labels(x, y).sum(), x, create_graph=True
+            )
+        return torch.autograd.grad((g * v).sum(), x)[0]
+
+    torch.testing.assert_close(hvp(False), hvp(True), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="label"):
+        xlosses.softmax_cross_entropy_with_integer_labels(x, torch.full((42,), 64))

@@ -18,6 +18,7 @@ from typing import Any
 from array_api_compat import device as _device
 
 from ._checks import broadcast_shapes, check_floating, normalize_axes, where_mask
+from ._dispatch import entry
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import (
     inverse_sqrt,
@@ -411,6 +412,7 @@ def cosine_embedding_loss(x1: Array, x2: Array, targets: Array, *, margin: float
     return cast(loss, dtype, xp=xp)
 
 
+@entry
 def hinge_embedding_loss(inputs: Array, targets: Array, *, margin: float = 1.0) -> Array:
     r"""Hinge embedding loss, element-wise, as ``torch.nn.functional.hinge_embedding_loss``.
 

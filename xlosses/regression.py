@@ -21,7 +21,7 @@ from ._checks import broadcast_shapes, check_floating
 from ._checks import floating_difference as _errors
 from ._checks import floating_input as _floating
 from ._checks import floating_operands as _operands
-from ._dispatch import read
+from ._dispatch import entry, read
 from ._namespace import cast, namespace, value_checks_possible
 from ._ops import (
     abs_value,
@@ -243,6 +243,7 @@ def log_cosh(predictions: Array, targets: Array | None = None) -> Array:
     return cast(ops_log_cosh(e, xp=xp), dtype, xp=xp)
 
 
+@entry
 def poisson_nll(
     log_input_or_rate: Array,
     targets: Array,

@@ -15,7 +15,7 @@ import torch
 from .. import large_vocab as _lv
 from .torch import _no_functorch
 
-__all__ = ["LinearCrossEntropy"]
+__all__ = ["LinearCrossEntropy", "RowBlockCrossEntropy"]
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -64,3 +64,55 @@ def _loop_gradients(
     loss, _ = _lv.forward(x, w, b, labels, keep, rw, cw, plan=ctx.plan, xp=ctx.xp)
     found = iter(torch.autograd.grad(loss, wanted, g, create_graph=True, allow_unused=True))
     return [next(found) if t is not None and t.requires_grad else None for t in (x, w, b)]
+
+
+class RowBlockCrossEntropy(torch.autograd.Function):
+    """The per-row cross-entropy of large logits ``x`` ``[N, C]`` (any floating dtype) with
+    class indices, computed block of rows by block of rows in the compute dtype: each
+    block is ``block(x[i:j], labels[i:j])`` (the loss's torch version on the block
+    converted to its compute dtype), and the backward pass differentiates the same
+    ``block`` again, block by block (nothing saved but the inputs).
+
+    A block of about a megabyte stays in the cache between the conversion, the
+    log-softmax and the label gather, where the whole-batch kernels write and read back
+    the logits' size several times (and a 16-bit batch is first copied whole into
+    float32).  The rows are independent: the values are the unblocked kernel's, bit for
+    bit.  With ``create_graph=True`` the blocks' gradients keep their graphs (derivatives
+    of every order)."""
+
+    @staticmethod
+    def forward(x: Any, labels: Any, rows: int, block: Any, work: Any) -> Any:  # type: ignore[override]
+        out = torch.empty(x.shape[0], dtype=work)
+        for i in range(0, x.shape[0], rows):
+            out[i : i + rows] = block(x[i : i + rows].to(work), labels[i : i + rows])
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Any, output: Any) -> None:  # type: ignore[override]
+        x, labels, rows, block, work = inputs
+        ctx.save_for_backward(x, labels)
+        ctx.rows, ctx.block, ctx.work = rows, block, work
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:  # type: ignore[override]
+        x, labels = ctx.saved_tensors
+        rows, block, work = ctx.rows, ctx.block, ctx.work
+        graph = torch.is_grad_enabled()  # create_graph=True: keep the blocks' graphs
+        pieces = []
+        gx = None if graph else torch.empty_like(x)
+        for i in range(0, x.shape[0], rows):
+            xb = x[i : i + rows]
+            if not graph:
+                xb = xb.detach().requires_grad_(True)
+            with torch.enable_grad():
+                (gb,) = torch.autograd.grad(
+                    block(xb.to(work), labels[i : i + rows]),
+                    xb,
+                    g[i : i + rows],
+                    create_graph=graph,
+                )
+            if graph:
+                pieces.append(gb)
+            else:
+                gx[i : i + rows] = gb
+        return (torch.cat(pieces) if graph else gx), None, None, None, None

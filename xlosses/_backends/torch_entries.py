@@ -29,13 +29,18 @@ body.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from typing import Any
 
 from .._dispatch import implements
-from .torch import NAMESPACES, class_axis_first
+from . import torch_losses as _losses
+from .torch import NAMESPACES, class_axis_first, holds_nan, no_gradients
 from .torch_losses import (
     _NO_IGNORE,
+    _index_target,
+    blocked,
+    blocked_label_ce,
     kernel,
     multi_margin_reduced,
     multilabel_margin_reduced,
@@ -56,9 +61,12 @@ def torch_entry(name: str) -> Any:
         "cross_entropy": "classification",
         "nll_loss": "classification",
         "binary_cross_entropy": "classification",
+        "binary_cross_entropy_with_logits": "classification",
         "multi_margin_loss": "pairs",
         "multilabel_margin_loss": "pairs",
         "margin_ranking_loss": "pairs",
+        "hinge_embedding_loss": "pairs",
+        "poisson_nll_loss": "regression",
         "mse_loss": "regression",
         "l1_loss": "regression",
         "huber_loss": "regression",
@@ -121,10 +129,38 @@ def _index(target: Any) -> bool:
 # -- class indices -------------------------------------------------------------------------
 
 
+def _blocked_ce(x: Any, target: Any, ignore_index: int, reduction: str) -> Any:
+    """Large 2-D logits (:func:`.torch_losses.blocked`, 16-bit ones included): the rows by
+    blocks in the compute dtype (``blocked_label_ce``), reduced there (``'mean'``: over the
+    targets not ignored, NaN if none is) and returned in ``x``'s dtype."""
+    if (
+        x.numel() < _losses.BLOCKED  # read at the call: tests lower it
+        or not blocked(x)
+        or type(target) is not type(x)
+        or type(ignore_index) is not int
+    ):
+        return NotImplemented
+    t = _index_target(target)
+    if t is None or reduction not in ("none", "mean", "sum"):
+        return NotImplemented
+    out = blocked_label_ce(x, t, ignore_index)
+    if out is NotImplemented:
+        return out
+    if reduction == "sum":
+        out = out.sum()
+    elif reduction == "mean":
+        out = out.sum() / (t != ignore_index).sum()
+    return out.to(x.dtype)
+
+
 @torch_entry("xlosses.classification:softmax_cross_entropy_with_integer_labels")
 def softmax_cross_entropy_with_integer_labels(
     logits: Any, labels: Any, axis: Any = -1, where: Any = None
 ) -> Any:
+    if where is None and axis in (-1, 1) and type(axis) is int:
+        out = _blocked_ce(logits, labels, _NO_IGNORE, "none")
+        if out is not NotImplemented:
+            return out
     if (
         where is not None
         or type(axis) is not int
@@ -146,6 +182,10 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Any:
+    if weight is None and label_smoothing == 0:
+        out = _blocked_ce(input, target, ignore_index, reduction)
+        if out is not NotImplemented:
+            return out
     if (
         not _plain(input, target, weight)
         or not _index(target)
@@ -186,6 +226,17 @@ def nll_loss(
     )
 
 
+def _margin(kind: str, input: Any, target: Any, reduction: str, **options: Any) -> Any:
+    """torch's margin kernel without gradients, unless a score is NaN (a NaN-propagating
+    ``sum`` read on the host: the generic body keeps a NaN in its row, the kernel skips
+    it); with a gradient ``None`` (the core's once-differentiable version)."""
+    if not no_gradients(input):
+        return None
+    if not input.numel() or holds_nan(input):
+        return NotImplemented
+    return kernel(kind, input, target, reduction=reduction, **options)
+
+
 @torch_entry("multi_margin_loss")
 def multi_margin_loss(
     input: Any,
@@ -202,18 +253,26 @@ def multi_margin_loss(
         or target.shape != input.shape[:1]
         or type(p) is not int
         or type(margin) not in _OPTIONS
+        or _weight_grad(weight)
+        or input.numel() > _losses._SMALL  # torch's CPU kernel loops per example
     ):
         return NotImplemented
-    return multi_margin_reduced(
-        input, target, p=p, margin=margin, weight=weight, reduction=reduction, xp=_xp()
-    )
+    out = _margin("multi_margin_loss", input, target, reduction, p=p, margin=margin, weight=weight)
+    if out is None:
+        out = multi_margin_reduced(
+            input, target, p=p, margin=margin, weight=weight, reduction=reduction, xp=_xp()
+        )
+    return out
 
 
 @torch_entry("multilabel_margin_loss")
 def multilabel_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     if not _plain(input, target) or not _index(target) or target.shape != input.shape:
         return NotImplemented
-    return multilabel_margin_reduced(input, target, reduction=reduction, xp=_xp())
+    out = _margin("multilabel_margin_loss", input, target, reduction)
+    if out is None:
+        out = multilabel_margin_reduced(input, target, reduction=reduction, xp=_xp())
+    return out
 
 
 # -- element-wise --------------------------------------------------------------------------
@@ -290,3 +349,96 @@ def margin_ranking_loss(
     return kernel(
         "margin_ranking_loss", input1, input2, target, margin=float(margin), reduction=reduction
     )
+
+
+@torch_entry("binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
+) -> Any:
+    """The fused kernel (the generic body's core on torch) for an element weight of
+    ``input``'s shape or none; ``pos_weight`` takes the generic body (torch folds it into
+    the kernel's formula with other roundings)."""
+    if (
+        pos_weight is not None
+        or not _pair(input, target)
+        or not (weight is None or (type(weight) is type(input) and weight.shape == input.shape))
+        or not _plain(input, weight)
+        or _weight_grad(weight)
+    ):
+        return NotImplemented
+    return kernel(
+        "binary_cross_entropy_with_logits", input, target, weight=weight, reduction=reduction
+    )
+
+
+def _hinge_embedding(input: Any, target: Any, margin: Any, reduction: str) -> Any:
+    """torch's kernel: the generic body's selects (``where(y != 1, max(0, m - x), 0) +
+    where(y != -1, x, 0)``, the derivative 1 at the kink) with floating targets of
+    ``input``'s dtype or int64 ones of its shape."""
+    if (
+        not _plain(input, target)
+        or target.shape != input.shape
+        or not input.ndim
+        or not (target.dtype is input.dtype or _index(target))
+        or type(margin) not in _OPTIONS
+    ):
+        return NotImplemented
+    return kernel("hinge_embedding_loss", input, target, margin=float(margin), reduction=reduction)
+
+
+@torch_entry("hinge_embedding_loss")
+def hinge_embedding_loss(
+    input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
+) -> Any:
+    return _hinge_embedding(input, target, margin, reduction)
+
+
+@torch_entry("xlosses.embeddings:hinge_embedding_loss")
+def hinge_embedding_terms(inputs: Any, targets: Any, *, margin: float = 1.0) -> Any:
+    return _hinge_embedding(inputs, targets, margin, "none")
+
+
+def _poisson(input: Any, target: Any, log_input: Any, full: Any, eps: Any, reduction: str):
+    """torch's kernel (``exp(x) - y·x``, or ``x - y·log(x + eps)``: the generic body's
+    formulas) without the Stirling term, unless its result holds a NaN: the generic body's
+    guard changes only entries that are NaN unguarded (``0·inf`` at a zero count), so a
+    NaN-free result is the generic body's, in value and gradient."""
+    if (
+        full is not False
+        or type(log_input) is not bool
+        or type(eps) not in _OPTIONS
+        or not _pair(input, target)
+    ):
+        return NotImplemented
+    out = kernel(
+        "poisson_nll_loss", input, target, log_input=log_input, eps=eps, reduction=reduction
+    )
+    if out is NotImplemented:
+        return out
+    # a reduced result is read as it is (a sum of one number is one kernel more)
+    nan = math.isnan(out.item()) if not out.ndim else holds_nan(out)
+    return NotImplemented if nan else out
+
+
+@torch_entry("poisson_nll_loss")
+def poisson_nll_loss(
+    input: Any,
+    target: Any,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+    reduction: str = "mean",
+) -> Any:
+    return _poisson(input, target, log_input, full, eps, reduction)
+
+
+@torch_entry("xlosses.regression:poisson_nll")
+def poisson_nll(
+    log_input_or_rate: Any,
+    targets: Any,
+    *,
+    log_input: bool = True,
+    full: bool = False,
+    eps: float = 1e-8,
+) -> Any:
+    return _poisson(log_input_or_rate, targets, log_input, full, eps, "none")

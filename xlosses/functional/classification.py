@@ -341,6 +341,7 @@ def probability_bce(p: Array, y: Array, weight: Array | None, reduction: str, *,
     return _finish(loss, reduction, p.dtype, xp)
 
 
+@entry
 def binary_cross_entropy_with_logits(
     input: Array,
     target: Array,

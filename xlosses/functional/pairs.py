@@ -113,6 +113,7 @@ def cosine_embedding_loss(
     return _finish(loss, reduction, dtype, xp)
 
 
+@entry
 def hinge_embedding_loss(
     input: Array,
     target: Array,

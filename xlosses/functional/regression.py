@@ -280,6 +280,7 @@ def smooth_l1_terms(x: Array, target: Array, beta: float, reduction: str, *, xp:
     return _finish(loss, reduction, x.dtype, xp)
 
 
+@entry
 def poisson_nll_loss(
     input: Array,
     target: Array,
