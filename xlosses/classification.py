@@ -59,6 +59,7 @@ __all__ = [
 Array = Any
 
 
+@entry
 def softmax_cross_entropy(
     logits: Array,
     labels: Array,

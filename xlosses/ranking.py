@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._checks import broadcast_shapes, check_floating, check_list_arguments, ranking_inputs
+from ._dispatch import entry
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import clamp, log_softmax, logsumexp, relu, sigmoid_cross_entropy
 from ._ops._util import device
@@ -112,6 +113,7 @@ def ranking_softmax_loss(
     return cast(reduce_lists(loss, mask, reduce_fn, xp=xp), dtype, xp=xp)
 
 
+@entry
 def margin_ranking_loss(x1: Array, x2: Array, targets: Array, *, margin: float = 0.0) -> Array:
     r"""Margin ranking loss, element-wise, as ``torch.nn.functional.margin_ranking_loss``.
 

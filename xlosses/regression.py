@@ -152,6 +152,7 @@ def absolute_error(predictions: Array, targets: Array | None = None) -> Array:
     return cast(abs_value(e, xp=xp), dtype, xp=xp)
 
 
+@entry
 def huber_loss(
     predictions: Array, targets: Array | None = None, *, delta: float | Array = 1.0
 ) -> Array:

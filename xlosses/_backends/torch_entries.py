@@ -442,3 +442,45 @@ def poisson_nll(
     eps: float = 1e-8,
 ) -> Any:
     return _poisson(log_input_or_rate, targets, log_input, full, eps, "none")
+
+
+# -- cores that are one kernel -------------------------------------------------------------
+
+
+@torch_entry("xlosses.regression:huber_loss")
+def huber_loss_terms(predictions: Any, targets: Any = None, *, delta: Any = 1.0) -> Any:
+    """optax's ``huber_loss`` with targets of the predictions' shape and dtype and a positive
+    number ``δ``: torch's ``huber_loss`` (the core's ``huber`` version on torch)."""
+    if (
+        targets is None
+        or not _pair(predictions, targets)
+        or type(delta) not in _OPTIONS
+        or not delta > 0
+    ):
+        return NotImplemented
+    return kernel("huber_loss", predictions, targets, reduction="none", delta=float(delta))
+
+
+@torch_entry("xlosses.ranking:margin_ranking_loss")
+def margin_ranking_terms(x1: Any, x2: Any, targets: Any, *, margin: float = 0.0) -> Any:
+    """``max(0, -y·(x1 - x2) + margin)`` with the derivative 1 at the kink: torch's
+    ``margin_ranking_loss`` computes the same expression (``clamp_min``)."""
+    if not _pair(x1, x2) or not _pair(x1, targets) or type(margin) not in _OPTIONS:
+        return NotImplemented
+    return kernel("margin_ranking_loss", x1, x2, targets, margin=float(margin), reduction="none")
+
+
+@torch_entry("xlosses.classification:softmax_cross_entropy")
+def softmax_cross_entropy_terms(logits: Any, labels: Any, axis: Any = -1, where: Any = None) -> Any:
+    """Probability labels of the logits' shape and dtype, 2-D, classes last: torch's
+    ``cross_entropy`` with probability targets (the core's ``soft_label_cross_entropy``
+    version on torch)."""
+    if (
+        where is not None
+        or type(axis) is not int
+        or axis not in (-1, 1)
+        or not _pair(logits, labels)
+        or logits.ndim != 2
+    ):
+        return NotImplemented
+    return kernel("cross_entropy", logits, labels, reduction="none")
