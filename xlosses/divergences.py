@@ -19,6 +19,7 @@ from typing import Any
 from ._checks import broadcast_shapes, check_floating, normalize_axes, where_mask
 from ._checks import floating_input as _floating
 from ._classes import class_axis
+from ._dispatch import entry
 from ._namespace import cast, compute_dtype, namespace
 from ._ops import exp_times_difference, log_softmax, xlog_ratio
 from ._reduce import masked_sum
@@ -68,6 +69,7 @@ def _summed(terms: Any, a: Array, b: Array, axes: Any, mask: Array, xp: Any, ext
     return total(terms(a, b, xp=xp))
 
 
+@entry
 def kl_divergence(
     log_predictions: Array, targets: Array, axis: Axis = -1, where: Array | None = None
 ) -> Array:
@@ -118,6 +120,7 @@ def kl_divergence(
     return cast(_summed(xlog_ratio, t, lp, axes, mask, xp), dtype, xp=xp)
 
 
+@entry
 def kl_divergence_with_log_targets(
     log_predictions: Array, log_targets: Array, axis: Axis = -1, where: Array | None = None
 ) -> Array:

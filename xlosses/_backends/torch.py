@@ -106,8 +106,8 @@ def no_gradients(*arrays: Any) -> bool:
 def holds_nan(out: Any) -> bool:
     """Some entry of ``out`` may be NaN: one NaN-propagating ``sum`` (which may also report
     ``inf - inf``) and a host read (``math.isnan`` of it: one kernel fewer than
-    ``torch.isnan``)."""
-    return math.isnan(out.detach().sum().item())
+    ``torch.isnan``); a 0-d ``out`` is read as it is."""
+    return math.isnan((out if not out.ndim else out.detach().sum()).item())
 
 
 LARGE = _np_backend.LARGE

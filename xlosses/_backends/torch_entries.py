@@ -29,13 +29,19 @@ body.
 from __future__ import annotations
 
 import importlib
-import math
 import sys
 from typing import Any
 
 from .._dispatch import implements
 from . import torch_losses as _losses
-from .torch import NAMESPACES, class_axis_first, holds_nan, no_gradients
+from .torch import (
+    NAMESPACES,
+    class_axis_first,
+    exp_times_difference,
+    holds_nan,
+    no_gradients,
+    xlog_ratio,
+)
 from .torch_losses import (
     _NO_IGNORE,
     _index_target,
@@ -67,6 +73,7 @@ def torch_entry(name: str) -> Any:
         "margin_ranking_loss": "pairs",
         "hinge_embedding_loss": "pairs",
         "poisson_nll_loss": "regression",
+        "kl_div": "divergences",
         "mse_loss": "regression",
         "l1_loss": "regression",
         "huber_loss": "regression",
@@ -415,9 +422,7 @@ def _poisson(input: Any, target: Any, log_input: Any, full: Any, eps: Any, reduc
     )
     if out is NotImplemented:
         return out
-    # a reduced result is read as it is (a sum of one number is one kernel more)
-    nan = math.isnan(out.item()) if not out.ndim else holds_nan(out)
-    return NotImplemented if nan else out
+    return NotImplemented if holds_nan(out) else out
 
 
 @torch_entry("poisson_nll_loss")
@@ -484,3 +489,63 @@ def softmax_cross_entropy_terms(logits: Any, labels: Any, axis: Any = -1, where:
     ):
         return NotImplemented
     return kernel("cross_entropy", logits, labels, reduction="none")
+
+
+# -- KL divergences: the guarded terms' torch versions, NaN-checked after the reduction ----
+
+
+def _kl_terms(log_target: bool) -> Any:
+    """``exp(a)·(a - b)`` (log targets ``a``) or ``t·(log t - lp)``: the cores' term versions
+    on torch, which hand a NaN result back (where the guard would have acted)."""
+    return exp_times_difference if log_target else xlog_ratio
+
+
+@torch_entry("xlosses.divergences:kl_divergence")
+def kl_divergence_terms(
+    log_predictions: Any, targets: Any, axis: Any = -1, where: Any = None
+) -> Any:
+    if (
+        where is not None
+        or type(axis) is not int
+        or not _pair(log_predictions, targets)
+        or not -log_predictions.ndim <= axis < log_predictions.ndim
+    ):
+        return NotImplemented
+    return _kl_terms(False)(targets, log_predictions, xp=None, reduce=lambda t: t.sum(dim=axis))
+
+
+@torch_entry("xlosses.divergences:kl_divergence_with_log_targets")
+def kl_divergence_with_log_targets_terms(
+    log_predictions: Any, log_targets: Any, axis: Any = -1, where: Any = None
+) -> Any:
+    if (
+        where is not None
+        or type(axis) is not int
+        or not _pair(log_predictions, log_targets)
+        or not -log_predictions.ndim <= axis < log_predictions.ndim
+    ):
+        return NotImplemented
+    return _kl_terms(True)(log_targets, log_predictions, xp=None, reduce=lambda t: t.sum(dim=axis))
+
+
+@torch_entry("kl_div")
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
+    """The element-wise terms reduced as the generic body's ``_finish`` does (``'batchmean'``:
+    the sum over the first dimension's length)."""
+    if (
+        not _pair(input, target)
+        or type(log_target) is not bool
+        or reduction not in ("none", "mean", "sum", "batchmean")
+    ):
+        return NotImplemented
+    batch = input.shape[0]
+
+    def reduce(terms: Any) -> Any:
+        if reduction == "none":
+            return terms
+        if reduction == "mean":
+            return terms.mean()
+        total = terms.sum()
+        return total / batch if reduction == "batchmean" else total
+
+    return _kl_terms(log_target)(target, input, xp=None, reduce=reduce)

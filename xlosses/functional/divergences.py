@@ -6,6 +6,7 @@ from .._checks import (
     check_floating,
     check_option,
 )
+from .._dispatch import entry
 from .._namespace import (
     namespace,
 )
@@ -17,6 +18,7 @@ from ._common import Array, _finish, _regression_input
 KL_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
 
+@entry
 def kl_div(
     input: Array,
     target: Array,
