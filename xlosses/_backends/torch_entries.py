@@ -500,10 +500,8 @@ def _kl_terms(log_target: bool) -> Any:
     return exp_times_difference if log_target else xlog_ratio
 
 
-@torch_entry("xlosses.divergences:kl_divergence")
-def kl_divergence_terms(
-    log_predictions: Any, targets: Any, axis: Any = -1, where: Any = None
-) -> Any:
+def _kl_core(log_target: bool, log_predictions: Any, targets: Any, axis: Any, where: Any):
+    """The optax-style KL cores: the terms summed over ``axis``."""
     if (
         where is not None
         or type(axis) is not int
@@ -511,21 +509,22 @@ def kl_divergence_terms(
         or not -log_predictions.ndim <= axis < log_predictions.ndim
     ):
         return NotImplemented
-    return _kl_terms(False)(targets, log_predictions, xp=None, reduce=lambda t: t.sum(dim=axis))
+    terms = _kl_terms(log_target)
+    return terms(targets, log_predictions, xp=None, reduce=lambda t: t.sum(dim=axis))
+
+
+@torch_entry("xlosses.divergences:kl_divergence")
+def kl_divergence_terms(
+    log_predictions: Any, targets: Any, axis: Any = -1, where: Any = None
+) -> Any:
+    return _kl_core(False, log_predictions, targets, axis, where)
 
 
 @torch_entry("xlosses.divergences:kl_divergence_with_log_targets")
 def kl_divergence_with_log_targets_terms(
     log_predictions: Any, log_targets: Any, axis: Any = -1, where: Any = None
 ) -> Any:
-    if (
-        where is not None
-        or type(axis) is not int
-        or not _pair(log_predictions, log_targets)
-        or not -log_predictions.ndim <= axis < log_predictions.ndim
-    ):
-        return NotImplemented
-    return _kl_terms(True)(log_targets, log_predictions, xp=None, reduce=lambda t: t.sum(dim=axis))
+    return _kl_core(True, log_predictions, log_targets, axis, where)
 
 
 @torch_entry("kl_div")
