@@ -40,6 +40,7 @@ from .torch import (
     exp_times_difference,
     holds_nan,
     no_gradients,
+    softplus,
     xlog_ratio,
 )
 from .torch_losses import (
@@ -74,6 +75,7 @@ def torch_entry(name: str) -> Any:
         "hinge_embedding_loss": "pairs",
         "poisson_nll_loss": "regression",
         "kl_div": "divergences",
+        "soft_margin_loss": "classification",
         "mse_loss": "regression",
         "l1_loss": "regression",
         "huber_loss": "regression",
@@ -538,13 +540,25 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     ):
         return NotImplemented
     batch = input.shape[0]
+    return _kl_terms(log_target)(
+        target, input, xp=None, reduce=lambda terms: _reduce(terms, reduction, batch)
+    )
 
-    def reduce(terms: Any) -> Any:
-        if reduction == "none":
-            return terms
-        if reduction == "mean":
-            return terms.mean()
-        total = terms.sum()
-        return total / batch if reduction == "batchmean" else total
 
-    return _kl_terms(log_target)(target, input, xp=None, reduce=reduce)
+def _reduce(terms: Any, reduction: str, batch: int = 1) -> Any:
+    """The generic body's reduction (``_finish``) of the element-wise terms."""
+    if reduction == "none":
+        return terms
+    if reduction == "mean":
+        return terms.mean()
+    total = terms.sum()
+    return total / batch if reduction == "batchmean" else total
+
+
+@torch_entry("soft_margin_loss")
+def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
+    """``softplus(-y·x)`` by the core's ``softplus`` version on torch (exact where torch's
+    ``soft_margin_loss``, ``log1p(exp(-y·x))``, overflows beyond 88 in float32)."""
+    if not _pair(input, target) or reduction not in ("none", "mean", "sum"):
+        return NotImplemented
+    return _reduce(softplus(-(target * input), xp=None), reduction)

@@ -411,6 +411,7 @@ def binary_cross_entropy_with_logits(
     return _finish(loss, reduction, dtype, xp)
 
 
+@entry
 def soft_margin_loss(input: Array, target: Array, reduction: str = "mean") -> Array:
     r"""Two-class logistic loss of scores ``x`` and targets ``y`` (usually :math:`\pm 1`).
 
