@@ -351,6 +351,13 @@ def test_torch_entries_hand_the_unusual_entries_to_the_generic_body():
     got = F.binary_cross_entropy_with_logits(z, yz, pos_weight=pw, reduction="none")
     want = (1 - yn) * zn + (1 + (pw.numpy() - 1) * yn) * spm
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-13)
+    # triplet distances whose squares overflow float32: the generic body's scaled norms
+    # (d(a, p) = d(a, n) = 5e30: the loss is the margin; torch's own distances are inf)
+    a, z, n = (torch.tensor([v]) for v in ([3e30, 4e30], [0.0, 0.0], [6e30, 8e30]))
+    for swap in (False, True):
+        torch.testing.assert_close(
+            F.triplet_margin_loss(a, z, n, eps=0.0, swap=swap), torch.tensor(1.0)
+        )
     # margin kernels without gradients: a NaN score stays in its row
     s = torch.tensor([[np.nan, 0.0, 1.0], [0.5, 0.0, 1.0]], dtype=f64)
     out = F.multi_margin_loss(s, torch.tensor([1, 1]), reduction="none")

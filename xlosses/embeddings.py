@@ -321,6 +321,7 @@ def triplet_margin_loss(
     return cast(relu(d_pos - d_neg + margin, tie=tie, xp=xp), dtype, xp=xp)
 
 
+@entry
 def pairwise_distance(
     x1: Array, x2: Array, *, p: float = 2.0, eps: float = 1e-6, keepdims: bool = False
 ) -> Array:

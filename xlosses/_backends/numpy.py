@@ -480,6 +480,13 @@ def masked_terms_sum(a: Any, keep_a: Any, b: Any, keep_b: Any, *, xp: Any) -> An
 # -- norms and sparsemax -----------------------------------------------------------------
 
 
+def trusted_range(lo: Any, hi: Any, finfo: Any) -> bool:
+    """Unscaled 2-norms between ``lo`` and ``hi`` are the scaled ones: finite, and at least
+    ``sqrt(tiny)/eps`` (squares that underflowed change them by less than a rounding
+    error); False for a NaN."""
+    return lo >= math.sqrt(float(finfo.smallest_normal)) / float(finfo.eps) and hi < math.inf
+
+
 def trusted_norm2(plain: Any, x: Any, axis: Any, keepdims: bool, xp: Any, lo: Any, hi: Any):
     """The library's own unscaled 2-norms ``plain`` (keepdims), kept wherever they can be
     trusted: finite, and at least ``sqrt(tiny)/eps``, so that squares that underflowed
@@ -487,8 +494,8 @@ def trusted_norm2(plain: Any, x: Any, axis: Any, keepdims: bool, xp: Any, lo: An
     entries, NaN) take the scaled generic body.  ``lo``, ``hi``: the range of ``plain``
     (NaN when it holds a NaN)."""
     fi = xp.finfo(x.dtype)
-    floor = math.sqrt(float(fi.smallest_normal)) / float(fi.eps)
-    if not (lo >= floor and hi < math.inf):
+    if not trusted_range(lo, hi, fi):
+        floor = math.sqrt(float(fi.smallest_normal)) / float(fi.eps)
         ok = (plain >= floor) & (plain < math.inf)
         plain = xp.where(ok, plain, norms.scaled_norm(x, 2, axis, True, xp))
     return plain if keepdims else xp.squeeze(plain, axis=axis)

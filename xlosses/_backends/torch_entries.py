@@ -33,6 +33,7 @@ import sys
 from typing import Any
 
 from .._dispatch import implements
+from . import numpy as _np_backend
 from . import torch_losses as _losses
 from .torch import (
     NAMESPACES,
@@ -76,6 +77,8 @@ def torch_entry(name: str) -> Any:
         "poisson_nll_loss": "regression",
         "kl_div": "divergences",
         "soft_margin_loss": "classification",
+        "triplet_margin_loss": "pairs",
+        "triplet_margin_with_distance_loss": "pairs",
         "mse_loss": "regression",
         "l1_loss": "regression",
         "huber_loss": "regression",
@@ -562,3 +565,95 @@ def soft_margin_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     if not _pair(input, target) or reduction not in ("none", "mean", "sum"):
         return NotImplemented
     return _reduce(softplus(-(target * input), xp=None), reduction)
+
+
+# -- distances: torch's pairwise_distance, kept where its norms can be trusted --------------
+
+
+def _distances(pairs: tuple[tuple[Any, Any], ...], eps: Any) -> Any:
+    """``F.pairwise_distance(x, y, 2, eps)`` of each pair (``||x - y + eps||``, the generic
+    body's expression and torch's norm: the core's ``vector_norm`` version on torch), or
+    ``NotImplemented`` unless every distance lies where the unscaled norm is the generic
+    body's scaled one (``numpy.trusted_range``: none overflowed, underflowed or is NaN)."""
+    torch = sys.modules["torch"]
+    distance = torch.nn.functional.pairwise_distance
+    ds = [distance(x, y, 2.0, eps) for x, y in pairs]
+    flat = (ds[0] if len(ds) == 1 else torch.stack(ds)).detach()  # the pairs share a shape
+    if not flat.numel():
+        return NotImplemented
+    lo, hi = torch.aminmax(flat)
+    finfo = _FINFO.get(flat.dtype) or _FINFO.setdefault(flat.dtype, torch.finfo(flat.dtype))
+    return ds if _np_backend.trusted_range(lo.item(), hi.item(), finfo) else NotImplemented
+
+
+_FINFO: dict[Any, Any] = {}
+
+
+@torch_entry("xlosses.embeddings:pairwise_distance")
+def pairwise_distance(
+    x1: Any, x2: Any, *, p: Any = 2.0, eps: Any = 1e-6, keepdims: bool = False
+) -> Any:
+    if (
+        type(p) not in _OPTIONS
+        or p != 2
+        or type(eps) not in _OPTIONS
+        or type(keepdims) is not bool
+        or not _pair(x1, x2)
+    ):
+        return NotImplemented
+    ds = _distances(((x1, x2),), eps)
+    return ds if ds is NotImplemented else (ds[0][..., None] if keepdims else ds[0])
+
+
+def _triplet(a: Any, pos: Any, neg: Any, margin: Any, eps: Any, swap: Any, reduction: str):
+    """The generic body's ``relu(d(a, p) - d(a, n) + margin)`` (derivative 1 at the kink:
+    ``clamp_min``; ``min(d(a, n), d(p, n))`` with ``swap``) over torch's distances."""
+    if (
+        type(margin) not in _OPTIONS
+        or not margin > 0
+        or type(eps) not in _OPTIONS
+        or type(swap) is not bool
+        or reduction not in ("none", "mean", "sum")
+        or not _pair(a, pos)
+        or not _pair(a, neg)
+    ):
+        return NotImplemented
+    pairs = ((a, pos), (a, neg)) + (((pos, neg),) if swap else ())
+    ds = _distances(pairs, eps)
+    if ds is NotImplemented:
+        return ds
+    torch = sys.modules["torch"]
+    d_neg = torch.minimum(ds[1], ds[2]) if swap else ds[1]
+    return _reduce(torch.clamp_min(ds[0] - d_neg + margin, 0.0), reduction)
+
+
+@torch_entry("triplet_margin_loss")
+def triplet_margin_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Any:
+    if type(p) not in _OPTIONS or p != 2:
+        return NotImplemented
+    return _triplet(anchor, positive, negative, margin, eps, swap, reduction)
+
+
+@torch_entry("triplet_margin_with_distance_loss")
+def triplet_margin_with_distance_loss(
+    anchor: Any,
+    positive: Any,
+    negative: Any,
+    *,
+    distance_function: Any = None,
+    margin: float = 1.0,
+    swap: bool = False,
+    reduction: str = "mean",
+) -> Any:
+    if distance_function is not None:
+        return NotImplemented
+    return _triplet(anchor, positive, negative, margin, 1e-6, swap, reduction)

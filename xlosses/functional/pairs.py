@@ -406,6 +406,7 @@ def _triplet(
     return _finish(loss, reduction, dtype, xp)
 
 
+@entry
 def triplet_margin_loss(
     anchor: Array,
     positive: Array,
@@ -472,6 +473,7 @@ def triplet_margin_loss(
     return _triplet(anchor, positive, negative, distance, margin, swap, reduction)
 
 
+@entry
 def triplet_margin_with_distance_loss(
     anchor: Array,
     positive: Array,
