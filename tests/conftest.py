@@ -150,6 +150,7 @@ SPLIT = ("tests/test_conformance.py::test_quick_conformance[",)
 LONGEST_FIRST = (  # by their durations in a full run (pytest --durations=0), longest first
     "test_sequence.py",
     "test_sharded_jax.py",
+    "test_keras.py",
     "test_classification.py",
     "test_functional.py",
     "test_docs.py",

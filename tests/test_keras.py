@@ -181,7 +181,9 @@ CHECKS = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("keras_backend", ["jax", "torch"])
+# the JAX interpreter runs with --sweeps (35 s, the test budget): the default run checks Keras
+# on JAX in process (tests/test_keras_peers.py, the quick conformance's keras.* entries)
+@pytest.mark.parametrize("keras_backend", [pytest.param("jax", marks=pytest.mark.sweep), "torch"])
 def test_keras_backend(keras_backend):
     if importlib.util.find_spec(keras_backend) is None:
         pytest.skip(f"{keras_backend} not installed")
