@@ -311,14 +311,21 @@ def triplet_margin_loss(
             return _norm_distance(x, y, norm_degree, eps, ax, xp)
     else:
         dist = distance_function
-    d_pos = dist(a, p)
-    d_neg = dist(a, n)
-    if swap:
-        d_neg = xp.minimum(d_neg, dist(p, n))
     # the hinge's derivative at 0: optax's ``jnp.maximum`` (½) for optax's distance, torch's
     # ``clamp_min`` (1) when a distance function is given (as torch's functional losses do)
     tie = 0.5 if distance_function is None else 1.0
-    return cast(relu(d_pos - d_neg + margin, tie=tie, xp=xp), dtype, xp=xp)
+    d_swap = dist(p, n) if swap else None
+    return cast(triplet_hinge(dist(a, p), dist(a, n), d_swap, margin, tie, xp=xp), dtype, xp=xp)
+
+
+def triplet_hinge(
+    d_pos: Array, d_neg: Array, d_swap: Array | None, margin: Any, tie: float, *, xp: Any
+) -> Array:
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with derivative ``tie`` at 0; with ``d_swap``
+    (``d(p, n)``) the negative distance is ``min(d(a, n), d(p, n))``."""
+    if d_swap is not None:
+        d_neg = xp.minimum(d_neg, d_swap)
+    return relu(d_pos - d_neg + margin, tie=tie, xp=xp)
 
 
 @entry

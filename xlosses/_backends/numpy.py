@@ -484,7 +484,11 @@ def trusted_range(lo: Any, hi: Any, finfo: Any) -> bool:
     """Unscaled 2-norms between ``lo`` and ``hi`` are the scaled ones: finite, and at least
     ``sqrt(tiny)/eps`` (squares that underflowed change them by less than a rounding
     error); False for a NaN."""
-    return lo >= math.sqrt(float(finfo.smallest_normal)) / float(finfo.eps) and hi < math.inf
+    return lo >= _norm2_floor(finfo) and hi < math.inf
+
+
+def _norm2_floor(finfo: Any) -> float:
+    return math.sqrt(float(finfo.smallest_normal)) / float(finfo.eps)
 
 
 def trusted_norm2(plain: Any, x: Any, axis: Any, keepdims: bool, xp: Any, lo: Any, hi: Any):
@@ -495,8 +499,7 @@ def trusted_norm2(plain: Any, x: Any, axis: Any, keepdims: bool, xp: Any, lo: An
     (NaN when it holds a NaN)."""
     fi = xp.finfo(x.dtype)
     if not trusted_range(lo, hi, fi):
-        floor = math.sqrt(float(fi.smallest_normal)) / float(fi.eps)
-        ok = (plain >= floor) & (plain < math.inf)
+        ok = (plain >= _norm2_floor(fi)) & (plain < math.inf)
         plain = xp.where(ok, plain, norms.scaled_norm(x, 2, axis, True, xp))
     return plain if keepdims else xp.squeeze(plain, axis=axis)
 

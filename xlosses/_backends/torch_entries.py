@@ -606,8 +606,7 @@ def pairwise_distance(
 
 
 def _triplet(a: Any, pos: Any, neg: Any, margin: Any, eps: Any, swap: Any, reduction: str):
-    """The generic body's ``relu(d(a, p) - d(a, n) + margin)`` (derivative 1 at the kink:
-    ``clamp_min``; ``min(d(a, n), d(p, n))`` with ``swap``) over torch's distances."""
+    """The core's ``triplet_hinge`` (derivative 1 at the kink) over torch's distances."""
     if (
         type(margin) not in _OPTIONS
         or not margin > 0
@@ -622,9 +621,10 @@ def _triplet(a: Any, pos: Any, neg: Any, margin: Any, eps: Any, swap: Any, reduc
     ds = _distances(pairs, eps)
     if ds is NotImplemented:
         return ds
-    torch = sys.modules["torch"]
-    d_neg = torch.minimum(ds[1], ds[2]) if swap else ds[1]
-    return _reduce(torch.clamp_min(ds[0] - d_neg + margin, 0.0), reduction)
+    from ..embeddings import triplet_hinge  # the core's hinge, written once
+
+    hinge = triplet_hinge(ds[0], ds[1], ds[2] if swap else None, margin, 1.0, xp=_xp())
+    return _reduce(hinge, reduction)
 
 
 @torch_entry("triplet_margin_loss")
