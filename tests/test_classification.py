@@ -394,11 +394,19 @@ def test_poly1_custom_jvp_matches_generic_body():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
-def test_poly1_torch_gradients_match_the_formula():
+@pytest.mark.parametrize("rule", ["small", "closed_form"])
+def test_poly1_torch_gradients_match_the_formula(rule, monkeypatch):
     """torch's gradients of the soft-label Poly-1 cross-entropy against autograd of the
     formula written here in float64 torch ops: gradients in logits and labels for a
-    weighted sum, a Hessian-vector product (``create_graph``), and gradcheck/gradgradcheck."""
+    weighted sum, a Hessian-vector product (``create_graph``), and gradcheck/gradgradcheck;
+    ``closed_form``: with the threshold of torch's backward rule lowered, so these small
+    inputs take ``torch_autograd.Poly1CrossEntropy``, whose first-order pass (logits only,
+    no graph) is checked on its own along both class axes and for a mask."""
     torch = pytest.importorskip("torch")
+    if rule == "closed_form":
+        from xlosses._backends import torch as torch_backend
+
+        monkeypatch.setattr(torch_backend, "POLY1_RULE", 0)
     g = torch.Generator().manual_seed(5)
     x0 = 3.0 * torch.randn(6, 5, generator=g, dtype=torch.float64)
     y0 = torch.softmax(torch.randn(6, 5, generator=g, dtype=torch.float64), -1)
@@ -423,6 +431,24 @@ def test_poly1_torch_gradients_match_the_formula():
     fn = lambda x, y: xlosses.poly_loss_cross_entropy(x, y, epsilon=eps)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, y))
     assert torch.autograd.gradgradcheck(fn, (x, y))
+    mask = torch.rand(6, 5, generator=g) < 0.7
+    mask[:, 0] = True
+
+    def masked(x, y, axis):  # the formula over the kept entries along ``axis``
+        logp = torch.log_softmax(x.masked_fill(~mask, -torch.inf), axis).masked_fill(~mask, 0.0)
+        return (-(y * logp) + eps * y * (1 - logp.exp()) * mask).sum(axis)
+
+    for axis, where in ((-1, None), (0, None), (-1, mask)):
+        x = x0.clone().requires_grad_(True)
+        loss = xlosses.poly_loss_cross_entropy(x, y0, epsilon=eps, axis=axis, where=where)
+        (gx,) = torch.autograd.grad((w[: loss.shape[0]] * loss).sum(), x)
+        x = x0.clone().requires_grad_(True)
+        ref = formula(x, y0) if where is None else masked(x, y0, axis)
+        ref = formula(x.T, y0.T) if axis == 0 else ref
+        (want,) = torch.autograd.grad((w[: ref.shape[0]] * ref).sum(), x)
+        torch.testing.assert_close(gx, want, rtol=1e-10, atol=1e-12)
+        if rule == "closed_form":
+            assert "Poly1CrossEntropy" in type(loss.grad_fn).__name__
 
 
 # -- errors ---------------------------------------------------------------------------------

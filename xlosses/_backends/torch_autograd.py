@@ -13,9 +13,10 @@ from typing import Any
 import torch
 
 from .. import large_vocab as _lv
+from .._ops import entropy as _entropy
 from .torch import _no_functorch
 
-__all__ = ["LinearCrossEntropy", "RowBlockCrossEntropy"]
+__all__ = ["LinearCrossEntropy", "Poly1CrossEntropy", "RowBlockCrossEntropy"]
 
 
 class LinearCrossEntropy(torch.autograd.Function):
@@ -116,3 +117,43 @@ class RowBlockCrossEntropy(torch.autograd.Function):
             else:
                 gx[i : i + rows] = gb
         return (torch.cat(pieces) if graph else gx), None, None, None, None
+
+
+class Poly1CrossEntropy(torch.autograd.Function):
+    """:func:`xlosses._ops.entropy.poly1_cross_entropy` (the generic body) with
+    :func:`xlosses._ops.entropy.poly1_cross_entropy_vjp` as its backward: one closed-form
+    pass that keeps only the inputs.  The rule is written with differentiable torch
+    operations on the saved inputs, so with ``create_graph=True`` it is differentiated in
+    turn (second derivatives)."""
+
+    # the forward takes ``ctx`` (no ``setup_context``): ``apply`` then skips binding the
+    # arguments with ``inspect.signature`` (tens of µs a call); the version never runs
+    # under ``torch.func``'s transforms, which would need ``setup_context``
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any, mask: Any, epsilon: float, axis: Any, xp: Any) -> Any:  # type: ignore[override]
+        ctx.save_for_backward(x, y, mask)
+        ctx.epsilon, ctx.axis, ctx.xp = epsilon, axis, xp
+        return _entropy.poly1_cross_entropy.generic(x, y, mask, epsilon, axis=axis, xp=xp)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:  # type: ignore[override]
+        x, y, mask = ctx.saved_tensors
+        eps, axis = ctx.epsilon, ctx.axis
+        if (
+            torch.is_grad_enabled()
+            or ctx.needs_input_grad[1]
+            or mask is not None
+            or not isinstance(axis, int)
+        ):
+            gx, gy = _entropy.poly1_cross_entropy_vjp(
+                x, y, mask, g, eps, axis=axis, wrt_y=ctx.needs_input_grad[1], xp=ctx.xp
+            )
+            return gx, gy, None, None, None, None
+        # first order, unmasked: the rule's ``g·(p·(S_y + ε S_yp) - y·(1 + ε p))`` as
+        # ``p·(a - b·y) - g·y`` with row factors ``a = g·(S_y + ε S_yp)``, ``b = ε g``: one
+        # buffer written in place after ``p`` (``softmax``: one kernel)
+        gk = g.unsqueeze(axis)
+        p = torch.softmax(x, axis)
+        s = y.sum(axis, keepdim=True) + eps * torch.mul(y, p).sum(axis, keepdim=True)
+        out = torch.mul(y, gk * -eps).add_(gk * s).mul_(p)
+        return out.addcmul_(y, gk, value=-1.0), None, None, None, None, None

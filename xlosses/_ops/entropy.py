@@ -22,6 +22,7 @@ __all__ = [
     "label_log_softmax_pair",
     "poly1_cross_entropy",
     "poly1_cross_entropy_jvp",
+    "poly1_cross_entropy_vjp",
     "poly1_sum",
     "sigmoid_cross_entropy",
     "sigmoid_focal_parts",
@@ -132,6 +133,34 @@ def _poly1_dx(logp: Any, y: Any, mask: Any, epsilon: float, axis: Axis, xp: Any)
     s_y = xp.sum(yk, axis=axis, keepdims=True)
     s_yp = xp.sum(yk * p, axis=axis, keepdims=True)
     return p * (s_y + epsilon * s_yp) - yk * (1.0 + epsilon * p)
+
+
+def poly1_cross_entropy_vjp(
+    x: Any,
+    y: Any,
+    mask: Any,
+    g: Any,
+    epsilon: float,
+    *,
+    axis: Axis,
+    wrt_y: bool,
+    xp: Any,
+) -> tuple[Any, Any]:
+    r"""Cotangents ``(g·∂ℓ/∂x, g·∂ℓ/∂y)`` of :func:`poly1_cross_entropy` for the cotangent
+    ``g`` of its value (the shape of ``x`` without ``axis``); the second is None unless
+    ``wrt_y``.  The transpose of :func:`poly1_cross_entropy_jvp` (the same two partial
+    derivatives), for backends whose custom gradients are reverse-mode rules (torch).
+    Written with the standard's functions: differentiating it again gives the second
+    derivatives.
+    """
+    nd = x.ndim
+    axes = (axis,) if isinstance(axis, int) else axis
+    axes = tuple(a % nd for a in axes)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    gk = xp.reshape(g, shape)
+    logp = _masked_log_softmax(x, mask, axis=axis, xp=xp)
+    gx = _poly1_dx(logp, y, mask, epsilon, axis, xp) * gk
+    return gx, (_poly1_dy(logp, epsilon, xp) * gk if wrt_y else None)
 
 
 def poly1_cross_entropy_jvp(
