@@ -401,7 +401,9 @@ def test_poly1_torch_gradients_match_the_formula(rule, monkeypatch):
     weighted sum, a Hessian-vector product (``create_graph``), and gradcheck/gradgradcheck;
     ``closed_form``: with the threshold of torch's backward rule lowered, so these small
     inputs take ``torch_autograd.Poly1CrossEntropy``, whose first-order pass (logits only,
-    no graph) is checked on its own along both class axes and for a mask."""
+    no graph) is checked on its own along both class axes and for a mask, and
+    ``torch.func.grad``, ``vmap``, ``jvp`` and forward-mode AD (which take the generic
+    body) give the formula's derivatives too."""
     torch = pytest.importorskip("torch")
     if rule == "closed_form":
         from xlosses._backends import torch as torch_backend
@@ -449,6 +451,22 @@ def test_poly1_torch_gradients_match_the_formula(rule, monkeypatch):
         torch.testing.assert_close(gx, want, rtol=1e-10, atol=1e-12)
         if rule == "closed_form":
             assert "Poly1CrossEntropy" in type(loss.grad_fn).__name__
+    # torch.func's transforms and forward-mode AD (the generic body: the rule is reverse
+    # mode only) give the formula's derivatives too
+    x = x0.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad((w * formula(x, y0)).sum(), x)
+    total = lambda x: (w * xlosses.poly_loss_cross_entropy(x, y0, epsilon=eps)).sum()  # noqa: E731
+    torch.testing.assert_close(torch.func.grad(total)(x0), want, rtol=1e-10, atol=1e-12)
+    stacked = torch.func.vmap(torch.func.grad(total))(torch.stack([x0, x0]))
+    torch.testing.assert_close(stacked, torch.stack([want, want]), rtol=1e-10, atol=1e-12)
+    v = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    (_, tangent) = torch.func.jvp(total, (x0,), (v,))
+    torch.testing.assert_close(tangent, (want * v).sum(), rtol=1e-10, atol=1e-12)
+    import torch.autograd.forward_ad as fwad
+
+    with fwad.dual_level():
+        tangent = fwad.unpack_dual(total(fwad.make_dual(x0, v))).tangent
+    torch.testing.assert_close(tangent, (want * v).sum(), rtol=1e-10, atol=1e-12)
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -244,6 +244,8 @@ def poly1_cross_entropy(x: Any, y: Any, mask: Any, epsilon: float, *, axis: Any,
         or x.shape != y.shape
         or (mask is not None and mask.shape != x.shape)
         or not isinstance(epsilon, (int, float))
+        or not _no_functorch(torch)  # torch.func (vmap, grad, jvp): the generic body
+        or torch.autograd.forward_ad._current_level >= 0  # forward mode: the generic body
         or no_gradients(x, y)
         or not _eager()
         or torch.is_autocast_enabled(x.device.type)
