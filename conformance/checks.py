@@ -17,6 +17,11 @@ Checks (``CHECKS``)
 ``dtype``      output dtype, device and array library equal the input's
 ``mutation``   no input array changed
 ``fastpath``   the result with fast paths on equals ``xlosses.generic_only()``
+``large_paths`` numpy and torch, first shape: with every size threshold of the backends
+               lowered (``xlosses._backends.lowered_thresholds``: row blocks, torch's
+               closed-form backward rules, NumPy's value tests), the values, gradients
+               and ``torch.func.grad`` equal the generic body's: the paths only large
+               inputs take, at the suite's small shapes
 ``compiled``   ``jax.jit`` / ``torch.compile(fullgraph=True)`` equal eager
 ``grad``       autodiff gradient of every differentiable argument against
                float64 central finite differences
@@ -107,6 +112,7 @@ CHECKS = (
     "kink_grad",
     "peer_generic",
     "compiled_inductor",
+    "large_paths",
     *TRANSFORMS,
 )
 LOW_PRECISION = ("float16", "bfloat16")
@@ -638,6 +644,16 @@ def _check_case(
 
         run.record("fastpath", fastpath)
 
+    # the paths only large inputs take (row blocks, closed-form backward rules, NumPy's tests
+    # of values): with every size threshold lowered, these small inputs take them, and the
+    # values, gradients and (torch) torch.func.grad equal the generic body's
+    if "large_paths" in checks and b.module in ("numpy", "torch") and si == 0 and not run.jit_only:
+
+        def large_paths() -> tuple[bool, float, str]:
+            return _large_paths(run, spec, inputs, dtype, label, sens())
+
+        run.record("large_paths", large_paths)
+
     # on torch the fast paths hand whole losses to torch's own kernels, so "peer" compares
     # torch with itself there: the generic body is compared with the peer as well
     if (
@@ -892,6 +908,54 @@ def _extremes(run: _Run, vi: int, variant: dict, batch: tuple, s: float, label: 
         if not np.all(np.isfinite(g) | ~np.isfinite(ext.args[i])):
             return False, math.inf, f"non-finite gradient at scale {s:g}; {label}"
     return True, 0.0, f"finite at scale {s:g}; {label}"
+
+
+def _large_paths(
+    run: _Run, spec: Spec, inputs: Inputs, dtype: str, label: str, sens: np.ndarray
+) -> tuple[bool, float, str]:
+    """The ``large_paths`` check: see :func:`run_checks`."""
+    from xlosses._backends import lowered_thresholds
+
+    b = run.b
+    args, kwargs = _to_backend(b, inputs, dtype)
+    f, arr_keys = _flat(spec, kwargs)
+    flat = [*args, *(kwargs[k] for k in arr_keys)]
+    diff = spec.differentiable if b.differentiable and dtype not in LOW_PRECISION else ()
+
+    def results() -> list[np.ndarray]:
+        out = [b.to_numpy(f(*flat))]
+        if diff:
+            out += [b.to_numpy(g) for g in b.grad_fn(f, diff)(*flat)]
+            out += _func_grads(b, f, flat, diff)
+        return out
+
+    with lowered_thresholds():
+        large = results()
+    with xlosses.generic_only():
+        generic = results()
+    if len(large) != len(generic):
+        return False, math.inf, f"torch.func.grad fails only on the large paths; {label}"
+    e = _err_scaled(large[0], generic[0], sens)
+    ok = e <= run.tol
+    for g, h in zip(large[1:], generic[1:], strict=True):
+        eg = _err(g, h)
+        ok, e = ok and eg <= run.gtol, max(e, eg)
+    what = "values" + (", gradients and torch.func.grad" if diff else "")
+    return ok, e, f"{what} with the size thresholds lowered vs generic; {label}"
+
+
+def _func_grads(b: Backend, f: Callable[..., Any], flat: list[Any], diff: Sequence[int]):
+    """torch: ``torch.func.grad`` of the sum (nothing where the transform cannot run the
+    loss at all: the spec's own transform checks report that)."""
+    if b.module != "torch":
+        return []
+    import torch
+
+    try:
+        grads = torch.func.grad(lambda *a: f(*a).sum(), argnums=tuple(diff))(*flat)
+    except Exception:  # compared by count: see _large_paths
+        return []
+    return [b.to_numpy(g) for g in grads]
 
 
 class _NotComparable(PeerUnavailable):

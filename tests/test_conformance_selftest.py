@@ -9,6 +9,8 @@ overflow at extreme logits.  The unmodified loss is the control: it passes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import backend_named
@@ -162,6 +164,22 @@ def test_fast_path_differing_from_generic_is_caught(backend):
         return out + 0.01 if xlosses._ops.fast_paths_enabled() else out
 
     assert "fastpath" in _failed(diverging, backend, checks=("fastpath",))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_path_of_large_inputs_differing_from_generic_is_caught(backend):
+    """A version taken only above a size threshold (here: ``LARGE`` entries of the numpy
+    and torch backends) is invisible at the suite's small shapes; ``large_paths`` lowers
+    the thresholds and compares it with the generic body."""
+    from xlosses._backends import numpy as np_backend
+
+    def large_only(x, y):
+        out = good(x, y)
+        big = xlosses._ops.fast_paths_enabled() and math.prod(x.shape) >= np_backend.LARGE
+        return out + 0.01 if big else out
+
+    failed = _failed(large_only, backend, checks=("fastpath", "large_paths"))
+    assert failed == {"large_paths"}
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
