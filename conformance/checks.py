@@ -937,11 +937,18 @@ def _large_paths(
         return False, math.inf, f"torch.func.grad fails only on the large paths; {label}"
     e = _err_scaled(large[0], generic[0], sens)
     ok = e <= run.tol
-    for g, h in zip(large[1:], generic[1:], strict=True):
-        eg = _err(g, h)
-        ok, e = ok and eg <= run.gtol, max(e, eg)
+    # values the spec declares different on the fast paths (a kernel's known rounding) are
+    # so on the large paths too; their gradients are still compared
+    known = "" if ok else run.declared("fastpath")
+    ok = ok or bool(known)
+    eg = max((_err(g, h) for g, h in zip(large[1:], generic[1:], strict=True)), default=0.0)
     what = "values" + (", gradients and torch.func.grad" if diff else "")
-    return ok, e, f"{what} with the size thresholds lowered vs generic; {label}"
+    note = f" (values as declared for fastpath: {e:.1e})" if known else ""
+    return (
+        ok and eg <= run.gtol,
+        eg if known else max(e, eg),
+        (f"{what} with the size thresholds lowered vs generic{note}; {label}"),
+    )
 
 
 def _func_grads(b: Backend, f: Callable[..., Any], flat: list[Any], diff: Sequence[int]):
