@@ -366,6 +366,57 @@ def test_torch_entries_hand_the_unusual_entries_to_the_generic_body():
     assert torch.isnan(out[0]) and torch.isfinite(out[1])
 
 
+def test_torch_entries_of_small_linear_cross_entropies():
+    """The torch entries of the small linear cross-entropies (``F.linear``, then torch's
+    cross-entropy kernel): values and gradients of ``logsumexp(z) - z[y]`` with
+    ``z = x @ w.T + b`` written here in float64 (2-D and 3-D features), the functional
+    options against ``torch.nn.functional.linear_cross_entropy``, and a label out of range
+    xlosses' ValueError (the generic body's check, which the kernel's refusal hands on)."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+
+    g = torch.Generator().manual_seed(7)
+    f64 = torch.float64
+    w = torch.randn(6, 4, generator=g, dtype=f64, requires_grad=True)
+    b = torch.randn(6, generator=g, dtype=f64, requires_grad=True)
+    for shape in ((5,), (2, 3)):
+        x = torch.randn(*shape, 4, generator=g, dtype=f64, requires_grad=True)
+        y = torch.randint(0, 6, shape, generator=g)
+        got = xlosses.linear_softmax_cross_entropy_with_integer_labels(x, w, y, bias=b)
+        z = x.detach().numpy() @ w.detach().numpy().T + b.detach().numpy()
+        zmax = z.max(-1, keepdims=True)
+        lse = np.log(np.exp(z - zmax).sum(-1)) + zmax[..., 0]
+        want = lse - np.take_along_axis(z, y.numpy()[..., None], -1)[..., 0]
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-13)
+        gx, gw, gb = torch.autograd.grad(got.sum(), (x, w, b))
+        dz = np.exp(z - lse[..., None]) - np.eye(6)[y.numpy()]  # softmax - onehot
+        np.testing.assert_allclose(gx.numpy(), dz @ w.detach().numpy(), rtol=1e-12)
+        dz2, x2 = dz.reshape(-1, 6), x.detach().numpy().reshape(-1, 4)
+        np.testing.assert_allclose(gw.numpy(), dz2.T @ x2, rtol=1e-12)
+        np.testing.assert_allclose(gb.numpy(), dz2.sum(0), rtol=1e-12)
+    x = torch.randn(5, 4, generator=g, dtype=f64)
+    y = torch.tensor([0, 5, -100, 2, 3])
+    cw = torch.rand(6, generator=g, dtype=f64) + 0.5
+    for kw in (
+        {},
+        {"reduction": "none", "linear_bias": b.detach()},
+        {"weight": cw, "reduction": "sum"},
+        {"label_smoothing": 0.2, "weight": cw},
+        {"ignore_index": 5},
+    ):
+        got = F.linear_cross_entropy(x, w.detach(), y.clamp(min=0), **kw)
+        want = TF.linear_cross_entropy(x, w.detach(), y.clamp(min=0), **kw)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+        if "ignore_index" not in kw:  # -100: torch's default ignore_index
+            got = F.linear_cross_entropy(x, w.detach(), y, **kw)
+            torch.testing.assert_close(got, TF.linear_cross_entropy(x, w.detach(), y, **kw))
+    bad = torch.tensor([0, 1, 2, 3, 6])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 6\)"):
+        xlosses.linear_softmax_cross_entropy_with_integer_labels(x, w.detach(), bad)
+    with pytest.raises(ValueError, match=r"target must lie in \[0, 6\)"):
+        F.linear_cross_entropy(x, w.detach(), bad)
+
+
 def test_large_torch_logits_in_row_blocks(monkeypatch):
     """Large logits (``torch_losses.BLOCKED`` entries, lowered here) take the rows in blocks:
     the values and gradients of the float64 formulas (``logsumexp(x) - x[y]``,

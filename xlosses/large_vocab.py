@@ -38,7 +38,7 @@ import math
 from typing import Any
 
 from ._checks import floating_input
-from ._dispatch import accelerated
+from ._dispatch import accelerated, entry
 from ._large_vocab_plan import Plan, setup
 from ._namespace import cast, compiling, namespace
 from ._ops import label_cross_entropy, logsumexp, scan, take_labels
@@ -442,6 +442,7 @@ def linear_cross_entropy_rows(
 # -- public functions -----------------------------------------------------------------------
 
 
+@entry
 def linear_softmax_cross_entropy_with_integer_labels(
     features: Array,
     weight: Array,

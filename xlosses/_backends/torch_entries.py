@@ -83,6 +83,7 @@ def torch_entry(name: str) -> Any:
         "l1_loss": "regression",
         "huber_loss": "regression",
         "smooth_l1_loss": "regression",
+        "linear_cross_entropy": "linear",
     }[name]
     return implements(f"{_FUNCTIONAL}.{module}:{name}", NAMESPACES)
 
@@ -216,6 +217,73 @@ def cross_entropy(
         reduction=reduction,
         label_smoothing=label_smoothing,
     )
+
+
+# -- linear layer + cross-entropy, small problems ------------------------------------------
+
+
+def _small_linear(x: Any, w: Any, labels: Any, b: Any) -> Any:
+    """``F.linear(x, w, b)``: the logits of a small problem (``large_vocab.small_problem``,
+    where the generic body builds them too), or ``None`` outside the plain case."""
+    small_problem = sys.modules["xlosses.large_vocab"].small_problem  # a loss module
+    if not _plain(x, w, labels, b) or not _index(labels) or not small_problem(x, w, labels, b):
+        return None
+    return sys.modules["torch"].nn.functional.linear(x, w, b)
+
+
+@torch_entry("xlosses.large_vocab:linear_softmax_cross_entropy_with_integer_labels")
+def linear_softmax_cross_entropy_with_integer_labels(
+    features: Any,
+    weight: Any,
+    labels: Any,
+    *,
+    bias: Any = None,
+    where: Any = None,
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    logit_softcap: Any = None,
+    chunk_size: Any = None,
+) -> Any:
+    if where is not None or label_smoothing or z_loss or logit_softcap is not None:
+        return NotImplemented
+    z = None if chunk_size is not None else _small_linear(features, weight, labels, bias)
+    if z is None:
+        return NotImplemented
+    if z.ndim > 2:  # the classes last: moved to axis 1 there
+        return softmax_cross_entropy_with_integer_labels(z, labels)
+    return kernel("cross_entropy", z, labels, reduction="none", ignore_index=_NO_IGNORE)
+
+
+@torch_entry("linear_cross_entropy")
+def linear_cross_entropy(
+    input: Any,
+    linear_weight: Any,
+    target: Any,
+    *,
+    linear_bias: Any = None,
+    weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: Any = None,
+    label_smoothing: float = 0.0,
+    options: Any = None,
+    z_loss: float = 0.0,
+    logit_softcap: Any = None,
+    chunk_size: Any = None,
+) -> Any:
+    if (
+        options is not None
+        or z_loss
+        or logit_softcap is not None
+        or chunk_size is not None
+        or input.ndim > 2
+        or (weight is not None and type(weight) is not type(input))
+    ):
+        return NotImplemented
+    z = _small_linear(input, linear_weight, target, linear_bias)
+    if z is None:
+        return NotImplemented
+    ignore = -100 if ignore_index is None else ignore_index
+    return cross_entropy(z, target, weight, ignore, reduction, label_smoothing)
 
 
 @torch_entry("nll_loss")

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from .._checks import check_floating, check_option
+from .._dispatch import entry
 from .._large_vocab_plan import setup
 from .._namespace import cast, compute_dtype, namespace
 from .._reduce import REDUCTIONS
@@ -17,6 +18,7 @@ from .classification import cross_entropy
 __all__ = ["linear_cross_entropy"]
 
 
+@entry
 def linear_cross_entropy(
     input: Array,
     linear_weight: Array,
